@@ -1,0 +1,50 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { QueueEvent } from '../src/core/events.js';
+import type { OutboundMessage, QueuedMessage } from '../src/core/model.js';
+
+/** What the gateway answers when an adapter hands it a message. */
+export type AcceptResult =
+  | {
+      accepted: true;
+      channelKey: string;
+      id: string;
+      /** Epoch ms when the open batch will flush if nothing else arrives (absent when it flushed at once). */
+      deadline?: number;
+      /** Messages now in the open batch. */
+      pending: number;
+    }
+  | { accepted: false; reason: 'duplicate' | 'queue full' | 'shutting down' | 'invalid'; id?: string; detail?: string };
+
+/** A message as an adapter hands it over; the gateway stamps `queuedAt` when absent. */
+export type InboundMessage = Omit<QueuedMessage, 'queuedAt' | 'extra'> & Partial<Pick<QueuedMessage, 'queuedAt' | 'extra'>>;
+
+export interface AdapterContext {
+  /** Hands a normalized message to the queue. Never throws for bad input: resolves `accepted: false`. */
+  accept(msg: InboundMessage): Promise<AcceptResult>;
+  logger: Logger;
+  /** Aborts when the gateway begins shutting down. */
+  signal: AbortSignal;
+}
+
+/**
+ * One chat platform. Adapters ignore their own and other bots' messages, edits and deletions by default,
+ * and dedupe platform retries by message id.
+ */
+export interface PlatformAdapter {
+  readonly platform: string;
+  /** Registers HTTP routes on the gateway's one fastify server; called before it listens. */
+  routes?(app: FastifyInstance): void | Promise<void>;
+  /** Connects to the platform; resolves when ready to receive. Rejects with an AdapterError on failure. */
+  start(ctx: AdapterContext): Promise<void>;
+  /** Delivers one reply; rejects when the platform refused it for good. */
+  send(reply: OutboundMessage): Promise<void>;
+  /** Shows a typing indicator in a channel. */
+  typing?(channelId: string): Promise<void>;
+  /** Batch lifecycle events of this adapter's platform (receipts, typing, "collecting" state). */
+  onQueueEvent?(event: QueueEvent): void;
+  /** True once connected; /readyz reports it. */
+  ready?(): boolean;
+  /** Disconnects; idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, type FieldIssue } from '../core/errors.js';
+import { configSchema, type GatewayConfig } from './schema.js';
+
+export const DEFAULT_CONFIG_PATH = 'config/default.yaml';
+
+type Env = Record<string, string | undefined>;
+
+const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces `${VAR}` and `${VAR:-default}` in every string of a parsed document (unset → default or ''). */
+export function interpolate(value: unknown, env: Env): unknown {
+  if (typeof value === 'string') {
+    return value.replace(VAR, (_m, name: string, fallback: string | undefined) => {
+      const v = env[name];
+      return v !== undefined && v !== '' ? v : (fallback ?? '');
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => interpolate(v, env));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env)]));
+  }
+  return value;
+}
+
+/** The environment variables that override config keys (DESIGN "Configuration"). */
+function applyEnvOverrides(doc: Record<string, any>, env: Env): Record<string, any> {
+  const out = structuredClone(doc);
+  const set = (section: string, key: string, value: string | undefined) => {
+    if (value === undefined || value === '') return;
+    out[section] = { ...(out[section] ?? {}), [key]: value };
+  };
+  set('http', 'port', env.PORT);
+  set('http', 'host', env.HOST);
+  set('redis', 'url', env.REDIS_URL);
+  set('admin', 'token', env.BATCHGATE_ADMIN_TOKEN);
+  set('log', 'level', env.LOG_LEVEL);
+  return out;
+}
+
+/** Validates a parsed document; an invalid one throws a ConfigError naming every failing path. */
+export function parseConfig(doc: unknown, env: Env = process.env, source = 'config'): GatewayConfig {
+  const raw = doc ?? {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`${source}: the top level must be a mapping of keys`, [{ path: '', message: 'expected a mapping' }]);
+  }
+  const withEnv = applyEnvOverrides(interpolate(raw, env) as Record<string, any>, env);
+  const result = configSchema.safeParse(withEnv);
+  if (!result.success) {
+    const issues: FieldIssue[] = result.error.issues.map((i) => ({
+      path: i.path.map(String).join('.'),
+      message: i.message,
+    }));
+    throw new ConfigError(`invalid configuration in ${source}:\n${z.prettifyError(result.error)}`, issues, result.error);
+  }
+  return result.data;
+}
+
+/** Reads `--config`, else `BATCHGATE_CONFIG`, else config/default.yaml; relative paths resolve from the cwd. */
+export async function loadConfig(configPath?: string, env: Env = process.env): Promise<{ config: GatewayConfig; path: string }> {
+  const file = path.resolve(configPath ?? env.BATCHGATE_CONFIG ?? DEFAULT_CONFIG_PATH);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, [], err);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line})` : '';
+    throw new ConfigError(`config file ${file} is not valid YAML${where}: ${(err as Error).message}`, [], err);
+  }
+  return { config: parseConfig(doc, env, file), path: file };
+}

@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import { channelSettingsSchema, DEFAULT_SETTINGS } from '../core/policy.js';
+
+// Values may come from `${VAR}` interpolation as strings; numbers and booleans written that way still parse.
+const numeric = (inner: z.ZodNumber) =>
+  z.preprocess((v) => (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v), inner);
+const bool = () =>
+  z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+
+const settingsFields = channelSettingsSchema.shape;
+const looseSettings = z.strictObject({
+  windowMs: numeric(settingsFields.windowMs),
+  maxBatchSize: numeric(settingsFields.maxBatchSize),
+  maxWaitMs: numeric(settingsFields.maxWaitMs),
+  disabled: bool(),
+  mode: settingsFields.mode,
+  maxQueuedBatches: numeric(settingsFields.maxQueuedBatches),
+  overflow: settingsFields.overflow,
+  processingTimeoutMs: numeric(settingsFields.processingTimeoutMs),
+  typing: bool(),
+});
+
+const httpSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: numeric(z.number().int().min(0).max(65_535)).default(8787),
+  /** Largest accepted request body. @defaultValue 262144 */
+  bodyLimitBytes: numeric(z.number().int().min(1024)).default(262_144),
+});
+
+const processorSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('echo') }),
+  z.strictObject({ type: z.literal('module'), path: z.string().min(1, 'write the path of a JS/TS file') }),
+  z.strictObject({
+    type: z.literal('http'),
+    url: z.url({ protocol: /^https?$/ }),
+    timeoutMs: numeric(z.number().int().min(1)).default(30_000),
+    secret: z.string().default(''),
+    /** Tries for 5xx and network errors (never 4xx). @defaultValue 1 */
+    attempts: numeric(z.number().int().min(1).max(10)).default(1),
+  }),
+]);
+
+const webSchema = z.strictObject({
+  enabled: bool().default(true),
+  /** Largest WebSocket frame; bigger frames close the socket with code 1009. @defaultValue 16384 */
+  maxFrameBytes: numeric(z.number().int().min(256)).default(16_384),
+});
+
+const webhookSchema = z.strictObject({
+  enabled: bool().default(true),
+  secret: z.string().default(''),
+  replyUrl: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
+  /** How long a message id is remembered to answer duplicates. @defaultValue 600000 */
+  dedupeTtlMs: numeric(z.number().int().min(1_000)).default(600_000),
+  replyAttempts: numeric(z.number().int().min(1).max(20)).default(6),
+  replyBackoffMs: numeric(z.number().int().min(1)).default(250),
+  replyBackoffMaxMs: numeric(z.number().int().min(1)).default(5_000),
+  replyTimeoutMs: numeric(z.number().int().min(1)).default(10_000),
+});
+
+const discordSchema = z.strictObject({
+  enabled: bool().default(false),
+  token: z.string().default(''),
+  apiUrl: z.string().default(''),
+  mentionOnly: bool().default(false),
+  channels: z.array(z.string()).default([]),
+  /** Send the reply as a Discord reply to the batch's last message. @defaultValue false */
+  replyToLast: bool().default(false),
+});
+
+const slackSchema = z.strictObject({
+  enabled: bool().default(false),
+  mode: z.enum(['http', 'socket']).default('http'),
+  botToken: z.string().default(''),
+  signingSecret: z.string().default(''),
+  appToken: z.string().default(''),
+  apiUrl: z.string().default(''),
+  /** Reaction shown while a message waits (empty: off). @defaultValue 'eyes' */
+  receiptReaction: z.string().default('eyes'),
+  /** Reaction that replaces it once the reply is posted. @defaultValue 'white_check_mark' */
+  doneReaction: z.string().default('white_check_mark'),
+});
+
+/** The whole configuration file. Defaults live here; code receives `GatewayConfig` (the parsed output). */
+export const configSchema = z
+  .strictObject({
+    http: httpSchema.default(httpSchema.parse({})),
+    admin: z.strictObject({ token: z.string().default('') }).default({ token: '' }),
+    batching: z
+      .strictObject({
+        /** Gateway-wide cap on batches running at once. @defaultValue 32 */
+        maxConcurrentBatches: numeric(z.number().int().min(1).max(100_000)).default(32),
+        /** Share of maxQueuedBatches at which a channel warns. @defaultValue 0.75 */
+        queueWarnRatio: numeric(z.number().gt(0).max(1)).default(0.75),
+        defaults: looseSettings.partial().default({}),
+        channels: z.array(looseSettings.partial().extend({ match: z.string().min(1) })).default([]),
+      })
+      .default({ maxConcurrentBatches: 32, queueWarnRatio: 0.75, defaults: {}, channels: [] }),
+    processor: processorSchema.default({ type: 'echo' }),
+    adapters: z
+      .strictObject({
+        web: webSchema.default(webSchema.parse({})),
+        webhook: webhookSchema.default(webhookSchema.parse({})),
+        discord: discordSchema.default(discordSchema.parse({})),
+        slack: slackSchema.default(slackSchema.parse({})),
+      })
+      .default({
+        web: webSchema.parse({}),
+        webhook: webhookSchema.parse({}),
+        discord: discordSchema.parse({}),
+        slack: slackSchema.parse({}),
+      }),
+    redis: z.strictObject({ url: z.string().default('') }).default({ url: '' }),
+    state: z.strictObject({ spoolPath: z.string().min(1).default('./data/spool.jsonl') }).default({ spoolPath: './data/spool.jsonl' }),
+    /** How long in-flight batches get to finish at shutdown. @defaultValue 10000 */
+    shutdownTimeoutMs: numeric(z.number().int().min(0)).default(10_000),
+    log: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .default({ level: 'info' }),
+  })
+  .superRefine((cfg, ctx) => {
+    const d = cfg.adapters.discord;
+    if (d.enabled && !d.token)
+      ctx.addIssue({ code: 'custom', path: ['adapters', 'discord', 'token'], message: 'discord is enabled: set adapters.discord.token (or DISCORD_TOKEN)' });
+    const s = cfg.adapters.slack;
+    if (s.enabled && !s.botToken)
+      ctx.addIssue({ code: 'custom', path: ['adapters', 'slack', 'botToken'], message: 'slack is enabled: set adapters.slack.botToken (xoxb-…)' });
+    if (s.enabled && s.mode === 'http' && !s.signingSecret)
+      ctx.addIssue({ code: 'custom', path: ['adapters', 'slack', 'signingSecret'], message: '`mode: http` needs adapters.slack.signingSecret' });
+    if (s.enabled && s.mode === 'socket' && !s.appToken)
+      ctx.addIssue({ code: 'custom', path: ['adapters', 'slack', 'appToken'], message: '`mode: socket` needs adapters.slack.appToken (xapp-…)' });
+    const merged = { ...DEFAULT_SETTINGS, ...cfg.batching.defaults };
+    if (merged.maxWaitMs < merged.windowMs && !merged.disabled)
+      ctx.addIssue({ code: 'custom', path: ['batching', 'defaults', 'maxWaitMs'], message: `maxWaitMs (${merged.maxWaitMs}) is below windowMs (${merged.windowMs}): batches would always flush by maxWait; raise maxWaitMs` });
+  });
+
+/** What operators write. */
+export type GatewayConfigInput = z.input<typeof configSchema>;
+/** What code receives: every default filled in. */
+export type GatewayConfig = z.output<typeof configSchema>;
+export type ProcessorConfig = GatewayConfig['processor'];

@@ -1,0 +1,43 @@
+import type { FlushReason } from './model.js';
+
+/** Names of everything the queue reports; consumers (metrics, dashboard, logs, adapters) switch on these. */
+export const QueueEventType = {
+  Flushed: 'batch.flushed',
+  Started: 'batch.started',
+  Completed: 'batch.completed',
+  Cancelled: 'batch.cancelled',
+  Failed: 'batch.failed',
+  Interrupted: 'batch.interrupted',
+  Dropped: 'message.dropped',
+  Cleared: 'queue.cleared',
+  OverWarn: 'queue.over-warn',
+  UnderWarn: 'queue.under-warn',
+  Paused: 'channel.paused',
+  Resumed: 'channel.resumed',
+  ReplyDropped: 'reply.dropped',
+} as const;
+export type QueueEventType = (typeof QueueEventType)[keyof typeof QueueEventType];
+
+export type DropReason = 'overflow' | 'rejected' | 'cleared' | 'shutdown';
+
+interface Base {
+  channelKey: string;
+  /** Epoch ms (the queue's clock). */
+  at: number;
+}
+
+/** One item of the queue's event stream. */
+export type QueueEvent =
+  | (Base & { type: typeof QueueEventType.Flushed; batchId: string; size: number; reason: FlushReason; deadline: number; latenessMs: number })
+  | (Base & { type: typeof QueueEventType.Started; batchId: string; size: number; waitMs: number; messageIds: string[] })
+  | (Base & { type: typeof QueueEventType.Completed; batchId: string; size: number; durationMs: number; replies: number })
+  | (Base & { type: typeof QueueEventType.Cancelled; batchId: string; size: number; durationMs: number; reason: 'cancel' | 'stop' | 'shutdown' })
+  | (Base & { type: typeof QueueEventType.Failed; batchId: string; size: number; durationMs: number; error: string; timeout: boolean })
+  | (Base & { type: typeof QueueEventType.Interrupted; batchId: string; size: number })
+  | (Base & { type: typeof QueueEventType.Dropped; count: number; reason: DropReason; batchId?: string })
+  | (Base & { type: typeof QueueEventType.Cleared; removed: number })
+  | (Base & { type: typeof QueueEventType.OverWarn; queuedBatches: number; limit: number })
+  | (Base & { type: typeof QueueEventType.UnderWarn; queuedBatches: number; limit: number })
+  | (Base & { type: typeof QueueEventType.Paused; cancelled: boolean })
+  | (Base & { type: typeof QueueEventType.Resumed })
+  | (Base & { type: typeof QueueEventType.ReplyDropped; batchId: string });

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { InvalidSettingsError, type FieldIssue } from './errors.js';
+
+/** Per-channel batching settings (DESIGN §4). */
+export const channelSettingsSchema = z.strictObject({
+  /** Quiet period: flush when no message arrived for this long (sliding). @defaultValue 5000 */
+  windowMs: z.number().int().min(0).max(86_400_000),
+  /** Flush at once when the open batch reaches this size. @defaultValue 10 */
+  maxBatchSize: z.number().int().min(1).max(10_000),
+  /** Flush when the batch's first message is this old, even if messages keep coming. @defaultValue 30000 */
+  maxWaitMs: z.number().int().min(0).max(86_400_000),
+  /** No coalescing: each message is its own batch. @defaultValue false */
+  disabled: z.boolean(),
+  /** `queue`: wait behind the in-flight batch; `interrupt`: abort it and re-run merged. @defaultValue 'queue' */
+  mode: z.enum(['queue', 'interrupt']),
+  /** Bound on batches waiting behind the in-flight one. @defaultValue 100 */
+  maxQueuedBatches: z.number().int().min(1).max(100_000),
+  /** What happens at the bound. @defaultValue 'merge' */
+  overflow: z.enum(['merge', 'drop-oldest', 'reject']),
+  /** Abort the processor's signal after this long. @defaultValue 120000 */
+  processingTimeoutMs: z.number().int().min(1).max(86_400_000),
+  /** Adapters show a typing indicator while a batch is open or in flight. @defaultValue true */
+  typing: z.boolean(),
+});
+
+export type ChannelSettings = z.infer<typeof channelSettingsSchema>;
+
+export const DEFAULT_SETTINGS: Readonly<ChannelSettings> = Object.freeze({
+  windowMs: 5_000,
+  maxBatchSize: 10,
+  maxWaitMs: 30_000,
+  disabled: false,
+  mode: 'queue',
+  maxQueuedBatches: 100,
+  overflow: 'merge',
+  processingTimeoutMs: 120_000,
+  typing: true,
+});
+
+/** A partial override, as the admin API and config patterns take it. */
+export const settingsOverrideSchema = channelSettingsSchema.partial();
+export type SettingsOverride = z.infer<typeof settingsOverrideSchema>;
+
+/** A config pattern: `match` is an exact key or a glob with `*`. */
+export interface SettingsPattern extends SettingsOverride {
+  match: string;
+}
+
+/** Turns zod issues into the field list our errors carry. */
+export function toFieldIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.'),
+    message: issue.message,
+  }));
+}
+
+/** Validates an override; throws {@link InvalidSettingsError} naming each failing field. */
+export function parseSettingsOverride(input: unknown): SettingsOverride {
+  const result = settingsOverrideSchema.safeParse(input);
+  if (!result.success) throw new InvalidSettingsError(toFieldIssues(result.error));
+  return stripUndefined(result.data);
+}
+
+function stripUndefined<T extends object>(obj: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v;
+  return out as T;
+}
+
+/** Compiles `discord:*`-style globs once; `*` matches any run of characters, everything else is literal. */
+export function compileGlob(pattern: string): (key: string) => boolean {
+  if (!pattern.includes('*')) return (key) => key === pattern;
+  const source = pattern
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  const re = new RegExp(`^${source}$`);
+  return (key) => re.test(key);
+}
+
+/**
+ * Resolves a channel's effective settings: channel override → first matching config pattern → defaults.
+ * Pattern results are cached per key, since a hot channel resolves on every message.
+ */
+export class SettingsPolicy {
+  private readonly defaults: ChannelSettings;
+  private readonly patterns: Array<{ test: (key: string) => boolean; values: SettingsOverride }>;
+  private readonly cache = new Map<string, ChannelSettings>();
+  private static readonly CACHE_LIMIT = 10_000;
+
+  constructor(defaults: Partial<ChannelSettings> = {}, patterns: SettingsPattern[] = []) {
+    this.defaults = { ...DEFAULT_SETTINGS, ...defaults };
+    this.patterns = patterns.map(({ match, ...values }) => ({ test: compileGlob(match), values }));
+  }
+
+  /** Settings for a key ignoring overrides (config only). */
+  base(key: string): ChannelSettings {
+    let settings = this.cache.get(key);
+    if (settings) return settings;
+    const match = this.patterns.find((p) => p.test(key));
+    settings = Object.freeze(match ? { ...this.defaults, ...match.values } : this.defaults);
+    if (this.cache.size >= SettingsPolicy.CACHE_LIMIT) this.cache.clear();
+    this.cache.set(key, settings);
+    return settings;
+  }
+
+  /** Effective settings given an optional channel override. */
+  resolve(key: string, override?: SettingsOverride | null): ChannelSettings {
+    const base = this.base(key);
+    return override ? Object.freeze({ ...base, ...override }) : base;
+  }
+}

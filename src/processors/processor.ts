@@ -1,0 +1,23 @@
+import type { Logger } from 'pino';
+import type { MessageBatch } from '../core/model.js';
+import type { ChannelSettings } from '../core/policy.js';
+
+/** What a processor may send back for a batch. */
+export type ReplyInput = string | { text: string; threadId?: string; replyTo?: string };
+
+export interface ProcessContext {
+  /** Aborts when the batch is cancelled, interrupted, times out, or the gateway shuts down. */
+  signal: AbortSignal;
+  /** Publishes a reply; after the signal aborted it is dropped (and counted) and resolves false. */
+  reply(reply: ReplyInput): Promise<boolean>;
+  /** Asks the adapter to show a typing indicator. */
+  typing(): Promise<void>;
+  logger: Logger;
+  /** The channel's effective settings. */
+  channel: { key: string; platform: string; channelId: string; settings: ChannelSettings };
+  /** 1 for the first run of this batch's messages; higher after an interrupt re-run. */
+  attempt: number;
+}
+
+/** The bot: gets each batch and replies through `ctx.reply`. Throwing fails this batch only. */
+export type Processor = (batch: MessageBatch, ctx: ProcessContext) => Promise<void>;
