@@ -11,8 +11,10 @@ export type AcceptResult =
       id: string;
       /** Epoch ms when the open batch will flush if nothing else arrives (absent when it flushed at once). */
       deadline?: number;
-      /** Messages now in the open batch. */
+      /** Messages now in the open batch (0 when it flushed at once). */
       pending: number;
+      /** The channel's `typing` setting: whether to show typing/receipts while the batch is open or in flight. */
+      typing: boolean;
     }
   | { accepted: false; reason: 'duplicate' | 'queue full' | 'shutting down' | 'invalid'; id?: string; detail?: string };
 
