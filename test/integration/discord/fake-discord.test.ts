@@ -1,0 +1,53 @@
+import { Client, Events, GatewayIntentBits, Partials, type Message } from 'discord.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { startFakeDiscord } from '../../fakes/discord/index.js';
+
+// The fake itself, checked with a bare discord.js client (no adapter), so adapter tests can trust it.
+describe('fake Discord with the real discord.js client', () => {
+  it('logs in, delivers MESSAGE_CREATE for channel, thread and DM, echoes posts and serves typing', async () => {
+    const fake = await startFakeDiscord();
+    onTestFinished(() => fake.close());
+    const client = new Client({
+      intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent, GatewayIntentBits.DirectMessages],
+      partials: [Partials.Channel],
+      rest: { api: fake.apiUrl, retries: 0, timeout: 5_000 },
+    });
+    onTestFinished(() => client.destroy());
+    const seen: Message[] = [];
+    client.on(Events.MessageCreate, (m) => seen.push(m));
+    const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+    await client.login(fake.token);
+    await ready;
+    expect(client.user?.id).toBe(fake.botUserId);
+
+    fake.sendUserMessage({ channelId: fake.channelId, content: 'in channel' });
+    fake.sendUserMessage({ channelId: fake.threadId, content: 'in thread' });
+    fake.sendUserMessage({ channelId: fake.dmChannelId, content: 'in dm' });
+    await fake.waitFor(() => seen.length >= 3, 'three messages');
+    expect(seen.map((m) => [m.content, m.channelId])).toEqual([
+      ['in channel', fake.channelId],
+      ['in thread', fake.threadId],
+      ['in dm', fake.dmChannelId],
+    ]);
+    expect(seen[1]?.channel.isThread()).toBe(true);
+    expect(seen[2]?.channel.isDMBased()).toBe(true);
+
+    const channel = await client.channels.fetch(fake.channelId);
+    if (!channel?.isSendable()) throw new Error('general is not sendable');
+    await channel.sendTyping();
+    await channel.send('hello from the bot');
+    await fake.waitFor(() => seen.find((m) => m.author.id === fake.botUserId), 'the echo of the bot post');
+    expect(fake.postedMessages.map((p) => p.content)).toEqual(['hello from the bot']);
+    expect(fake.typingCalls.map((t) => t.channelId)).toEqual([fake.channelId]);
+  });
+
+  it('answers a wrong token with 401 on /gateway/bot', async () => {
+    const fake = await startFakeDiscord();
+    onTestFinished(() => fake.close());
+    const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: fake.apiUrl, retries: 0 } });
+    onTestFinished(() => client.destroy());
+    await expect(client.login('not-the-token')).rejects.toMatchObject({ code: 'TokenInvalid' });
+    expect(fake.requests).toContainEqual({ method: 'GET', path: '/api/v10/gateway/bot', status: 401 });
+    expect(fake.connections).toBe(0);
+  });
+});
