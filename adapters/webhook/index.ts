@@ -1,0 +1,4 @@
+export { WebhookAdapter, createWebhookAdapter, type WebhookAdapterOptions, type WebhookStats } from './webhook-adapter.js';
+export { ReplySender, type ReplySenderOptions, type ReplyStats } from './reply-sender.js';
+export { RecentIds } from './dedupe.js';
+export { inboundMessageSchema, MAX_TEXT_CHARS, type InboundBody } from './inbound-schema.js';

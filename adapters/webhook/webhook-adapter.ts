@@ -1,0 +1,247 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { AcceptResult, AdapterContext, PlatformAdapter } from '../adapter.js';
+import {
+  AdapterError,
+  asGatewayError,
+  ErrorCode,
+  GatewayError,
+  InvalidMessageError,
+  LifecycleError,
+  ShuttingDownError,
+  ValidationError,
+} from '../../src/core/errors.js';
+import type { OutboundMessage } from '../../src/core/model.js';
+import { SIGNATURE_HEADER, verifySignature } from '../../src/processors/signature.js';
+import { RecentIds } from './dedupe.js';
+import { parseInbound } from './inbound-schema.js';
+import { ReplySender, type ReplyStats } from './reply-sender.js';
+
+/** The `adapters.webhook` config section plus `http.bodyLimitBytes`; every key has the config's default. */
+export interface WebhookAdapterOptions {
+  enabled?: boolean;
+  /** HMAC secret for inbound requests and outbound replies; empty: unsigned. @defaultValue '' */
+  secret?: string;
+  /** Where replies are POSTed; empty: replies are logged only. @defaultValue '' */
+  replyUrl?: string;
+  /** How long a message id is remembered to answer duplicates. @defaultValue 600000 */
+  dedupeTtlMs?: number;
+  /** @defaultValue 6 */
+  replyAttempts?: number;
+  /** @defaultValue 250 */
+  replyBackoffMs?: number;
+  /** @defaultValue 5000 */
+  replyBackoffMaxMs?: number;
+  /** @defaultValue 10000 */
+  replyTimeoutMs?: number;
+  /** Largest accepted request body (`http.bodyLimitBytes`). @defaultValue 262144 */
+  bodyLimitBytes?: number;
+  /** Cap on remembered ids. @defaultValue 100000 */
+  maxRememberedIds?: number;
+  /** How long `close()` waits for replies still being delivered. @defaultValue 10000 */
+  closeTimeoutMs?: number;
+  /** Clock for the dedupe TTL. */
+  now?: () => number;
+}
+
+/** Inbound and outbound counters. */
+export interface WebhookStats extends ReplyStats {
+  /** Requests answered `duplicate`. */
+  duplicates: number;
+}
+
+const ROUTE = '/v1/messages';
+
+/**
+ * The generic HTTP platform: anything that can POST JSON sends messages to `POST /v1/messages`, and
+ * replies come back as signed POSTs to `replyUrl`.
+ */
+export class WebhookAdapter implements PlatformAdapter {
+  readonly platform = 'webhook';
+  private readonly secret: string;
+  private readonly replyUrl: string;
+  private readonly bodyLimitBytes: number;
+  private readonly recent: RecentIds;
+  private ctx: AdapterContext | undefined;
+  private logger: Logger | undefined;
+  private sender: ReplySender | undefined;
+  private closing: Promise<void> | undefined;
+  private duplicates = 0;
+
+  constructor(private readonly options: WebhookAdapterOptions = {}) {
+    this.secret = options.secret ?? '';
+    this.replyUrl = options.replyUrl ?? '';
+    this.bodyLimitBytes = options.bodyLimitBytes ?? 262_144;
+    this.recent = new RecentIds(options.dedupeTtlMs ?? 600_000, options.maxRememberedIds ?? 100_000, options.now);
+  }
+
+  /**
+   * Registers `POST /v1/messages` in its own encapsulated plugin: the raw-body parser the HMAC check needs,
+   * the body limit and the error shape stay inside it and never change the shared server's other routes.
+   */
+  routes(app: FastifyInstance): void {
+    void app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      // Any content type is read as bytes and parsed as JSON here: the signature covers the exact bytes, and
+      // `curl -d` sends form-urlencoded by default.
+      scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: this.bodyLimitBytes }, (_req, body, done) => done(null, body));
+      scope.setErrorHandler((err: FastifyError, _req, reply) => this.sendFastifyError(err, reply));
+      scope.post(ROUTE, { bodyLimit: this.bodyLimitBytes }, (req, reply) => this.handle(req, reply));
+    });
+  }
+
+  async start(ctx: AdapterContext): Promise<void> {
+    if (this.ctx) throw new LifecycleError('webhook adapter already started');
+    if (this.closing) throw new LifecycleError('webhook adapter was closed; create a new one');
+    if (this.replyUrl && !isHttpUrl(this.replyUrl)) {
+      throw new AdapterError(this.platform, `replyUrl "${this.replyUrl}" is not an http(s) URL: set adapters.webhook.replyUrl to http(s)://… or leave it empty`);
+    }
+    const attempts = this.options.replyAttempts ?? 6;
+    if (!Number.isInteger(attempts) || attempts < 1) {
+      throw new AdapterError(this.platform, `replyAttempts must be a whole number of at least 1 (got ${attempts})`);
+    }
+    this.logger = ctx.logger.child({ component: 'webhook' });
+    this.sender = new ReplySender(
+      {
+        replyUrl: this.replyUrl,
+        secret: this.secret,
+        attempts,
+        backoffMs: this.options.replyBackoffMs ?? 250,
+        backoffMaxMs: this.options.replyBackoffMaxMs ?? 5_000,
+        timeoutMs: this.options.replyTimeoutMs ?? 10_000,
+        closeTimeoutMs: this.options.closeTimeoutMs ?? 10_000,
+      },
+      this.logger,
+    );
+    this.ctx = ctx;
+    if (!this.secret) this.logger.info('webhook inbound requests are not authenticated: set adapters.webhook.secret to require signatures');
+    if (!this.replyUrl) this.logger.info('no adapters.webhook.replyUrl: webhook replies are logged, not sent');
+  }
+
+  /** Resolves when the reply was delivered or its retry budget ran out (logged and counted in {@link stats}). */
+  async send(reply: OutboundMessage): Promise<void> {
+    if (!this.sender) throw new LifecycleError('webhook adapter: send() before start()');
+    await this.sender.send(reply);
+  }
+
+  ready(): boolean {
+    return this.ctx !== undefined && !this.closing;
+  }
+
+  stats(): WebhookStats {
+    const replies = this.sender?.stats() ?? { delivered: 0, failed: 0, retries: 0, skipped: 0 };
+    return { ...replies, duplicates: this.duplicates };
+  }
+
+  /** Stops accepting (503), then waits a bounded time for replies still being delivered. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.sender?.close() ?? Promise.resolve();
+    return this.closing;
+  }
+
+  private async handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const ctx = this.ctx;
+    if (!ctx || this.closing || ctx.signal.aborted) return sendError(reply, new ShuttingDownError());
+
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (this.secret) {
+      const header = req.headers[SIGNATURE_HEADER];
+      if (!verifySignature(this.secret, raw, header)) {
+        const what = header === undefined ? 'missing' : 'does not match the body';
+        return sendError(reply, new GatewayError(ErrorCode.BadSignature, `${SIGNATURE_HEADER} ${what}: sign the exact body as sha256=<hex HMAC-SHA256(secret, body)>`));
+      }
+    }
+
+    let json: unknown;
+    try {
+      if (raw.length === 0) throw new Error('the body is empty');
+      json = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      return sendError(reply, new GatewayError(ErrorCode.BadRequest, `body is not valid JSON (${(err as Error).message})`));
+    }
+    const parsed = parseInbound(json);
+    if (!parsed.ok) return sendError(reply, new InvalidMessageError(parsed.issues));
+    const body = parsed.value;
+
+    const id = body.id ?? randomUUID();
+    // Generated ids are unique by construction; only ids the sender chose can repeat.
+    if (body.id !== undefined && !this.recent.claim(body.id)) {
+      this.duplicates++;
+      return reply.code(200).send({ accepted: false, reason: 'duplicate', id });
+    }
+
+    let result: AcceptResult;
+    try {
+      result = await ctx.accept({
+        id,
+        platform: this.platform,
+        channelId: body.channelId,
+        userId: body.userId,
+        userName: body.userName || body.userId,
+        text: body.text,
+        extra: {},
+      });
+    } catch (err) {
+      if (body.id !== undefined) this.recent.release(body.id);
+      throw asGatewayError(err);
+    }
+    if (result.accepted) return reply.code(202).send({ accepted: true, channelKey: result.channelKey, id: result.id });
+    if (result.reason === 'duplicate') {
+      this.duplicates++;
+      return reply.code(200).send({ accepted: false, reason: 'duplicate', id: result.id ?? id });
+    }
+    // Turned away, not taken: the sender may retry the same id later.
+    if (body.id !== undefined) this.recent.release(body.id);
+    return sendError(reply, rejection(result.reason, result.detail));
+  }
+
+  private sendFastifyError(err: FastifyError, reply: FastifyReply): FastifyReply {
+    if (err instanceof GatewayError) {
+      if (err.statusCode >= 500) this.logger?.error({ err }, 'webhook request failed');
+      return sendError(reply, err);
+    }
+    const status = err.statusCode ?? 500;
+    if (status === 413) {
+      return sendError(reply, new GatewayError(ErrorCode.PayloadTooLarge, `body is larger than ${this.bodyLimitBytes} bytes (http.bodyLimitBytes)`));
+    }
+    if (status >= 400 && status < 500) return sendError(reply, new GatewayError(ErrorCode.BadRequest, err.message));
+    this.logger?.error({ err }, 'webhook request failed');
+    return sendError(reply, asGatewayError(err));
+  }
+}
+
+function rejection(reason: Extract<AcceptResult, { accepted: false }>['reason'], detail?: string): GatewayError {
+  const suffix = detail ? `: ${detail}` : '';
+  switch (reason) {
+    case 'queue full':
+      return new GatewayError(ErrorCode.QueueFull, `queue full${suffix}`, { details: { reason } });
+    case 'shutting down':
+      return new GatewayError(ErrorCode.ShuttingDown, `the gateway is shutting down and accepts no new messages${suffix}`, { details: { reason } });
+    case 'invalid':
+      return new InvalidMessageError([{ path: '', message: detail ?? 'message rejected as invalid' }]);
+    default:
+      return new GatewayError(ErrorCode.Internal, `message not accepted: ${String(reason)}${suffix}`);
+  }
+}
+
+/** Every error answer has one shape: `{ error: { code, message, issues? } }`. */
+function sendError(reply: FastifyReply, err: GatewayError): FastifyReply {
+  const error: Record<string, unknown> = { code: err.code, message: err.message };
+  if (err instanceof ValidationError) error['issues'] = err.issues;
+  return reply.code(err.statusCode).send({ error });
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/** Builds the webhook adapter from its config section and `http.bodyLimitBytes`. */
+export function createWebhookAdapter(options: WebhookAdapterOptions = {}): WebhookAdapter {
+  return new WebhookAdapter(options);
+}
