@@ -70,7 +70,7 @@ export async function postMessage(
   body: unknown,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: any }> {
-  const raw = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+  const raw = typeof body === 'string' ? body : JSON.stringify(body);
   const res = await fetch(`${base}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: raw });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
