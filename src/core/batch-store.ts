@@ -1,0 +1,127 @@
+import type { QueueEvent } from './events.js';
+import type { FlushReason, MessageBatch, QueuedMessage } from './model.js';
+import type { ChannelSettings, SettingsOverride } from './policy.js';
+
+/** Per-channel counters, as the admin API shows them. */
+export interface ChannelCounters {
+  received: number;
+  batches: number;
+  processed: number;
+  cancelled: number;
+  failed: number;
+  dropped: number;
+  cleared: number;
+}
+
+/** A channel's queue as the admin API and dashboard show it (DESIGN §6 `ChannelStats`). */
+export interface ChannelStats {
+  key: string;
+  platform: string;
+  channelId: string;
+  /** Messages in the open (not yet sealed) batch. */
+  pending: number;
+  /** Sealed batches waiting behind the in-flight one, and their messages. */
+  queuedBatches: number;
+  queuedMessages: number;
+  /** A batch is in flight. */
+  processing: boolean;
+  paused: boolean;
+  settings: ChannelSettings;
+  counters: ChannelCounters;
+  /** Epoch ms when the open batch flushes, or null. */
+  deadline: number | null;
+  inFlight: { batchId: string; size: number; startedAt: number } | null;
+  /** False when the channel went idle and only its counters are remembered. */
+  active: boolean;
+}
+
+/** A batch the store just sealed into a channel's queue. */
+export interface SealResult {
+  channelKey: string;
+  batchId: string;
+  size: number;
+  reason: FlushReason;
+  mode: ChannelSettings['mode'];
+  /** Seal order of the channel's queue head, for oldest-seal-first dispatch. */
+  headSeq: number;
+}
+
+export type AppendResult =
+  | { status: 'open'; pending: number; deadline: number; settings: ChannelSettings }
+  | { status: 'sealed'; sealed: SealResult; settings: ChannelSettings }
+  | { status: 'rejected'; reason: 'queue full'; settings: ChannelSettings };
+
+/** A batch handed out to run. */
+export interface TakenBatch {
+  batch: MessageBatch;
+  sealedAt: number;
+  /** 1 on the first run; +1 each time an interrupt re-runs its messages. */
+  attempt: number;
+  settings: ChannelSettings;
+}
+
+export type FinishOutcome = 'processed' | 'failed' | 'cancelled';
+
+/** After a batch leaves flight: whether the store still considered it current, and what runs next. */
+export interface FinishResult {
+  /** False when the batch was no longer the channel's in-flight one (already finished elsewhere). */
+  current: boolean;
+  /** Seal order of the next dispatchable batch of the channel, or null. */
+  nextSeq: number | null;
+}
+
+/**
+ * Where batching state lives: open batches, deadlines, sealed queues, the in-flight marker, pause flags,
+ * overrides and counters. Each method is one atomic step (one Lua script in the Redis store), so callers
+ * never see half a transition; everything else (timers, running processors, abort controllers, the
+ * worker pool) belongs to the process and lives in {@link MessageQueue}.
+ *
+ * Steps emit their own queue events through the `emit` callback given at construction, so an event is
+ * reported by whichever process performed the step.
+ */
+export interface BatchStore {
+  /** Adds a message to its channel's open batch, sealing it when a cap is reached. */
+  append(msg: QueuedMessage, now: number): Promise<AppendResult>;
+  /** Seals the open batch of every channel whose deadline passed; at most `limit` per call. */
+  sealDue(now: number, limit: number): Promise<SealResult[]>;
+  /** The earliest deadline of an open batch, or null. */
+  nextDeadline(): Promise<number | null>;
+  /** Seals one channel's open batch now (admin flush). Null when nothing is open. */
+  seal(channelKey: string, reason: FlushReason, now: number): Promise<SealResult | null>;
+  /** Seals every open batch (shutdown). */
+  sealAll(reason: FlushReason, now: number): Promise<SealResult[]>;
+  /** Puts messages or a batch ahead of everything waiting (not ahead of the one in flight). */
+  pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now: number): Promise<SealResult>;
+  /** Appends already-sealed batches at the back of their queues (spool replay). */
+  restore(batches: MessageBatch[], now: number): Promise<SealResult[]>;
+  /** Marks the channel's queue head in flight and returns it; null if paused, busy or empty. */
+  take(channelKey: string, now: number): Promise<TakenBatch | null>;
+  /** Ends a batch's flight with an outcome. */
+  finish(channelKey: string, batchId: string, outcome: FinishOutcome, now: number): Promise<FinishResult>;
+  /** Interrupt: the in-flight batch's messages are merged in front of everything waiting, to re-run. */
+  interrupt(channelKey: string, batchId: string, now: number): Promise<FinishResult>;
+  /** Puts the in-flight batch back at the front of its queue unfinished (shutdown abort). */
+  release(channelKey: string, batchId: string, now: number): Promise<FinishResult>;
+  /** Pauses dispatch; false for an unknown channel. */
+  pause(channelKey: string, now: number): Promise<boolean>;
+  /** Resumes dispatch; returns the next dispatchable seal order, or null. Undefined for an unknown channel. */
+  resume(channelKey: string, now: number): Promise<{ nextSeq: number | null } | undefined>;
+  /** Drops the open deadline: messages stay pending until the next message or an explicit seal. */
+  disarm(channelKey: string): Promise<boolean>;
+  /** Discards everything waiting that is not in flight; returns the number of messages removed. */
+  clear(channelKey: string, now: number): Promise<number>;
+  /** Removes every waiting batch of every channel (shutdown spool), in per-channel order. */
+  drainWaiting(): Promise<MessageBatch[]>;
+  getOverride(channelKey: string): Promise<SettingsOverride | null>;
+  /** Sets the override; returns the open batch's new deadline when it moved, else null. */
+  setOverride(channelKey: string, override: SettingsOverride, now: number): Promise<{ deadline: number | null; settings: ChannelSettings }>;
+  deleteOverride(channelKey: string, now: number): Promise<{ deadline: number | null; settings: ChannelSettings } | null>;
+  settings(channelKey: string): Promise<ChannelSettings>;
+  stats(channelKey: string): Promise<ChannelStats | null>;
+  list(): Promise<ChannelStats[]>;
+  /** Channels whose state is held (not counting remembered idle ones). */
+  activeChannels(): number;
+  close(): Promise<void>;
+}
+
+export type EmitQueueEvent = (event: QueueEvent) => void;

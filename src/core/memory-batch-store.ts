@@ -1,0 +1,491 @@
+import type {
+  AppendResult,
+  BatchStore,
+  ChannelCounters,
+  ChannelStats,
+  EmitQueueEvent,
+  FinishOutcome,
+  FinishResult,
+  SealResult,
+  TakenBatch,
+} from './batch-store.js';
+import { DeadlineHeap } from './deadlines.js';
+import { QueueEventType, type DropReason } from './events.js';
+import { MessageBatch, channelKeyOf, parseChannelKey, type FlushReason, type QueuedMessage } from './model.js';
+import type { ChannelSettings, SettingsOverride, SettingsPolicy } from './policy.js';
+
+interface QueuedEntry {
+  batch: MessageBatch;
+  sealedAt: number;
+  seq: number;
+  attempt: number;
+}
+
+/** Everything the store holds for one channel; dropped from the map as soon as the channel is idle. */
+class ChannelState {
+  open: MessageBatch | null = null;
+  /** The open batch's deadline, or Infinity. */
+  deadline = Infinity;
+  /** Time of this channel's live heap entry, or Infinity; other entries for it are stale. */
+  heapAt = Infinity;
+  queued: QueuedEntry[] = [];
+  inFlight: (QueuedEntry & { startedAt: number }) | null = null;
+  paused = false;
+  override: SettingsOverride | null = null;
+  overWarn = false;
+  readonly counters: ChannelCounters = { received: 0, batches: 0, processed: 0, cancelled: 0, failed: 0, dropped: 0, cleared: 0 };
+
+  constructor(
+    readonly key: string,
+    public settings: ChannelSettings,
+  ) {}
+
+  get idle(): boolean {
+    return this.open === null && this.queued.length === 0 && this.inFlight === null && !this.paused && this.override === null;
+  }
+
+  queuedMessages(): number {
+    let n = 0;
+    for (const e of this.queued) n += e.batch.size;
+    return n;
+  }
+}
+
+export interface InMemoryBatchStoreOptions {
+  policy: SettingsPolicy;
+  emit: EmitQueueEvent;
+  /** Share of maxQueuedBatches at which a channel warns once per crossing. @defaultValue 0.75 */
+  queueWarnRatio?: number;
+  /** How many idle channels keep their counters for the admin API after eviction. @defaultValue 1000 */
+  rememberIdle?: number;
+}
+
+/**
+ * The embedded store: plain objects in a Map and one deadline heap. Idle channels are evicted at once
+ * (no timer, no state); a bounded LRU remembers the counters of the most recent ones for the admin API.
+ */
+export class InMemoryBatchStore implements BatchStore {
+  private readonly channels = new Map<string, ChannelState>();
+  private readonly heap = new DeadlineHeap<ChannelState>();
+  private readonly recentIdle = new Map<string, { counters: ChannelCounters; settings: ChannelSettings }>();
+  private readonly policy: SettingsPolicy;
+  private readonly emit: EmitQueueEvent;
+  private readonly warnRatio: number;
+  private readonly rememberIdle: number;
+  private seq = 0;
+
+  constructor(options: InMemoryBatchStoreOptions) {
+    this.policy = options.policy;
+    this.emit = options.emit;
+    this.warnRatio = options.queueWarnRatio ?? 0.75;
+    this.rememberIdle = options.rememberIdle ?? 1_000;
+  }
+
+  private state(key: string): ChannelState {
+    let ch = this.channels.get(key);
+    if (!ch) {
+      const remembered = this.recentIdle.get(key);
+      ch = new ChannelState(key, this.policy.resolve(key));
+      if (remembered) {
+        Object.assign(ch.counters, remembered.counters);
+        this.recentIdle.delete(key);
+      }
+      this.channels.set(key, ch);
+    }
+    return ch;
+  }
+
+  /** Drops an idle channel so it costs no memory; its counters go to the bounded idle LRU. */
+  private evictIfIdle(ch: ChannelState): void {
+    if (!ch.idle || this.channels.get(ch.key) !== ch) return;
+    this.channels.delete(ch.key);
+    ch.heapAt = Infinity;
+    if (this.rememberIdle > 0) {
+      if (this.recentIdle.size >= this.rememberIdle) {
+        const oldest = this.recentIdle.keys().next().value;
+        if (oldest !== undefined) this.recentIdle.delete(oldest);
+      }
+      this.recentIdle.set(ch.key, { counters: ch.counters, settings: ch.settings });
+    }
+  }
+
+  async append(msg: QueuedMessage, now: number): Promise<AppendResult> {
+    const ch = this.state(channelKeyOf(msg));
+    const s = ch.settings;
+    ch.counters.received++;
+    if (s.overflow === 'reject' && ch.open === null && ch.queued.length >= s.maxQueuedBatches) {
+      ch.counters.dropped++;
+      this.emit({ type: QueueEventType.Dropped, channelKey: ch.key, at: now, count: 1, reason: 'rejected' });
+      return { status: 'rejected', reason: 'queue full', settings: s };
+    }
+    if (s.disabled) {
+      const batch = new MessageBatch(ch.key, { at: now });
+      batch.add(msg, now);
+      return { status: 'sealed', sealed: this.sealBatch(ch, batch, 'disabled', now, now), settings: s };
+    }
+    let open = ch.open;
+    if (open === null) open = ch.open = new MessageBatch(ch.key, { at: now });
+    open.add(msg, now);
+    if (open.size >= s.maxBatchSize) {
+      return { status: 'sealed', sealed: this.sealOpen(ch, 'size', now, now), settings: s };
+    }
+    const deadline = this.openDeadline(ch);
+    return { status: 'open', pending: open.size, deadline, settings: s };
+  }
+
+  /** Recomputes the open batch's deadline from the current settings; arms the heap only if it moved earlier. */
+  private openDeadline(ch: ChannelState): number {
+    const open = ch.open!;
+    const s = ch.settings;
+    const deadline = Math.min(open.lastAt + s.windowMs, open.firstAt + s.maxWaitMs);
+    ch.deadline = deadline;
+    if (deadline < ch.heapAt) {
+      ch.heapAt = deadline;
+      this.heap.push(deadline, ch);
+    }
+    return deadline;
+  }
+
+  private sealOpen(ch: ChannelState, reason: FlushReason, deadline: number, now: number): SealResult {
+    const batch = ch.open!;
+    ch.open = null;
+    ch.deadline = Infinity;
+    return this.sealBatch(ch, batch, reason, deadline, now);
+  }
+
+  private sealBatch(ch: ChannelState, batch: MessageBatch, reason: FlushReason, deadline: number, now: number): SealResult {
+    batch.flushReason = reason;
+    ch.counters.batches++;
+    const entry: QueuedEntry = { batch, sealedAt: now, seq: ++this.seq, attempt: 1 };
+    this.enqueueSealed(ch, entry, now);
+    this.emit({
+      type: QueueEventType.Flushed,
+      channelKey: ch.key,
+      at: now,
+      batchId: batch.id,
+      size: batch.size,
+      reason,
+      deadline,
+      latenessMs: now - deadline,
+    });
+    return this.sealResult(ch, batch, reason);
+  }
+
+  private sealResult(ch: ChannelState, batch: MessageBatch, reason: FlushReason): SealResult {
+    return {
+      channelKey: ch.key,
+      batchId: batch.id,
+      size: batch.size,
+      reason,
+      mode: ch.settings.mode,
+      headSeq: ch.queued[0]?.seq ?? this.seq,
+    };
+  }
+
+  /** Appends a sealed entry, applying the channel's overflow policy at the bound. */
+  private enqueueSealed(ch: ChannelState, entry: QueuedEntry, now: number): void {
+    const s = ch.settings;
+    if (ch.queued.length >= s.maxQueuedBatches) {
+      if (s.overflow === 'drop-oldest') {
+        const dropped = ch.queued.shift()!;
+        this.countDrop(ch, dropped.batch.size, 'overflow', now, dropped.batch.id);
+      } else {
+        // merge (and reject, whose refusals happen at append; a batch that still overflows is kept, never lost)
+        const merged = new MessageBatch(ch.key, { at: now, messages: ch.queued.flatMap((e) => e.batch.messages) });
+        merged.flushReason = ch.queued[0]!.batch.flushReason;
+        ch.queued = [{ batch: merged, sealedAt: ch.queued[0]!.sealedAt, seq: ch.queued[0]!.seq, attempt: 1 }];
+      }
+    }
+    ch.queued.push(entry);
+    this.checkWarn(ch, now);
+  }
+
+  private countDrop(ch: ChannelState, count: number, reason: DropReason, now: number, batchId?: string): void {
+    ch.counters.dropped += count;
+    this.emit({ type: QueueEventType.Dropped, channelKey: ch.key, at: now, count, reason, ...(batchId ? { batchId } : {}) });
+  }
+
+  private checkWarn(ch: ChannelState, now: number): void {
+    const limit = ch.settings.maxQueuedBatches;
+    const over = ch.queued.length >= Math.max(1, Math.ceil(limit * this.warnRatio));
+    if (over === ch.overWarn) return;
+    ch.overWarn = over;
+    this.emit({
+      type: over ? QueueEventType.OverWarn : QueueEventType.UnderWarn,
+      channelKey: ch.key,
+      at: now,
+      queuedBatches: ch.queued.length,
+      limit,
+    });
+  }
+
+  async sealDue(now: number, limit: number): Promise<SealResult[]> {
+    const out: SealResult[] = [];
+    const heap = this.heap;
+    while (heap.size > 0 && heap.peekTime() <= now && out.length < limit) {
+      const at = heap.peekTime();
+      const ch = heap.pop();
+      if (ch.heapAt !== at) continue; // stale: the channel re-armed earlier, sealed, or was evicted
+      ch.heapAt = Infinity;
+      if (ch.open === null) continue;
+      if (ch.deadline > now) {
+        // The window slid (or was disarmed and re-armed): re-arm at its current end.
+        if (ch.deadline !== Infinity) {
+          ch.heapAt = ch.deadline;
+          heap.push(ch.deadline, ch);
+        }
+        continue;
+      }
+      const open = ch.open;
+      const reason: FlushReason = open.firstAt + ch.settings.maxWaitMs <= open.lastAt + ch.settings.windowMs ? 'maxWait' : 'window';
+      out.push(this.sealOpen(ch, reason, ch.deadline, now));
+    }
+    return out;
+  }
+
+  async nextDeadline(): Promise<number | null> {
+    const heap = this.heap;
+    while (heap.size > 0 && heap.peekItem()!.heapAt !== heap.peekTime()) heap.pop();
+    return heap.size > 0 ? heap.peekTime() : null;
+  }
+
+  async seal(channelKey: string, reason: FlushReason, now: number): Promise<SealResult | null> {
+    const ch = this.channels.get(channelKey);
+    if (!ch || ch.open === null) return null;
+    return this.sealOpen(ch, reason, now, now);
+  }
+
+  async sealAll(reason: FlushReason, now: number): Promise<SealResult[]> {
+    const out: SealResult[] = [];
+    for (const ch of this.channels.values()) if (ch.open !== null) out.push(this.sealOpen(ch, reason, now, now));
+    return out;
+  }
+
+  async pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now: number): Promise<SealResult> {
+    const ch = this.state(channelKey);
+    let batch: MessageBatch;
+    if (item instanceof MessageBatch) batch = item;
+    else {
+      batch = new MessageBatch(channelKey, { at: now });
+      batch.add(item, now);
+    }
+    ch.counters.received += item instanceof MessageBatch ? 0 : 1;
+    ch.counters.batches++;
+    batch.flushReason = 'admin';
+    // Goes first in its channel; its seal order is the queue's current head so it keeps the channel's place.
+    const seq = ch.queued[0]?.seq ?? ++this.seq;
+    ch.queued.unshift({ batch, sealedAt: now, seq, attempt: 1 });
+    this.emit({ type: QueueEventType.Flushed, channelKey, at: now, batchId: batch.id, size: batch.size, reason: 'admin', deadline: now, latenessMs: 0 });
+    this.checkWarn(ch, now);
+    return this.sealResult(ch, batch, 'admin');
+  }
+
+  async restore(batches: MessageBatch[], now: number): Promise<SealResult[]> {
+    const out: SealResult[] = [];
+    for (const batch of batches) {
+      if (batch.size === 0) continue;
+      const ch = this.state(batch.channelKey);
+      ch.counters.received += batch.size;
+      ch.counters.batches++;
+      ch.queued.push({ batch, sealedAt: now, seq: ++this.seq, attempt: 1 });
+      out.push(this.sealResult(ch, batch, batch.flushReason ?? 'shutdown'));
+    }
+    return out;
+  }
+
+  async take(channelKey: string, now: number): Promise<TakenBatch | null> {
+    const ch = this.channels.get(channelKey);
+    if (!ch || ch.paused || ch.inFlight !== null || ch.queued.length === 0) return null;
+    const entry = ch.queued.shift()!;
+    ch.inFlight = { ...entry, startedAt: now };
+    this.checkWarn(ch, now);
+    return { batch: entry.batch, sealedAt: entry.sealedAt, attempt: entry.attempt, settings: ch.settings };
+  }
+
+  private next(ch: ChannelState): number | null {
+    return !ch.paused && ch.inFlight === null && ch.queued.length > 0 ? ch.queued[0]!.seq : null;
+  }
+
+  async finish(channelKey: string, batchId: string, outcome: FinishOutcome): Promise<FinishResult> {
+    const ch = this.channels.get(channelKey);
+    if (!ch || ch.inFlight?.batch.id !== batchId) return { current: false, nextSeq: null };
+    ch.inFlight = null;
+    ch.counters[outcome]++;
+    const nextSeq = this.next(ch);
+    this.evictIfIdle(ch);
+    return { current: true, nextSeq };
+  }
+
+  async interrupt(channelKey: string, batchId: string, now: number): Promise<FinishResult> {
+    const ch = this.channels.get(channelKey);
+    if (!ch || ch.inFlight?.batch.id !== batchId) return { current: false, nextSeq: null };
+    const interrupted = ch.inFlight;
+    ch.inFlight = null;
+    const messages = [...interrupted.batch.messages, ...ch.queued.flatMap((e) => e.batch.messages)];
+    const merged = new MessageBatch(channelKey, { at: now, messages });
+    merged.flushReason = ch.queued.at(-1)?.batch.flushReason ?? interrupted.batch.flushReason;
+    ch.queued = [{ batch: merged, sealedAt: interrupted.sealedAt, seq: interrupted.seq, attempt: interrupted.attempt + 1 }];
+    this.checkWarn(ch, now);
+    this.emit({ type: QueueEventType.Interrupted, channelKey, at: now, batchId, size: interrupted.batch.size });
+    return { current: true, nextSeq: this.next(ch) };
+  }
+
+  async release(channelKey: string, batchId: string, now: number): Promise<FinishResult> {
+    const ch = this.channels.get(channelKey);
+    if (!ch || ch.inFlight?.batch.id !== batchId) return { current: false, nextSeq: null };
+    const { startedAt: _startedAt, ...entry } = ch.inFlight;
+    ch.inFlight = null;
+    ch.queued.unshift(entry);
+    this.checkWarn(ch, now);
+    return { current: true, nextSeq: this.next(ch) };
+  }
+
+  async pause(channelKey: string, now: number): Promise<boolean> {
+    const ch = this.channels.get(channelKey);
+    if (!ch) return false;
+    if (!ch.paused) {
+      ch.paused = true;
+      this.emit({ type: QueueEventType.Paused, channelKey, at: now, cancelled: false });
+    }
+    return true;
+  }
+
+  async resume(channelKey: string, now: number): Promise<{ nextSeq: number | null } | undefined> {
+    const ch = this.channels.get(channelKey);
+    if (!ch) return this.recentIdle.has(channelKey) ? { nextSeq: null } : undefined;
+    if (ch.paused) {
+      ch.paused = false;
+      this.emit({ type: QueueEventType.Resumed, channelKey, at: now });
+    }
+    const nextSeq = this.next(ch);
+    this.evictIfIdle(ch);
+    return { nextSeq };
+  }
+
+  async disarm(channelKey: string): Promise<boolean> {
+    const ch = this.channels.get(channelKey);
+    if (!ch || ch.deadline === Infinity) return false;
+    ch.deadline = Infinity;
+    ch.heapAt = Infinity;
+    return true;
+  }
+
+  async clear(channelKey: string, now: number): Promise<number> {
+    const ch = this.channels.get(channelKey);
+    if (!ch) return 0;
+    const removed = (ch.open?.size ?? 0) + ch.queuedMessages();
+    ch.open = null;
+    ch.deadline = Infinity;
+    ch.heapAt = Infinity;
+    ch.queued = [];
+    ch.counters.cleared += removed;
+    this.checkWarn(ch, now);
+    this.emit({ type: QueueEventType.Cleared, channelKey, at: now, removed });
+    this.evictIfIdle(ch);
+    return removed;
+  }
+
+  async drainWaiting(): Promise<MessageBatch[]> {
+    const out: MessageBatch[] = [];
+    for (const ch of [...this.channels.values()]) {
+      if (ch.open !== null) out.push(ch.open);
+      for (const e of ch.queued) out.push(e.batch);
+      ch.open = null;
+      ch.deadline = Infinity;
+      ch.queued = [];
+      this.evictIfIdle(ch);
+    }
+    return out;
+  }
+
+  async getOverride(channelKey: string): Promise<SettingsOverride | null> {
+    return this.channels.get(channelKey)?.override ?? null;
+  }
+
+  async setOverride(channelKey: string, override: SettingsOverride, now: number): Promise<{ deadline: number | null; settings: ChannelSettings }> {
+    const ch = this.state(channelKey);
+    ch.override = { ...(ch.override ?? {}), ...override };
+    return this.applySettings(ch, now);
+  }
+
+  async deleteOverride(channelKey: string, now: number): Promise<{ deadline: number | null; settings: ChannelSettings } | null> {
+    const ch = this.channels.get(channelKey);
+    if (!ch || ch.override === null) return null;
+    ch.override = null;
+    const result = this.applySettings(ch, now);
+    this.evictIfIdle(ch);
+    return result;
+  }
+
+  /** New settings apply at once: an open window is re-timed (a shorter window flushes sooner). */
+  private applySettings(ch: ChannelState, now: number): { deadline: number | null; settings: ChannelSettings } {
+    ch.settings = this.policy.resolve(ch.key, ch.override);
+    this.checkWarn(ch, now);
+    if (ch.open === null || ch.deadline === Infinity) return { deadline: null, settings: ch.settings };
+    return { deadline: this.openDeadline(ch), settings: ch.settings };
+  }
+
+  async settings(channelKey: string): Promise<ChannelSettings> {
+    return this.channels.get(channelKey)?.settings ?? this.policy.resolve(channelKey);
+  }
+
+  async stats(channelKey: string): Promise<ChannelStats | null> {
+    const ch = this.channels.get(channelKey);
+    if (ch) return this.toStats(ch);
+    const remembered = this.recentIdle.get(channelKey);
+    if (!remembered) return null;
+    const { platform, channelId } = parseChannelKey(channelKey);
+    return {
+      key: channelKey,
+      platform,
+      channelId,
+      pending: 0,
+      queuedBatches: 0,
+      queuedMessages: 0,
+      processing: false,
+      paused: false,
+      settings: this.policy.resolve(channelKey),
+      counters: { ...remembered.counters },
+      deadline: null,
+      inFlight: null,
+      active: false,
+    };
+  }
+
+  private toStats(ch: ChannelState): ChannelStats {
+    const { platform, channelId } = parseChannelKey(ch.key);
+    return {
+      key: ch.key,
+      platform,
+      channelId,
+      pending: ch.open?.size ?? 0,
+      queuedBatches: ch.queued.length,
+      queuedMessages: ch.queuedMessages(),
+      processing: ch.inFlight !== null,
+      paused: ch.paused,
+      settings: ch.settings,
+      counters: { ...ch.counters },
+      deadline: ch.deadline === Infinity ? null : ch.deadline,
+      inFlight: ch.inFlight ? { batchId: ch.inFlight.batch.id, size: ch.inFlight.batch.size, startedAt: ch.inFlight.startedAt } : null,
+      active: true,
+    };
+  }
+
+  async list(): Promise<ChannelStats[]> {
+    const out: ChannelStats[] = [];
+    for (const ch of this.channels.values()) out.push(this.toStats(ch));
+    for (const key of this.recentIdle.keys()) {
+      const s = await this.stats(key);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  activeChannels(): number {
+    return this.channels.size;
+  }
+
+  async close(): Promise<void> {
+    this.heap.clear();
+  }
+}

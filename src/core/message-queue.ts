@@ -1,0 +1,618 @@
+import type { Logger } from 'pino';
+import type { Processor, ProcessContext, ReplyInput } from '../processors/processor.js';
+import type { BatchStore, ChannelStats, FinishResult, SealResult, TakenBatch } from './batch-store.js';
+import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.js';
+import { DeadlineHeap } from './deadlines.js';
+import { ErrorCode, GatewayError, ProcessorTimeoutError, ShuttingDownError, UnknownChannelError, asGatewayError } from './errors.js';
+import { QueueEventType, type QueueEvent } from './events.js';
+import { InMemoryBatchStore } from './memory-batch-store.js';
+import { MessageBatch, parseChannelKey, type OutboundMessage, type QueuedMessage } from './model.js';
+import { SettingsPolicy, parseSettingsOverride, type ChannelSettings, type SettingsOverride } from './policy.js';
+import { validateMessage } from './validate.js';
+
+/** What `enqueue` answers; adapters pass it on to the sender. */
+export type EnqueueResult =
+  | { accepted: true; channelKey: string; id: string; deadline?: number; pending: number; typing: boolean }
+  | { accepted: false; reason: 'queue full' | 'shutting down'; channelKey: string; id: string };
+
+export interface MessageQueueOptions {
+  /** The bot. Gets each batch with an AbortSignal and a reply function. */
+  processor: Processor;
+  /** Where replies go (the gateway publishes them on the bus). Awaited before `ctx.reply` resolves. */
+  onReply: (reply: OutboundMessage, batch: MessageBatch) => void | Promise<void>;
+  /** Asked by `ctx.typing()`. */
+  onTyping?: (channelKey: string) => void | Promise<void>;
+  policy?: SettingsPolicy;
+  /** Builds the state store; default: in memory. It reports its steps through `emit`. */
+  createStore?: (emit: (event: QueueEvent) => void, policy: SettingsPolicy) => BatchStore;
+  clock?: Clock;
+  scheduler?: Scheduler;
+  /** Gateway-wide cap on batches running at once. @defaultValue 32 */
+  maxConcurrentBatches?: number;
+  /** @defaultValue 0.75 */
+  queueWarnRatio?: number;
+  logger?: Logger;
+  /** Windows sealed per timer turn before yielding to the event loop. @defaultValue 1000 */
+  sealChunk?: number;
+}
+
+type AbortWhy = 'cancel' | 'stop' | 'interrupt' | 'timeout' | 'shutdown';
+
+/** One batch running in this process. */
+interface Run {
+  key: string;
+  batch: MessageBatch;
+  controller: AbortController;
+  startedAt: number;
+  settings: ChannelSettings;
+  attempt: number;
+  timeout: TimerHandle | null;
+  replies: number;
+  done: boolean;
+  logger?: Logger;
+}
+
+/** Totals since start, for /api/v1/stats and metrics. */
+export interface QueueTotals {
+  repliesDropped: number;
+  running: number;
+  waitingForSlot: number;
+  maxConcurrentBatches: number;
+}
+
+export interface DrainResult {
+  /** Messages whose batches finished while draining. */
+  drained: number;
+  /** Batches that could not run in time (and paused channels' queues), for the spool. */
+  waiting: MessageBatch[];
+}
+
+/**
+ * Per-channel batching engine (DESIGN §4): coalesces bursts into batches, keeps strict order, runs at most
+ * one batch per channel and at most `maxConcurrentBatches` overall, and lets operators cancel, stop,
+ * resume, clear and insert at the front.
+ *
+ * State lives in a {@link BatchStore}; this class owns only what belongs to the process: the single
+ * deadline timer, the worker pool, running processors and their abort controllers.
+ */
+export class MessageQueue {
+  private readonly store: BatchStore;
+  private readonly processor: Processor;
+  private readonly onReply: MessageQueueOptions['onReply'];
+  private readonly onTyping: MessageQueueOptions['onTyping'];
+  private readonly clock: Clock;
+  private readonly scheduler: Scheduler;
+  private readonly logger: Logger | undefined;
+  private readonly sealChunk: number;
+  private readonly listeners = new Set<(event: QueueEvent) => void>();
+  private readonly runs = new Map<string, Run>();
+  /** Channels with a dispatchable batch, ordered by the seal order of their queue head. */
+  private readonly ready = new DeadlineHeap<string>();
+  private readonly readySeq = new Map<string, number>();
+  private maxConcurrent: number;
+  private running = 0;
+  private dispatching = true;
+  private closing = false;
+  private timer: TimerHandle | null = null;
+  private timerAt = Infinity;
+  private repliesDropped = 0;
+  private idleWaiters: Array<() => void> = [];
+  private drainedMessages = 0;
+  readonly policy: SettingsPolicy;
+
+  constructor(options: MessageQueueOptions) {
+    this.processor = options.processor;
+    this.onReply = options.onReply;
+    this.onTyping = options.onTyping;
+    this.clock = options.clock ?? systemClock;
+    this.scheduler = options.scheduler ?? systemScheduler;
+    this.logger = options.logger;
+    this.maxConcurrent = options.maxConcurrentBatches ?? 32;
+    this.sealChunk = options.sealChunk ?? 1_000;
+    this.policy = options.policy ?? new SettingsPolicy();
+    const emit = (event: QueueEvent) => this.emit(event);
+    this.store = options.createStore
+      ? options.createStore(emit, this.policy)
+      : new InMemoryBatchStore({ policy: this.policy, emit, queueWarnRatio: options.queueWarnRatio });
+  }
+
+  // ── events ────────────────────────────────────────────────────────────────
+
+  /** Subscribes to the event stream; returns the unsubscribe. */
+  on(listener: (event: QueueEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: QueueEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.logger?.error({ err, event: event.type }, 'queue event listener threw');
+      }
+    }
+  }
+
+  // ── intake ────────────────────────────────────────────────────────────────
+
+  /**
+   * Adds a message to its channel's open batch. Bad input throws an InvalidMessageError naming the field;
+   * a full queue (overflow `reject`) or a closing gateway resolves `accepted: false`.
+   */
+  async enqueue(input: unknown): Promise<EnqueueResult> {
+    const now = this.clock.now();
+    const msg = validateMessage(input, now);
+    const channelKey = `${msg.platform}:${msg.channelId}`;
+    if (this.closing) return { accepted: false, reason: 'shutting down', channelKey, id: msg.id };
+    const result = await this.store.append(msg, now);
+    if (result.status === 'rejected') {
+      this.logger?.warn({ channelKey, limit: result.settings.maxQueuedBatches }, 'queue full: message rejected');
+      return { accepted: false, reason: 'queue full', channelKey, id: msg.id };
+    }
+    if (result.status === 'sealed') {
+      this.onSealed(result.sealed);
+      return { accepted: true, channelKey, id: msg.id, pending: 0, typing: result.settings.typing };
+    }
+    this.arm(result.deadline);
+    return { accepted: true, channelKey, id: msg.id, deadline: result.deadline, pending: result.pending, typing: result.settings.typing };
+  }
+
+  /** Puts a message or a batch ahead of everything waiting in its channel (not ahead of the one in flight). */
+  async enqueueFront(item: MessageBatch | unknown): Promise<EnqueueResult> {
+    const now = this.clock.now();
+    let channelKey: string;
+    let payload: MessageBatch | QueuedMessage;
+    if (item instanceof MessageBatch) {
+      if (item.size === 0) throw new GatewayError(ErrorCode.EmptyBatch, 'cannot enqueue an empty batch');
+      channelKey = item.channelKey;
+      payload = item;
+    } else {
+      payload = validateMessage(item, now);
+      channelKey = `${payload.platform}:${payload.channelId}`;
+    }
+    const id = payload instanceof MessageBatch ? payload.id : payload.id;
+    if (this.closing) return { accepted: false, reason: 'shutting down', channelKey, id };
+    const sealed = await this.store.pushFront(channelKey, payload, now);
+    this.markReadyUnlessRunning(sealed);
+    const settings = await this.store.settings(channelKey);
+    return { accepted: true, channelKey, id, pending: 0, typing: settings.typing };
+  }
+
+  /** Spool replay: sealed batches go to the back of their channels' queues, in the given order. */
+  async restore(batches: MessageBatch[]): Promise<void> {
+    const sealed = await this.store.restore(batches, this.clock.now());
+    for (const s of sealed) this.markReadyUnlessRunning(s);
+  }
+
+  // ── the one deadline timer ──────────────────────────────────────────────
+
+  /** Arms the single timer for `deadline` if it is earlier than the one armed. */
+  private arm(deadline: number): void {
+    if (deadline >= this.timerAt) return;
+    if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
+    this.timerAt = deadline;
+    const delay = Math.max(0, Math.ceil(deadline - this.clock.now()));
+    this.timer = this.scheduler.setTimeout(() => void this.onTimer(), delay);
+  }
+
+  private async onTimer(): Promise<void> {
+    this.timer = null;
+    this.timerAt = Infinity;
+    const now = this.clock.now();
+    try {
+      const sealed = await this.store.sealDue(now, this.sealChunk);
+      for (const s of sealed) this.onSealed(s);
+      if (sealed.length >= this.sealChunk) {
+        this.arm(now); // more are due: yield to the event loop, then continue
+        return;
+      }
+      const next = await this.store.nextDeadline();
+      if (next !== null) this.arm(next);
+    } catch (err) {
+      this.logger?.error({ err }, 'sealing due windows failed; retrying');
+      this.arm(now + 100);
+    }
+  }
+
+  // ── dispatch and the worker pool ────────────────────────────────────────
+
+  private onSealed(sealed: SealResult): void {
+    const run = this.runs.get(sealed.channelKey);
+    if (run && sealed.mode === 'interrupt') {
+      void this.abortRun(run, 'interrupt');
+      return;
+    }
+    this.markReadyUnlessRunning(sealed);
+  }
+
+  private markReadyUnlessRunning(sealed: SealResult): void {
+    // A channel with a batch in flight is re-queued by that batch's finish, never before.
+    if (this.runs.has(sealed.channelKey)) return;
+    this.markReady(sealed.channelKey, sealed.headSeq);
+  }
+
+  private markReady(key: string, seq: number): void {
+    if (this.readySeq.get(key) === seq) return;
+    this.readySeq.set(key, seq);
+    this.ready.push(seq, key);
+    this.pump();
+  }
+
+  /** Starts batches while slots are free, oldest seal first. */
+  private pump(): void {
+    while (this.dispatching && this.running < this.maxConcurrent && this.ready.size > 0) {
+      const seq = this.ready.peekTime();
+      const key = this.ready.pop();
+      if (this.readySeq.get(key) !== seq) continue;
+      this.readySeq.delete(key);
+      this.running++;
+      void this.startNext(key);
+    }
+    this.checkIdle();
+  }
+
+  private async startNext(key: string): Promise<void> {
+    let taken: TakenBatch | null = null;
+    try {
+      taken = await this.store.take(key, this.clock.now());
+    } catch (err) {
+      this.logger?.error({ err, channelKey: key }, 'taking the next batch failed');
+    }
+    if (!taken) {
+      this.running--;
+      this.pump();
+      return;
+    }
+    this.startRun(key, taken);
+  }
+
+  private startRun(key: string, taken: TakenBatch): void {
+    const now = this.clock.now();
+    const { batch, settings } = taken;
+    const run: Run = {
+      key,
+      batch,
+      controller: new AbortController(),
+      startedAt: now,
+      settings,
+      attempt: taken.attempt,
+      timeout: null,
+      replies: 0,
+      done: false,
+    };
+    this.runs.set(key, run);
+    run.timeout = this.scheduler.setTimeout(() => void this.abortRun(run, 'timeout'), settings.processingTimeoutMs);
+    this.emit({
+      type: QueueEventType.Started,
+      channelKey: key,
+      at: now,
+      batchId: batch.id,
+      size: batch.size,
+      waitMs: now - taken.sealedAt,
+      messageIds: batch.messages.map((m) => m.id),
+    });
+    let result: Promise<void>;
+    try {
+      result = Promise.resolve(this.processor(batch, this.createContext(run)));
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      () => this.settle(run, null),
+      (err: unknown) => this.settle(run, err ?? new Error('processor rejected')),
+    );
+  }
+
+  /** A processor finished on its own (resolved or threw). Ignored if the batch was already aborted. */
+  private async settle(run: Run, error: unknown): Promise<void> {
+    if (run.done) return;
+    this.endRun(run);
+    const now = this.clock.now();
+    const durationMs = now - run.startedAt;
+    const { batch, key } = run;
+    const result = await this.finishSafely(() => this.store.finish(key, batch.id, error === null ? 'processed' : 'failed', now));
+    if (this.closing) this.drainedMessages += batch.size;
+    if (error === null) {
+      this.emit({ type: QueueEventType.Completed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, replies: run.replies });
+    } else {
+      const err = asGatewayError(error);
+      this.logger?.warn({ err: error, channelKey: key, batchId: batch.id }, 'processor failed; the channel moves on');
+      this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error: err.message, timeout: false });
+    }
+    this.afterRun(key, result);
+  }
+
+  private endRun(run: Run): void {
+    run.done = true;
+    if (run.timeout !== null) this.scheduler.clearTimeout(run.timeout);
+    run.timeout = null;
+    if (this.runs.get(run.key) === run) this.runs.delete(run.key);
+  }
+
+  private afterRun(key: string, result: FinishResult): void {
+    this.running--;
+    if (result.nextSeq !== null && this.dispatching) this.markReady(key, result.nextSeq);
+    else this.pump();
+  }
+
+  private async finishSafely(step: () => Promise<FinishResult>): Promise<FinishResult> {
+    try {
+      return await step();
+    } catch (err) {
+      this.logger?.error({ err }, 'store step failed after a batch ended');
+      return { current: false, nextSeq: null };
+    }
+  }
+
+  /**
+   * Aborts a running batch. The slot and the channel are released at once: a processor that ignores its
+   * signal can no longer reply (ctx.reply checks the signal) and must not hold the channel hostage.
+   */
+  private async abortRun(run: Run, why: AbortWhy): Promise<boolean> {
+    if (run.done) return false;
+    this.endRun(run);
+    const now = this.clock.now();
+    const durationMs = now - run.startedAt;
+    const { batch, key } = run;
+    run.controller.abort(abortReason(why, run.settings.processingTimeoutMs));
+    let result: FinishResult;
+    switch (why) {
+      case 'cancel':
+      case 'stop':
+        result = await this.finishSafely(() => this.store.finish(key, batch.id, 'cancelled', now));
+        this.emit({ type: QueueEventType.Cancelled, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, reason: why });
+        break;
+      case 'timeout':
+        result = await this.finishSafely(() => this.store.finish(key, batch.id, 'failed', now));
+        this.logger?.warn({ channelKey: key, batchId: batch.id, timeoutMs: run.settings.processingTimeoutMs }, 'processor timed out; the channel moves on');
+        this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error: `processor passed its ${run.settings.processingTimeoutMs} ms timeout`, timeout: true });
+        break;
+      case 'interrupt':
+        result = await this.finishSafely(() => this.store.interrupt(key, batch.id, now));
+        break;
+      case 'shutdown':
+        result = await this.finishSafely(() => this.store.release(key, batch.id, now));
+        this.emit({ type: QueueEventType.Cancelled, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, reason: 'shutdown' });
+        break;
+    }
+    this.afterRun(key, result);
+    return true;
+  }
+
+  private createContext(run: Run): ProcessContext {
+    const { platform, channelId } = parseChannelKey(run.key);
+    const signal = run.controller.signal;
+    const queue = this;
+    let inReplyTo: string[] | undefined;
+    return {
+      signal,
+      attempt: run.attempt,
+      channel: { key: run.key, platform, channelId, settings: run.settings },
+      get logger(): Logger {
+        run.logger ??= (queue.logger ?? silentFallback()).child({ channelKey: run.key, batchId: run.batch.id });
+        return run.logger;
+      },
+      reply: async (input: ReplyInput) => {
+        if (signal.aborted) {
+          queue.repliesDropped++;
+          queue.emit({ type: QueueEventType.ReplyDropped, channelKey: run.key, at: queue.clock.now(), batchId: run.batch.id });
+          return false;
+        }
+        const r = typeof input === 'string' ? { text: input } : input;
+        if (typeof r?.text !== 'string') throw new TypeError('ctx.reply needs a string or { text: string }');
+        inReplyTo ??= run.batch.messages.map((m) => m.id);
+        const out: OutboundMessage = { platform, channelId, text: r.text, batchId: run.batch.id, inReplyTo };
+        if (r.threadId !== undefined) out.threadId = r.threadId;
+        if (r.replyTo !== undefined) out.replyTo = r.replyTo;
+        await queue.onReply(out, run.batch);
+        run.replies++;
+        return true;
+      },
+      typing: async () => {
+        if (!signal.aborted) await queue.onTyping?.(run.key);
+      },
+    };
+  }
+
+  // ── operator actions ────────────────────────────────────────────────────
+
+  /** Aborts the channel's in-flight batch; its messages are recorded as cancelled. */
+  async cancelCurrent(channelKey: string): Promise<boolean> {
+    const run = this.runs.get(channelKey);
+    return run ? this.abortRun(run, 'cancel') : false;
+  }
+
+  /** Cancel + pause: nothing is dispatched until resume; new messages keep collecting. */
+  async stop(channelKey: string): Promise<{ paused: boolean; cancelled: boolean }> {
+    const known = await this.store.pause(channelKey, this.clock.now());
+    if (!known) throw new UnknownChannelError(channelKey);
+    const run = this.runs.get(channelKey);
+    const cancelled = run ? await this.abortRun(run, 'stop') : false;
+    return { paused: true, cancelled };
+  }
+
+  /** Seed name for {@link stop}. */
+  stopProcessing(channelKey: string): Promise<{ paused: boolean; cancelled: boolean }> {
+    return this.stop(channelKey);
+  }
+
+  async resume(channelKey: string): Promise<{ paused: boolean }> {
+    const result = await this.store.resume(channelKey, this.clock.now());
+    if (result === undefined) throw new UnknownChannelError(channelKey);
+    if (result.nextSeq !== null && !this.runs.has(channelKey)) this.markReady(channelKey, result.nextSeq);
+    return { paused: false };
+  }
+
+  /** Seed name: with a key, resumes that channel; without, resumes dispatching gateway-wide. */
+  async startProcessing(channelKey?: string): Promise<void> {
+    if (channelKey !== undefined) {
+      await this.resume(channelKey);
+      return;
+    }
+    this.dispatching = true;
+    this.pump();
+  }
+
+  /** Stops dispatching gateway-wide (windows keep sealing); running batches finish. */
+  pauseDispatch(): void {
+    this.dispatching = false;
+  }
+
+  /** Disarms the open batch's flush deadline; its messages stay pending until the next message or a flush. */
+  async cancelBatchTimer(channelKey: string): Promise<boolean> {
+    return this.store.disarm(channelKey);
+  }
+
+  /** Seals the channel's open batch now. */
+  async flush(channelKey: string): Promise<boolean> {
+    const sealed = await this.store.seal(channelKey, 'admin', this.clock.now());
+    if (sealed) this.onSealed(sealed);
+    return sealed !== null;
+  }
+
+  /** Discards the open batch and the queued batches (not the one in flight); returns messages removed. */
+  async clear(channelKey: string): Promise<number> {
+    return this.store.clear(channelKey, this.clock.now());
+  }
+
+  // ── settings ────────────────────────────────────────────────────────────
+
+  async getSettings(channelKey: string): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
+    const [effective, override] = await Promise.all([this.store.settings(channelKey), this.store.getOverride(channelKey)]);
+    return { effective, override };
+  }
+
+  /** Validates and merges a partial override; throws InvalidSettingsError naming each failing field. */
+  async setSettings(channelKey: string, input: unknown): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
+    const override = parseSettingsOverride(input);
+    const result = await this.store.setOverride(channelKey, override, this.clock.now());
+    if (result.deadline !== null) this.arm(result.deadline);
+    return this.getSettings(channelKey);
+  }
+
+  async deleteSettings(channelKey: string): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
+    const result = await this.store.deleteOverride(channelKey, this.clock.now());
+    if (result?.deadline != null) this.arm(result.deadline);
+    return this.getSettings(channelKey);
+  }
+
+  // ── reading ─────────────────────────────────────────────────────────────
+
+  stats(channelKey: string): Promise<ChannelStats | null> {
+    return this.store.stats(channelKey);
+  }
+
+  list(): Promise<ChannelStats[]> {
+    return this.store.list();
+  }
+
+  /** True while a batch of the channel runs in this process. */
+  isChannelProcessing(channelKey: string): boolean {
+    return this.runs.has(channelKey);
+  }
+
+  /** Sealed batches waiting behind the in-flight one. */
+  async queueSize(channelKey: string): Promise<number> {
+    return (await this.store.stats(channelKey))?.queuedBatches ?? 0;
+  }
+
+  totals(): QueueTotals {
+    let waiting = 0;
+    for (const _ of this.readySeq) waiting++;
+    return { repliesDropped: this.repliesDropped, running: this.running, waitingForSlot: waiting, maxConcurrentBatches: this.maxConcurrent };
+  }
+
+  /** Channels holding state right now (idle ones are evicted). */
+  activeChannels(): number {
+    return this.store.activeChannels();
+  }
+
+  /** True while the queue has an armed deadline timer. */
+  get timerArmed(): boolean {
+    return this.timer !== null;
+  }
+
+  // ── shutdown ────────────────────────────────────────────────────────────
+
+  private checkIdle(): void {
+    if (this.running > 0 || this.readySeq.size > 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves when nothing runs and nothing waits for a slot. */
+  whenIdle(): Promise<void> {
+    if (this.running === 0 && this.readySeq.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Shutdown (DESIGN §9): refuse new messages, flush every open window at once, let batches run for up to
+   * `timeoutMs`, then abort what still runs and hand back everything that did not run, for the spool.
+   */
+  async drain(timeoutMs: number): Promise<DrainResult> {
+    this.closing = true;
+    this.drainedMessages = 0;
+    const sealed = await this.store.sealAll('shutdown', this.clock.now());
+    for (const s of sealed) this.markReadyUnlessRunning(s);
+    if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
+    let timer: TimerHandle | null = null;
+    const timedOut = await Promise.race([
+      this.whenIdle().then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = this.scheduler.setTimeout(() => resolve(true), timeoutMs);
+      }),
+    ]);
+    if (timer !== null) this.scheduler.clearTimeout(timer);
+    this.dispatching = false;
+    if (timedOut) {
+      this.logger?.warn({ running: this.runs.size, timeoutMs }, 'shutdown timeout: aborting batches still running');
+      await Promise.all([...this.runs.values()].map((run) => this.abortRun(run, 'shutdown')));
+    }
+    const waiting = await this.store.drainWaiting();
+    return { drained: this.drainedMessages, waiting };
+  }
+
+  /** Stops the timer and the store. Call after {@link drain}. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.dispatching = false;
+    if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
+    this.timer = null;
+    for (const run of this.runs.values()) await this.abortRun(run, 'shutdown');
+    await this.store.close();
+  }
+}
+
+function abortReason(why: AbortWhy, timeoutMs: number): GatewayError {
+  switch (why) {
+    case 'timeout':
+      return new ProcessorTimeoutError(timeoutMs);
+    case 'shutdown':
+      return new ShuttingDownError();
+    case 'interrupt':
+      return new GatewayError(ErrorCode.Cancelled, 'interrupted by a newer batch; its messages re-run merged', { details: { reason: why } });
+    default:
+      return new GatewayError(ErrorCode.Cancelled, `batch ${why === 'stop' ? 'stopped' : 'cancelled'} by an operator`, { details: { reason: why } });
+  }
+}
+
+let fallbackLogger: Logger | undefined;
+function silentFallback(): Logger {
+  // Lazy so core never builds a logger unless a processor asks for one.
+  fallbackLogger ??= {
+    child: () => fallbackLogger!,
+    trace: () => {},
+    debug: () => {},
+    info: () => {},
+    warn: () => {},
+    error: () => {},
+    fatal: () => {},
+    level: 'silent',
+  } as unknown as Logger;
+  return fallbackLogger;
+}
