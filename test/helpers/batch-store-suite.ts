@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import type { BatchStore } from '../../src/core/batch-store.js';
+import { QueueEventType, type QueueEvent } from '../../src/core/events.js';
+import { MessageBatch, type QueuedMessage } from '../../src/core/model.js';
+import { SettingsPolicy, type ChannelSettings } from '../../src/core/policy.js';
+
+export type StoreFactory = (emit: (e: QueueEvent) => void, policy: SettingsPolicy) => BatchStore | Promise<BatchStore>;
+
+/**
+ * The behaviour every BatchStore must show, whatever holds the state (memory now, Redis later). Each step
+ * is driven with explicit times so the suite needs no timers.
+ */
+export function describeBatchStore(name: string, factory: StoreFactory): void {
+  describe(`BatchStore contract: ${name}`, () => {
+    let n = 0;
+    const msg = (channelId: string, text: string): QueuedMessage => ({
+      id: `s${++n}`,
+      platform: 'p',
+      channelId,
+      userId: 'u',
+      userName: 'U',
+      text,
+      queuedAt: 0,
+      extra: {},
+    });
+    const make = async (settings: Partial<ChannelSettings> = {}) => {
+      const events: QueueEvent[] = [];
+      const store = await factory((e) => events.push(e), new SettingsPolicy({ windowMs: 100, maxWaitMs: 1_000, ...settings }));
+      return { store, events };
+    };
+
+    it('append opens a window whose deadline slides and is capped by maxWait', async () => {
+      const { store } = await make({ maxBatchSize: 100 });
+      const a = await store.append(msg('c', 'a'), 0);
+      expect(a).toMatchObject({ status: 'open', pending: 1, deadline: 100 });
+      const b = await store.append(msg('c', 'b'), 90);
+      expect(b).toMatchObject({ status: 'open', pending: 2, deadline: 190 });
+      for (let t = 180; t <= 990; t += 90) await store.append(msg('c', 'x'), t);
+      const last = await store.append(msg('c', 'y'), 995);
+      expect(last).toMatchObject({ status: 'open', deadline: 1_000 });
+    });
+
+    it('sealDue seals only due windows, never early, with the right reason', async () => {
+      const { store, events } = await make();
+      await store.append(msg('early', 'a'), 0);
+      await store.append(msg('late', 'b'), 50);
+      expect(await store.nextDeadline()).toBe(100);
+      expect(await store.sealDue(99, 100)).toEqual([]);
+      const sealed = await store.sealDue(120, 100);
+      expect(sealed.map((s) => [s.channelKey, s.reason])).toEqual([['p:early', 'window']]);
+      expect(await store.nextDeadline()).toBe(150);
+      const flushed = events.filter((e) => e.type === QueueEventType.Flushed);
+      expect(flushed[0]).toMatchObject({ deadline: 100, latenessMs: 20 });
+    });
+
+    it('size cap seals inside append', async () => {
+      const { store } = await make({ maxBatchSize: 2 });
+      await store.append(msg('c', 'a'), 0);
+      const r = await store.append(msg('c', 'b'), 1);
+      expect(r).toMatchObject({ status: 'sealed', sealed: { reason: 'size', size: 2 } });
+    });
+
+    it('take hands out one batch at a time per channel, in order', async () => {
+      const { store } = await make({ disabled: true });
+      for (const t of ['1', '2', '3']) await store.append(msg('c', t), 0);
+      const first = await store.take('p:c', 1);
+      expect(first?.batch.messages.map((m) => m.text)).toEqual(['1']);
+      expect(await store.take('p:c', 1)).toBeNull();
+      const done = await store.finish('p:c', first!.batch.id, 'processed', 2);
+      expect(done.current).toBe(true);
+      expect(done.nextSeq).not.toBeNull();
+      expect((await store.take('p:c', 3))?.batch.messages[0]?.text).toBe('2');
+      expect((await store.finish('p:c', first!.batch.id, 'processed', 4)).current).toBe(false); // stale
+    });
+
+    it('pause blocks take; resume reports the next batch', async () => {
+      const { store } = await make({ disabled: true });
+      await store.append(msg('c', '1'), 0);
+      expect(await store.pause('p:c', 0)).toBe(true);
+      expect(await store.take('p:c', 0)).toBeNull();
+      expect((await store.resume('p:c', 0))?.nextSeq).not.toBeNull();
+      expect(await store.take('p:c', 0)).not.toBeNull();
+      expect(await store.pause('p:unknown', 0)).toBe(false);
+    });
+
+    it('pushFront goes ahead of waiting batches, interrupt merges the in-flight batch in front', async () => {
+      const { store } = await make({ disabled: true });
+      await store.append(msg('c', 'A'), 0);
+      await store.append(msg('c', 'B'), 0);
+      const a = (await store.take('p:c', 0))!;
+      await store.pushFront('p:c', msg('c', 'X'), 1);
+      expect((await store.stats('p:c'))?.queuedBatches).toBe(2);
+      const r = await store.interrupt('p:c', a.batch.id, 2);
+      expect(r.current).toBe(true);
+      const merged = (await store.take('p:c', 3))!;
+      expect(merged.batch.messages.map((m) => m.text)).toEqual(['A', 'X', 'B']);
+      expect(merged.attempt).toBe(2);
+    });
+
+    it('release puts an aborted batch back at the front; drainWaiting returns everything waiting in order', async () => {
+      const { store } = await make({ disabled: true });
+      await store.append(msg('c', '1'), 0);
+      await store.append(msg('c', '2'), 0);
+      await store.append(msg('d', 'open'), 0);
+      const one = (await store.take('p:c', 0))!;
+      await store.release('p:c', one.batch.id, 1);
+      const waiting = await store.drainWaiting();
+      expect(waiting.map((b) => b.messages[0]!.text)).toEqual(['1', '2', 'open']);
+      expect(await store.stats('p:c')).toMatchObject({ queuedBatches: 0, pending: 0 });
+    });
+
+    it('clear removes open and queued messages, not the one in flight', async () => {
+      const { store } = await make();
+      await store.append(msg('c', 'a'), 0);
+      await store.sealDue(100, 10);
+      const inflight = await store.take('p:c', 100);
+      await store.append(msg('c', 'b'), 101);
+      await store.sealDue(201, 10);
+      await store.append(msg('c', 'c'), 202);
+      expect(await store.clear('p:c', 203)).toBe(2);
+      expect(await store.stats('p:c')).toMatchObject({ processing: true, pending: 0, queuedBatches: 0 });
+      await store.finish('p:c', inflight!.batch.id, 'processed', 204);
+    });
+
+    it('overrides re-time an open window and persist until deleted', async () => {
+      const { store } = await make();
+      await store.append(msg('c', 'a'), 0);
+      const r = await store.setOverride('p:c', { windowMs: 10 }, 1);
+      expect(r.deadline).toBe(10);
+      expect(await store.getOverride('p:c')).toEqual({ windowMs: 10 });
+      expect((await store.settings('p:c')).windowMs).toBe(10);
+      await store.deleteOverride('p:c', 2);
+      expect(await store.getOverride('p:c')).toBeNull();
+    });
+
+    it('restore queues sealed batches behind what waits', async () => {
+      const { store } = await make();
+      const batch = new MessageBatch('p:r', { messages: [msg('r', 'spooled')] });
+      batch.flushReason = 'shutdown';
+      const [s] = await store.restore([batch], 0);
+      expect(s).toMatchObject({ channelKey: 'p:r', size: 1 });
+      expect((await store.take('p:r', 0))?.batch.id).toBe(batch.id);
+    });
+
+    it('an idle channel is dropped but its counters stay readable', async () => {
+      const { store } = await make({ disabled: true });
+      await store.append(msg('c', 'a'), 0);
+      const t = (await store.take('p:c', 0))!;
+      await store.finish('p:c', t.batch.id, 'processed', 1);
+      expect(store.activeChannels()).toBe(0);
+      expect(await store.stats('p:c')).toMatchObject({ active: false, counters: { received: 1, batches: 1, processed: 1 } });
+      expect(await store.stats('p:never')).toBeNull();
+    });
+  });
+}
