@@ -1,0 +1,5 @@
+/** The Slack adapter (Bolt 5; Events API over the gateway's fastify server, or Socket Mode). */
+export { SlackAdapter, type SlackAdapterOptions, type SlackConfig } from './slack-adapter.js';
+export { FastifyReceiver, type FastifyReceiverOptions } from './fastify-receiver.js';
+export { normalizeSlackEvent, parseSlackChannelId, parseSlackMessageId, slackMessageId } from './normalize.js';
+export { SLACK_TEXT_LIMIT, splitText } from './split-text.js';

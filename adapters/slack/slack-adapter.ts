@@ -1,0 +1,298 @@
+import { App, SocketModeReceiver, webApi, type AllMiddlewareArgs, type SlackEventMiddlewareArgs } from '@slack/bolt';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../../src/config/schema.js';
+import { AdapterError, LifecycleError } from '../../src/core/errors.js';
+import type { QueueEvent } from '../../src/core/events.js';
+import type { OutboundMessage } from '../../src/core/model.js';
+import type { AdapterContext, PlatformAdapter } from '../adapter.js';
+import { FastifyReceiver } from './fastify-receiver.js';
+import { normalizeSlackEvent, parseSlackChannelId, type SlackMessageEvent } from './normalize.js';
+import { callHonouringRateLimit, platformErrorOf } from './rate-limited-call.js';
+import { SlackReceipts } from './receipts.js';
+import { RecentKeys } from './recent-keys.js';
+import { toSlackLogger } from './slack-logger.js';
+import { SLACK_TEXT_LIMIT, splitText } from './split-text.js';
+
+/** The `adapters.slack` config keys the adapter reads (the parsed schema output). */
+export type SlackConfig = Pick<GatewayConfig['adapters']['slack'], 'mode' | 'botToken' | 'signingSecret' | 'appToken' | 'apiUrl' | 'receiptReaction' | 'doneReaction'>;
+
+/** {@link SlackConfig} plus knobs that are not operator config (tests and embedding). */
+export interface SlackAdapterOptions extends SlackConfig {
+  /** Route of the Events API request URL in `mode: http`. @defaultValue '/slack/events' */
+  eventsPath?: string;
+  /** Timeout of each Web API request. @defaultValue 10000 */
+  requestTimeoutMs?: number;
+  /** How long `start()` waits for the Socket Mode hello. @defaultValue 30000 */
+  connectTimeoutMs?: number;
+  /** 429s waited out per post before the reply fails. @defaultValue 5 */
+  maxRateLimitWaits?: number;
+  /** Longest text per `chat.postMessage`. @defaultValue 3000 */
+  textLimit?: number;
+}
+
+type MessageArgs = (SlackEventMiddlewareArgs<'message'> | SlackEventMiddlewareArgs<'app_mention'>) & AllMiddlewareArgs;
+
+/**
+ * Slack through @slack/bolt 5, in either delivery mode Slack offers:
+ * - `http`: the Events API on the gateway's own fastify server (`routes()` mounts {@link FastifyReceiver}
+ *   at `/slack/events`), requests verified by Bolt's signature check;
+ * - `socket`: Bolt's SocketModeReceiver over the app-level token, no public URL needed.
+ *
+ * Exactly once: Bolt acks every event before listeners run (Slack retries after 3 s without a 2xx), then
+ * the adapter drops redeliveries by `event_id` and by `channel:ts` (one message arrives twice when the app
+ * subscribes to both `message.*` and `app_mention`) before calling `accept`. Loops: bots, the app itself,
+ * edits, deletions and thread bookkeeping are ignored (see normalize.ts). Replies go out with
+ * `chat.postMessage` (into the thread for thread channels), split at 3,000 characters, 429s waited out.
+ */
+export class SlackAdapter implements PlatformAdapter {
+  readonly platform = 'slack';
+  readonly #opts: SlackAdapterOptions;
+  readonly #recent = new RecentKeys();
+  readonly #closing = new AbortController();
+  #receiver: FastifyReceiver | SocketModeReceiver | undefined;
+  #app: App | undefined;
+  #web: webApi.WebClient | undefined;
+  #receipts: SlackReceipts | undefined;
+  #log: Logger | undefined;
+  #state: 'new' | 'starting' | 'started' | 'closed' = 'new';
+  #socketConnected = false;
+  #receiving = false;
+  #closePromise: Promise<void> | undefined;
+  #botUserId: string | undefined;
+  #botId: string | undefined;
+
+  constructor(options: SlackAdapterOptions) {
+    this.#opts = options;
+  }
+
+  /** Mounts the Events API route (HTTP mode only); the gateway calls this before it listens. */
+  routes(server: FastifyInstance): void {
+    if (this.#opts.mode !== 'http') return;
+    this.#httpReceiver().routes(server);
+  }
+
+  async start(ctx: AdapterContext): Promise<void> {
+    if (this.#state !== 'new') throw new LifecycleError(`slack adapter cannot start: it is ${this.#state}`);
+    this.#state = 'starting';
+    const log = ctx.logger.child({ component: 'adapter', platform: 'slack' });
+    this.#log = log;
+    const opts = this.#opts;
+    const slackLogger = toSlackLogger(log.child({ lib: 'bolt' }));
+    const slackApiUrl = opts.apiUrl || undefined;
+    const timeout = opts.requestTimeoutMs ?? 10_000;
+
+    if (!opts.botToken) throw this.#fail('no bot token: set adapters.slack.botToken (xoxb-…) or SLACK_BOT_TOKEN');
+    if (opts.mode === 'http' && !opts.signingSecret) throw this.#fail('`mode: http` needs adapters.slack.signingSecret (Basic Information → App Credentials)');
+    if (opts.mode === 'socket' && !opts.appToken) throw this.#fail('`mode: socket` needs adapters.slack.appToken (xapp-…, with the connections:write scope)');
+
+    // Our own client for auth.test, posts and reactions: no hidden retries (see rate-limited-call.ts).
+    const web = new webApi.WebClient(opts.botToken, { slackApiUrl, logger: slackLogger, timeout, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true });
+    this.#web = web;
+    try {
+      const auth = await web.auth.test();
+      this.#botUserId = auth.user_id;
+      this.#botId = auth.bot_id;
+      log.info({ team: auth.team, botUserId: auth.user_id }, 'slack bot token verified');
+    } catch (err) {
+      const code = platformErrorOf(err);
+      throw this.#fail(
+        code
+          ? `auth.test rejected the bot token (${code}): check adapters.slack.botToken — use the Bot User OAuth Token (xoxb-…) of an app installed in the workspace`
+          : `cannot reach the Slack Web API${slackApiUrl ? ` at ${slackApiUrl}` : ''} (${describe(err)}): check the network${slackApiUrl ? ' and adapters.slack.apiUrl' : ''}`,
+        err,
+      );
+    }
+
+    this.#receipts = new SlackReceipts({
+      receiptReaction: opts.receiptReaction,
+      doneReaction: opts.doneReaction,
+      logger: log,
+      api: {
+        add: async (channel, ts, name) => void (await this.#call('reactions.add', { channel, timestamp: ts, name })),
+        remove: async (channel, ts, name) => void (await this.#call('reactions.remove', { channel, timestamp: ts, name })),
+      },
+    });
+
+    // Bolt's own client only serves the Socket Mode client's apps.connections.open (reconnects):
+    // a few patient retries there keep a blip in Slack's API from ending the session.
+    const clientOptions = { slackApiUrl, logger: slackLogger, timeout, retryConfig: { retries: 5, factor: 2, minTimeout: 1_000, maxTimeout: 30_000 } };
+    let receiver: FastifyReceiver | SocketModeReceiver;
+    if (opts.mode === 'http') {
+      receiver = this.#httpReceiver();
+      receiver.logger = log;
+    } else {
+      const socketReceiver = new SocketModeReceiver({ appToken: opts.appToken, logger: slackLogger, installerOptions: { clientOptions } });
+      socketReceiver.client.on('connected', () => (this.#socketConnected = true));
+      for (const state of ['disconnecting', 'reconnecting', 'disconnected']) socketReceiver.client.on(state, () => (this.#socketConnected = false));
+      receiver = socketReceiver;
+    }
+    this.#receiver = receiver;
+
+    const app = new App({
+      token: opts.botToken,
+      botId: this.#botId,
+      botUserId: this.#botUserId,
+      // auth.test already ran above with a clear error; Bolt needs no second call.
+      tokenVerificationEnabled: false,
+      // Without this the constructor starts auth.test with nobody awaiting it (unhandled rejection on a bad token).
+      deferInitialization: true,
+      receiver,
+      socketMode: opts.mode === 'socket',
+      logger: slackLogger,
+      clientOptions,
+    });
+    await app.init();
+    this.#app = app;
+    app.event('message', (args) => this.#onMessage(args as MessageArgs, ctx));
+    app.event('app_mention', (args) => this.#onMessage(args as MessageArgs, ctx));
+    app.error(async (err) => log.error({ err: err.message, code: err.code }, 'slack event handling failed'));
+
+    this.#receiving = true;
+    try {
+      await this.#startReceiver(app);
+    } catch (err) {
+      this.#receiving = false;
+      await app.stop().catch(() => undefined);
+      throw err;
+    }
+    if (ctx.signal.aborted) this.#stopReceiving();
+    else ctx.signal.addEventListener('abort', () => this.#stopReceiving(), { once: true, signal: this.#closing.signal });
+    this.#state = 'started';
+    log.info({ mode: opts.mode, path: opts.mode === 'http' ? this.#httpReceiver().path : undefined }, 'slack adapter ready');
+  }
+
+  async send(reply: OutboundMessage): Promise<void> {
+    if (this.#state !== 'started' || !this.#web) throw new AdapterError('slack', `cannot send: the adapter is ${this.#state}`);
+    const { channel, threadTs } = parseSlackChannelId(reply.channelId);
+    const threadTsToUse = reply.threadId ?? threadTs;
+    const parts = splitText(reply.text, this.#opts.textLimit ?? SLACK_TEXT_LIMIT).filter((p) => p.trim() !== '');
+    if (parts.length === 0) {
+      this.#log?.warn({ channelId: reply.channelId, batchId: reply.batchId }, 'empty slack reply not sent');
+      return;
+    }
+    for (const [i, text] of parts.entries()) {
+      try {
+        await this.#call('chat.postMessage', { channel, text, thread_ts: threadTsToUse });
+      } catch (err) {
+        throw new AdapterError('slack', `chat.postMessage to ${reply.channelId} failed on part ${i + 1} of ${parts.length}: ${describe(err)}`, err);
+      }
+    }
+  }
+
+  onQueueEvent(event: QueueEvent): void {
+    this.#receipts?.onQueueEvent(event);
+  }
+
+  ready(): boolean {
+    return this.#state === 'started' && this.#receiving && (this.#opts.mode === 'http' || this.#socketConnected);
+  }
+
+  /** Resolves when every receipt reaction started so far has settled (tests, orderly shutdown). */
+  async idle(): Promise<void> {
+    await this.#receipts?.idle();
+  }
+
+  close(): Promise<void> {
+    this.#closePromise ??= (async () => {
+      this.#state = 'closed';
+      this.#receiving = false;
+      await this.#receipts?.idle().catch(() => undefined);
+      this.#closing.abort();
+      await this.#app?.stop().catch((err: unknown) => this.#log?.warn({ err: describe(err) }, 'slack receiver stop failed'));
+    })();
+    return this.#closePromise;
+  }
+
+  #httpReceiver(): FastifyReceiver {
+    if (!(this.#receiver instanceof FastifyReceiver)) {
+      this.#receiver = new FastifyReceiver({
+        signingSecret: this.#opts.signingSecret,
+        path: this.#opts.eventsPath,
+      });
+    }
+    return this.#receiver;
+  }
+
+  async #startReceiver(app: App): Promise<void> {
+    if (this.#opts.mode === 'http') {
+      await app.start();
+      return;
+    }
+    const timeoutMs = this.#opts.connectTimeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        app.start(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no Socket Mode hello within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      const code = platformErrorOf(err);
+      throw this.#fail(
+        code
+          ? `apps.connections.open rejected the app token (${code}): check adapters.slack.appToken — an app-level token (xapp-…) with connections:write, and Socket Mode enabled for the app`
+          : `cannot open a Socket Mode connection (${describe(err)}): check the network and that Socket Mode is enabled for the app`,
+        err,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** After the gateway starts shutting down: HTTP answers 503 (Slack redelivers later), the socket closes. */
+  #stopReceiving(): void {
+    if (!this.#receiving) return;
+    this.#receiving = false;
+    this.#log?.info('slack adapter stopped receiving');
+    void this.#app?.stop().catch(() => undefined);
+  }
+
+  async #onMessage(args: MessageArgs, ctx: AdapterContext): Promise<void> {
+    const log = this.#log;
+    if (!this.#receiving || !log) return;
+    const event = args.event as unknown as SlackMessageEvent;
+    const eventId = (args.body as { event_id?: unknown }).event_id;
+    const result = normalizeSlackEvent(event, { botUserId: args.context.botUserId ?? this.#botUserId, botId: args.context.botId ?? this.#botId });
+    if ('ignored' in result) {
+      log.debug({ reason: result.ignored, type: event.type, subtype: event.subtype }, 'slack event ignored');
+      return;
+    }
+    const msg = result.message;
+    const keys = [`msg:${msg.id}`];
+    if (typeof eventId === 'string') keys.push(`event:${eventId}`);
+    if (!this.#recent.addIfNew(...keys)) {
+      log.debug({ id: msg.id, eventId, retryNum: args.context.retryNum, type: event.type }, 'slack redelivery dropped');
+      return;
+    }
+    try {
+      const accepted = await ctx.accept(msg);
+      if (accepted.accepted) this.#receipts?.onAccepted(accepted.id, accepted.typing);
+      else if (accepted.reason !== 'duplicate') log.warn({ id: msg.id, channelId: msg.channelId, reason: accepted.reason, detail: accepted.detail }, 'slack message not accepted');
+    } catch (err) {
+      log.error({ err: describe(err), id: msg.id }, 'accept failed for a slack message');
+    }
+  }
+
+  #call(method: string, args: Record<string, unknown>): Promise<webApi.WebAPICallResult> {
+    const web = this.#web;
+    if (!web) return Promise.reject(new AdapterError('slack', 'not started'));
+    return callHonouringRateLimit((m, a) => web.apiCall(m, a), method, args, {
+      maxWaits: this.#opts.maxRateLimitWaits,
+      signal: this.#closing.signal,
+      onWait: (sec, attempt) => this.#log?.warn({ method, retryAfterSec: sec, attempt }, 'slack rate limit: waiting Retry-After'),
+    });
+  }
+
+  #fail(message: string, cause?: unknown): AdapterError {
+    this.#state = 'closed';
+    return new AdapterError('slack', message, cause);
+  }
+}
+
+function describe(err: unknown): string {
+  const code = platformErrorOf(err);
+  if (code) return code;
+  return err instanceof Error ? err.message : String(err);
+}
