@@ -1,0 +1,151 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { QueueEventType } from '../../../src/core/events.js';
+import { createHarness } from '../../helpers/queue-harness.js';
+
+const CHANNELS = ['a', 'b', 'c'] as const;
+const channel = fc.constantFrom(...CHANNELS);
+
+const command = fc.oneof(
+  { weight: 6, arbitrary: channel.map((c) => ({ op: 'enqueue' as const, c })) },
+  { weight: 1, arbitrary: channel.map((c) => ({ op: 'front' as const, c })) },
+  { weight: 1, arbitrary: channel.map((c) => ({ op: 'cancel' as const, c })) },
+  { weight: 1, arbitrary: channel.map((c) => ({ op: 'stop' as const, c })) },
+  { weight: 2, arbitrary: channel.map((c) => ({ op: 'resume' as const, c })) },
+  { weight: 1, arbitrary: channel.map((c) => ({ op: 'clear' as const, c })) },
+  { weight: 3, arbitrary: fc.integer({ min: 1, max: 3_000 }).map((ms) => ({ op: 'advance' as const, ms })) },
+  { weight: 3, arbitrary: fc.boolean().map((ok) => ({ op: 'finish' as const, ok })) },
+);
+
+describe('MessageQueue invariants under random interleavings', () => {
+  it('every message is delivered once or accounted for; order holds; one batch in flight per channel', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(command, { minLength: 20, maxLength: 150 }),
+        fc.constantFrom('merge', 'drop-oldest') ,
+        async (commands, overflow) => {
+          const h = createHarness({
+            settings: { windowMs: 1_000, maxBatchSize: 3, maxWaitMs: 5_000, maxQueuedBatches: 3, overflow },
+            maxConcurrentBatches: 2,
+          });
+          const arrival = new Map<string, number>(); // id → arrival index
+          const channelOf = new Map<string, string>();
+          const front = new Map<string, Set<string>>(); // front id → ids not yet started when it was inserted
+          const started = new Set<string>();
+          let clearedCount = 0;
+          let seq = 0;
+          const inFlightPerChannel = new Map<string, number>();
+          let violations = 0;
+          h.queue.on((e) => {
+            if (e.type === QueueEventType.Started) {
+              const now = (inFlightPerChannel.get(e.channelKey) ?? 0) + 1;
+              if (now > 1) violations++;
+              inFlightPerChannel.set(e.channelKey, now);
+              for (const id of e.messageIds) started.add(id);
+            }
+            if (e.type === QueueEventType.Completed || e.type === QueueEventType.Cancelled || e.type === QueueEventType.Failed) {
+              inFlightPerChannel.set(e.channelKey, (inFlightPerChannel.get(e.channelKey) ?? 1) - 1);
+            }
+          });
+          const open = () => h.runs.filter((r) => !r.ctx.signal.aborted && !(r as { settled?: boolean }).settled);
+          const settle = (r: (typeof h.runs)[number], ok: boolean) => {
+            (r as { settled?: boolean }).settled = true;
+            if (ok) r.resolve();
+            else r.reject(new Error('processor failed'));
+          };
+
+          for (const cmd of commands) {
+            switch (cmd.op) {
+              case 'enqueue': {
+                const m = h.msg(cmd.c, 'x');
+                arrival.set(m.id, seq++);
+                channelOf.set(m.id, cmd.c);
+                await h.queue.enqueue(m);
+                break;
+              }
+              case 'front': {
+                const m = h.msg(cmd.c, 'urgent');
+                arrival.set(m.id, seq++);
+                channelOf.set(m.id, cmd.c);
+                const waiting = new Set([...arrival.keys()].filter((id) => channelOf.get(id) === cmd.c && !started.has(id) && id !== m.id));
+                front.set(m.id, waiting);
+                await h.queue.enqueueFront(m);
+                break;
+              }
+              case 'cancel':
+                await h.queue.cancelCurrent(`test:${cmd.c}`);
+                break;
+              case 'stop':
+                await h.queue.stop(`test:${cmd.c}`).catch(() => undefined);
+                break;
+              case 'resume':
+                await h.queue.resume(`test:${cmd.c}`).catch(() => undefined);
+                break;
+              case 'clear':
+                clearedCount += await h.queue.clear(`test:${cmd.c}`);
+                break;
+              case 'advance':
+                await h.time.advance(cmd.ms);
+                break;
+              case 'finish': {
+                const r = open()[0];
+                if (r) settle(r, cmd.ok);
+                await h.time.settle();
+                break;
+              }
+            }
+          }
+          // Let everything finish: resume every channel, run out the clock, complete what runs.
+          for (let round = 0; round < 50; round++) {
+            for (const c of CHANNELS) await h.queue.resume(`test:${c}`).catch(() => undefined);
+            await h.time.advance(6_000);
+            const running = open();
+            if (running.length === 0 && h.queue.totals().running === 0) break;
+            for (const r of running) settle(r, true);
+            await h.time.settle();
+          }
+
+          expect(violations).toBe(0);
+          const batches = new Map<string, string[]>();
+          for (const e of h.eventsOf(QueueEventType.Started)) batches.set(e.batchId, e.messageIds);
+          const startCount = new Map<string, number>();
+          for (const ids of batches.values()) for (const id of ids) startCount.set(id, (startCount.get(id) ?? 0) + 1);
+          // Each message started at most once (queue mode never re-runs).
+          for (const n of startCount.values()) expect(n).toBe(1);
+          // Never-started messages are exactly the cleared and dropped ones.
+          const dropped = h.eventsOf(QueueEventType.Dropped).reduce((s, e) => s + e.count, 0);
+          const neverStarted = [...arrival.keys()].filter((id) => !startCount.has(id));
+          expect(neverStarted.length).toBe(clearedCount + dropped);
+          // Every started batch ended exactly once.
+          const ended = [
+            ...h.eventsOf(QueueEventType.Completed),
+            ...h.eventsOf(QueueEventType.Cancelled),
+            ...h.eventsOf(QueueEventType.Failed),
+          ].map((e) => e.batchId);
+          expect(new Set(ended).size).toBe(ended.length);
+          expect(new Set(ended)).toEqual(new Set(batches.keys()));
+          // Per channel, ordinary messages start in arrival order.
+          const order = h.eventsOf(QueueEventType.Started).flatMap((e) => e.messageIds);
+          for (const c of CHANNELS) {
+            const seen = order.filter((id) => channelOf.get(id) === c && !front.has(id)).map((id) => arrival.get(id)!);
+            expect(seen).toEqual([...seen].sort((x, y) => x - y));
+          }
+          // A front item starts before everything of its channel that waited when it was inserted.
+          const position = new Map(order.map((id, i) => [id, i]));
+          for (const [id, waiting] of front) {
+            const at = position.get(id);
+            if (at === undefined) continue; // cleared or dropped
+            for (const w of waiting) {
+              const wAt = position.get(w);
+              if (wAt !== undefined && !front.has(w)) expect(wAt).toBeGreaterThan(at);
+            }
+          }
+          // Replies never come from aborted batches.
+          expect(h.replies).toHaveLength(0);
+          await h.queue.close();
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
