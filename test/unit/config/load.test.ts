@@ -1,0 +1,77 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { interpolate, loadConfig, parseConfig } from '../../../src/config/load.js';
+import { ConfigError, ErrorCode } from '../../../src/core/errors.js';
+
+describe('config', () => {
+  it('fills every default from an empty document', () => {
+    const cfg = parseConfig({}, {});
+    expect(cfg.http).toEqual({ host: '127.0.0.1', port: 8787, bodyLimitBytes: 262_144 });
+    expect(cfg.processor).toEqual({ type: 'echo' });
+    expect(cfg.batching.maxConcurrentBatches).toBe(32);
+    expect(cfg.adapters.web.enabled).toBe(true);
+    expect(cfg.adapters.discord.enabled).toBe(false);
+    expect(cfg.shutdownTimeoutMs).toBe(10_000);
+  });
+
+  it('interpolates ${VAR} and ${VAR:-default}; numbers written that way still parse', () => {
+    expect(interpolate({ a: '${X}', b: ['${Y:-fallback}'], c: 'p-${X}-s' }, { X: '1' })).toEqual({ a: '1', b: ['fallback'], c: 'p-1-s' });
+    const cfg = parseConfig({ http: { port: '${MY_PORT:-9000}' }, batching: { defaults: { windowMs: '${W}' } } }, { W: '250' });
+    expect(cfg.http.port).toBe(9000);
+    expect(cfg.batching.defaults.windowMs).toBe(250);
+  });
+
+  it('PORT, HOST, REDIS_URL, BATCHGATE_ADMIN_TOKEN and LOG_LEVEL override their keys', () => {
+    const cfg = parseConfig(
+      { http: { port: 1 } },
+      { PORT: '7000', HOST: '0.0.0.0', REDIS_URL: 'redis://127.0.0.1:6390', BATCHGATE_ADMIN_TOKEN: 't0k', LOG_LEVEL: 'warn' },
+    );
+    expect(cfg.http).toMatchObject({ port: 7000, host: '0.0.0.0' });
+    expect(cfg.redis.url).toBe('redis://127.0.0.1:6390');
+    expect(cfg.admin.token).toBe('t0k');
+    expect(cfg.log.level).toBe('warn');
+  });
+
+  it('an invalid document names every failing path and what to write instead', () => {
+    let err: unknown;
+    try {
+      parseConfig(
+        {
+          http: { port: 'eighty' },
+          batching: { defaults: { windowMs: -5, mode: 'yolo' } },
+          adapters: { slack: { enabled: true, mode: 'socket', botToken: 'xoxb' } },
+          typo: 1,
+        },
+        {},
+      );
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const paths = (err as ConfigError).issues.map((i) => i.path).sort();
+    expect(paths).toEqual(expect.arrayContaining(['http.port', 'batching.defaults.windowMs', 'batching.defaults.mode', '']));
+    expect((err as ConfigError).code).toBe(ErrorCode.Config);
+    expect((err as ConfigError).message).toContain('windowMs');
+  });
+
+  it('cross-field rules say how to fix them', () => {
+    expect(() => parseConfig({ adapters: { slack: { enabled: true, mode: 'socket', botToken: 'xoxb-1' } } }, {})).toThrow(/appToken/);
+    expect(() => parseConfig({ adapters: { discord: { enabled: true } } }, {})).toThrow(/DISCORD_TOKEN/);
+  });
+
+  it('loads YAML from --config, else BATCHGATE_CONFIG; bad YAML and missing files are ConfigErrors', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'bg-config-'));
+    const file = path.join(dir, 'c.yaml');
+    await writeFile(file, 'http:\n  port: ${P:-8123}\nprocessor: { type: module, path: ./bot.js }\n');
+    const { config } = await loadConfig(file, {});
+    expect(config.http.port).toBe(8123);
+    expect(config.processor).toEqual({ type: 'module', path: './bot.js' });
+    const viaEnv = await loadConfig(undefined, { BATCHGATE_CONFIG: file, P: '8124' });
+    expect(viaEnv.config.http.port).toBe(8124);
+    await writeFile(file, 'http: [unclosed\n');
+    await expect(loadConfig(file, {})).rejects.toBeInstanceOf(ConfigError);
+    await expect(loadConfig(path.join(dir, 'missing.yaml'), {})).rejects.toThrow(/cannot read config file/);
+  });
+});
