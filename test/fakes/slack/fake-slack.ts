@@ -98,8 +98,11 @@ export interface FakeSlack {
   posts(): Array<Record<string, string>>;
   /** Reactions currently on a message. */
   reactionsOn(channel: string, ts: string): string[];
-  /** The next `count` `chat.postMessage` calls answer `status` (429 carries `Retry-After: retryAfterSec`). */
-  failNextPost(status: number, retryAfterSec?: number, count?: number): void;
+  /**
+   * `count` `chat.postMessage` calls answer `status` (429 carries `Retry-After: retryAfterSec`), starting
+   * after `afterPosts` more successful posts (default 0: the very next call).
+   */
+  failNextPost(status: number, retryAfterSec?: number, count?: number, afterPosts?: number): void;
   /** Signs (unless `signature` is given) and POSTs an Events API body to `url`. */
   postEvent(url: string, body: Record<string, unknown>, options?: PostEventOptions): Promise<PostEventResult>;
   /** Envelope ids the Socket Mode client acknowledged, in order. */
@@ -126,6 +129,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const acks: string[] = [];
   const reactions = new Map<string, Set<string>>();
   const postFailures: Array<{ status: number; retryAfterSec?: number }> = [];
+  let postsBeforeFailures = 0;
   const sockets = new Set<WebSocket>();
   let connectionCount = 0;
   let envelopeCounter = 0;
@@ -217,7 +221,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
           },
         };
       case 'chat.postMessage': {
-        const failure = postFailures.shift();
+        const failure = postsBeforeFailures > 0 ? undefined : postFailures.shift();
+        if (postsBeforeFailures > 0) postsBeforeFailures--;
         if (failure) {
           const headers: Record<string, string> = failure.retryAfterSec === undefined ? {} : { 'retry-after': String(failure.retryAfterSec) };
           return { status: failure.status, body: { ok: false, error: failure.status === 429 ? 'ratelimited' : 'fake_failure' }, headers };
@@ -286,7 +291,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     callsTo: (method) => calls.filter((c) => c.method === method),
     posts: () => calls.filter((c) => c.method === 'chat.postMessage' && c.status === 200 && c.response.ok === true).map((c) => c.args),
     reactionsOn: (channel, ts) => [...(reactions.get(`${channel}:${ts}`) ?? [])],
-    failNextPost(status, retryAfterSec, count = 1) {
+    failNextPost(status, retryAfterSec, count = 1, afterPosts = 0) {
+      postsBeforeFailures = afterPosts;
       for (let i = 0; i < count; i++) postFailures.push({ status, retryAfterSec });
     },
     async postEvent(url, body, opts = {}) {

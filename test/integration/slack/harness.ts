@@ -63,8 +63,8 @@ export async function startSlackHarness(options: HarnessOptions = {}): Promise<S
   await adapter.routes(server);
   await server.listen({ port: 0, host: '127.0.0.1' });
   onTestFinished(() => server.close());
-  const address = server.addresses()[0];
-  if (!address) throw new Error('fastify has no address');
+  const address = server.server.address();
+  if (!address || typeof address === 'string') throw new Error('fastify has no TCP address');
   const baseUrl = `http://127.0.0.1:${address.port}`;
 
   const shutdown = new AbortController();
