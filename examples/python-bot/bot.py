@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""A batchgate bot behind the HTTP processor, in plain Python (standard library only).
+
+batchgate POSTs each batch as JSON:
+    {"batch": {"id", "channelKey", "platform", "channelId", "flushReason",
+               "firstAt", "lastAt", "messages": [{"id", "userId", "userName", "text", ...}]},
+     "attempt": 1}
+and publishes what the bot answers: {"replies": [{"text": "..."}]} (or 204 for no reply).
+
+Environment:
+    PORT        port to listen on (default 8000; 0 picks a free one)
+    HOST        address to bind (default 127.0.0.1)
+    BOT_SECRET  when set, requests must carry X-Batchgate-Signature: sha256=<hex HMAC-SHA256(secret, body)>
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SECRET = os.environ.get("BOT_SECRET", "")
+MAX_BODY = 4 * 1024 * 1024
+
+
+def signature_ok(body: bytes, header: str) -> bool:
+    if not SECRET:
+        return True
+    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    # compare_digest: constant time, so the signature cannot be guessed byte by byte.
+    return hmac.compare_digest(expected.encode(), (header or "").encode())
+
+
+def answer(batch: dict) -> list:
+    """The bot itself: one reply summarizing the whole burst instead of one reply per message."""
+    messages = batch.get("messages", [])
+    if not messages:
+        return []
+    authors = []
+    for m in messages:
+        if m["userName"] not in authors:
+            authors.append(m["userName"])
+    count = len(messages)
+    noun = "message" if count == 1 else "messages"
+    texts = "; ".join(m["text"] for m in messages)
+    who = authors[0] if len(authors) == 1 else ", ".join(authors)
+    return [{"text": f"{who}: you sent {count} {noun}: {texts}"}]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            return self.send_json(413, {"error": "body too large"})
+        body = self.rfile.read(length)
+        if not signature_ok(body, self.headers.get("X-Batchgate-Signature", "")):
+            return self.send_json(401, {"error": "bad signature"})
+        try:
+            payload = json.loads(body)
+            batch = payload["batch"]
+        except (ValueError, KeyError, TypeError):
+            return self.send_json(400, {"error": "expected {batch: {...}, attempt}"})
+        replies = answer(batch)
+        if not replies:
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        return self.send_json(200, {"replies": replies})
+
+    def send_json(self, status: int, obj: dict):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("bot: " + (fmt % args) + "\n")
+
+
+def main():
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8000"))
+    server = ThreadingHTTPServer((host, port), Handler)
+    # The real port (PORT=0 picks one); tests read this line.
+    print(f"bot listening on http://{host}:{server.server_address[1]}/", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
