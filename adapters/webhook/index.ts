@@ -2,3 +2,4 @@ export { WebhookAdapter, createWebhookAdapter, type WebhookAdapterOptions, type 
 export { ReplySender, type ReplySenderOptions, type ReplyStats } from './reply-sender.js';
 export { RecentIds } from './dedupe.js';
 export { inboundMessageSchema, MAX_TEXT_CHARS, type InboundBody } from './inbound-schema.js';
+export { signBody, verifySignature, SIGNATURE_HEADER } from '../../src/processors/signature.js';

@@ -40,7 +40,7 @@ const contentType = fc.constantFrom(undefined, 'application/json', 'text/plain',
 
 describe('POST /v1/messages fuzz', () => {
   it('never answers 5xx and keeps serving, whatever the body', async () => {
-    const h = await startWebhook({ bodyLimitBytes: LIMIT }, false);
+    const h = await startWebhook({ bodyLimitBytes: LIMIT }, { listen: false });
     const seen = new Set<number>();
     await fc.assert(
       fc.asyncProperty(rawBody, contentType, async (payload, type) => {
@@ -71,7 +71,7 @@ describe('POST /v1/messages fuzz', () => {
 
   it('with a secret: never 5xx, and only correctly signed bodies get past 401', async () => {
     const secret = 'fuzz-secret';
-    const h = await startWebhook({ secret, bodyLimitBytes: LIMIT }, false);
+    const h = await startWebhook({ secret, bodyLimitBytes: LIMIT }, { listen: false });
     await fc.assert(
       fc.asyncProperty(rawBody, fc.oneof(fc.constant('good'), fc.constant('none'), fc.string({ maxLength: 80 })), async (payload, sig) => {
         const headers: Record<string, string> = { 'content-type': 'application/json' };

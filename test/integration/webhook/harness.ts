@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import { onTestFinished } from 'vitest';
 import type { AcceptResult, InboundMessage } from '../../../adapters/adapter.js';
 import { WebhookAdapter, type WebhookAdapterOptions } from '../../../adapters/webhook/index.js';
@@ -29,7 +30,10 @@ export interface WebhookHarness {
  * `start({ accept, logger, signal })`. A second route with fastify's own JSON parser shares the server so
  * tests can check nothing leaks into it.
  */
-export async function startWebhook(options: WebhookAdapterOptions = {}, listen = true): Promise<WebhookHarness> {
+export async function startWebhook(
+  options: WebhookAdapterOptions = {},
+  { listen = true, logger = silentLogger() }: { listen?: boolean; logger?: Logger } = {},
+): Promise<WebhookHarness> {
   const app = Fastify({ logger: false });
   const adapter = new WebhookAdapter(options);
   onTestFinished(async () => {
@@ -48,7 +52,7 @@ export async function startWebhook(options: WebhookAdapterOptions = {}, listen =
       accepted.push(msg);
       return accept(msg);
     },
-    logger: silentLogger(),
+    logger,
     signal: shutdown.signal,
   });
   const address = app.server.address() as AddressInfo | null;

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { GatewayError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/logger.js';
@@ -98,7 +99,9 @@ describe('webhook replies', () => {
 
   it('a channel whose replies fail for the whole budget is counted failed; other channels are unaffected', async () => {
     const s = await sink({ respond: (req) => (channelOf(req) === 'down' ? 503 : undefined) });
-    const h = await startWebhook({ ...fast, replyUrl: s.url, replyAttempts: 4 });
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const h = await startWebhook({ ...fast, replyUrl: s.url, replyAttempts: 4, secret: 'do-not-log' }, { logger });
     const lost = h.adapter.send(outbound('down', 'lost'));
     await h.adapter.send(outbound('up', 'u1'));
     await h.adapter.send(outbound('up', 'u2'));
@@ -107,6 +110,10 @@ describe('webhook replies', () => {
     expect(s.requests.filter((r) => channelOf(r) === 'down')).toHaveLength(4);
     expect(s.delivered().map(textOf)).toEqual(['u1', 'u2']);
     expect(h.adapter.stats()).toMatchObject({ delivered: 2, failed: 1, retries: 3 });
+    expect(lines.filter((l) => l['msg'] === 'webhook reply not delivered; giving up')).toEqual([
+      expect.objectContaining({ level: 50, component: 'webhook', channelId: 'down', problem: 'replyUrl answered 503', attempts: 4 }),
+    ]);
+    expect(JSON.stringify(lines)).not.toContain('do-not-log');
 
     // The failed reply does not wedge its channel: the next one goes out when the receiver is back.
     const next = h.adapter.send(outbound('down', 'back'));
