@@ -1,0 +1,246 @@
+import { Client, Events, GatewayIntentBits, Options, Partials, Routes, type Message } from 'discord.js';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../../src/config/schema.js';
+import { AdapterError } from '../../src/core/errors.js';
+import type { QueueEvent } from '../../src/core/events.js';
+import type { OutboundMessage } from '../../src/core/model.js';
+import type { AdapterContext, PlatformAdapter } from '../adapter.js';
+import { DISCORD_PLATFORM, dropReason, normalizeMessage } from './normalize.js';
+import { splitMessage } from './split-message.js';
+import { describeStartError, fatalCloseAdvice } from './start-error.js';
+import { TypingIndicator } from './typing.js';
+
+/** The `adapters.discord` config section, as parsed. */
+export type DiscordAdapterConfig = Pick<GatewayConfig['adapters']['discord'], 'token' | 'apiUrl' | 'mentionOnly' | 'channels' | 'replyToLast'>;
+
+/** Config plus knobs for tests and tuning; the knobs are not part of the config file. */
+export interface DiscordAdapterOptions extends DiscordAdapterConfig {
+  /** Typing refresh interval. @defaultValue 8000 (Discord's indicator lasts about 10 s) */
+  typingIntervalMs?: number;
+  /** Start-up fails if the client is not ready within this. @defaultValue 60000 */
+  startTimeoutMs?: number;
+  /** Retries of a REST request on 5xx or network errors (429s are always waited out). @defaultValue 3 */
+  restRetries?: number;
+  /** Per-request REST timeout. @defaultValue 15000 */
+  restTimeoutMs?: number;
+}
+
+const INTENTS = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent, GatewayIntentBits.DirectMessages];
+
+/** Message ids remembered to drop a redelivery (a RESUME may replay events the client already saw). */
+const RECENT_IDS = 2_000;
+
+/**
+ * Replies mention only the users they name: the processor's text often quotes people, and a quoted
+ * `@everyone` must not ping a whole server. Replying to a message does not ping its author either.
+ */
+const ALLOWED_MENTIONS = { parse: ['users'], replied_user: false } as const;
+
+/**
+ * Discord through discord.js 14: receives guild channel, thread and DM messages over the gateway and
+ * posts replies through discord.js's REST client, which queues per route and waits out 429s.
+ */
+export class DiscordAdapter implements PlatformAdapter {
+  readonly platform = DISCORD_PLATFORM;
+  readonly #options: DiscordAdapterOptions;
+  readonly #recent = new Set<string>();
+  readonly #stop = new AbortController();
+  #client: Client | null = null;
+  #ctx: AdapterContext | null = null;
+  #log: Logger | null = null;
+  #typing: TypingIndicator | null = null;
+  #botUserId = '';
+  #connected = false;
+  #closing: Promise<void> | null = null;
+
+  constructor(options: DiscordAdapterOptions) {
+    this.#options = options;
+  }
+
+  /** The REST base discord.js appends `/v10/...` to: `apiUrl` without a trailing slash or version. */
+  get apiBase(): string {
+    const url = this.#options.apiUrl.trim();
+    return url ? url.replace(/\/+$/, '').replace(/\/v\d+$/, '') : 'https://discord.com/api';
+  }
+
+  async start(ctx: AdapterContext): Promise<void> {
+    if (this.#client || this.#closing) throw new AdapterError(DISCORD_PLATFORM, 'start() may be called once, before close()');
+    const log = ctx.logger.child({ component: 'discord' });
+    this.#ctx = ctx;
+    this.#log = log;
+    if (!this.#options.token.trim()) {
+      throw new AdapterError(DISCORD_PLATFORM, 'no bot token: set adapters.discord.token (or DISCORD_TOKEN) to the token from the Developer Portal → your application → Bot');
+    }
+    const client = new Client({
+      intents: INTENTS,
+      // DMs arrive for channels the cache has never seen; Partials.Channel lets discord.js build them.
+      partials: [Partials.Channel],
+      rest: {
+        api: this.apiBase,
+        retries: this.#options.restRetries ?? 3,
+        timeout: this.#options.restTimeoutMs ?? 15_000,
+      },
+      makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: 25 }),
+    });
+    this.#client = client;
+    this.#typing = new TypingIndicator({
+      send: (channelId) => client.rest.post(Routes.channelTyping(channelId)).then(() => undefined),
+      logger: log,
+      intervalMs: this.#options.typingIntervalMs,
+    });
+
+    let closeCode: number | null = null;
+    this.#wire(client, log, (code) => (closeCode = code));
+    try {
+      await this.#login(client, ctx.signal);
+    } catch (err) {
+      this.#connected = false;
+      this.#botUserId = '';
+      await client.destroy().catch(() => undefined);
+      throw describeStartError(err, { apiBase: this.apiBase, closeCode });
+    }
+    this.#connected = true;
+    log.info({ botUserId: this.#botUserId, username: client.user?.username, guilds: client.guilds.cache.size }, 'discord connected');
+  }
+
+  async send(reply: OutboundMessage): Promise<void> {
+    const client = this.#client;
+    if (!client || this.#closing) throw new AdapterError(DISCORD_PLATFORM, 'send() needs a started adapter that is not closed');
+    const channelId = reply.threadId || reply.channelId;
+    // Discord rejects empty and whitespace-only content (400, code 50006).
+    const pieces = splitMessage(reply.text).filter((p) => p.trim() !== '');
+    if (pieces.length === 0) {
+      this.#log?.warn({ channelId, batchId: reply.batchId }, 'discord reply is empty; nothing posted');
+      return;
+    }
+    const replyTo = reply.replyTo ?? (this.#options.replyToLast ? reply.inReplyTo.at(-1) : undefined);
+    for (const [i, content] of pieces.entries()) {
+      const body: Record<string, unknown> = { content, allowed_mentions: ALLOWED_MENTIONS };
+      // Only the first piece answers the message; the rest read as its continuation.
+      if (i === 0 && replyTo) body.message_reference = { message_id: replyTo, fail_if_not_exists: false };
+      try {
+        await client.rest.post(Routes.channelMessages(channelId), { body });
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        throw new AdapterError(DISCORD_PLATFORM, `could not post to channel ${channelId} (part ${i + 1} of ${pieces.length}): ${message}`, err);
+      }
+      this.#typing?.replied(channelId);
+    }
+  }
+
+  async typing(channelId: string): Promise<void> {
+    const client = this.#client;
+    if (!client || this.#closing) return;
+    await client.rest.post(Routes.channelTyping(channelId));
+  }
+
+  onQueueEvent(event: QueueEvent): void {
+    this.#typing?.onQueueEvent(event);
+  }
+
+  ready(): boolean {
+    return this.#connected && !this.#closing;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#stop.abort();
+      this.#connected = false;
+      this.#typing?.close();
+      // destroy() closes the socket itself; the shard would otherwise reconnect after any server close.
+      await this.#client?.destroy().catch((err: unknown) => this.#log?.warn({ err }, 'discord client destroy failed'));
+      this.#client?.removeAllListeners();
+    })();
+    return this.#closing;
+  }
+
+  /** Logs in and waits for `clientReady` (all guilds received), or the first reason it will never come. */
+  #login(client: Client, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timeoutMs = this.#options.startTimeoutMs ?? 60_000;
+      const timer = setTimeout(() => {
+        reject(new AdapterError(DISCORD_PLATFORM, `not ready after ${timeoutMs} ms: the gateway at ${this.apiBase} did not complete the handshake`));
+      }, timeoutMs);
+      const aborted = (): void => reject(new AdapterError(DISCORD_PLATFORM, 'start-up aborted: the gateway is shutting down'));
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', aborted);
+        this.#stop.signal.removeEventListener('abort', aborted);
+      };
+      if (signal.aborted || this.#stop.signal.aborted) {
+        done();
+        aborted();
+        return;
+      }
+      signal.addEventListener('abort', aborted, { once: true });
+      this.#stop.signal.addEventListener('abort', aborted, { once: true });
+      // Listen before login(): clientReady can fire before login() resolves.
+      client.once(Events.ClientReady, (ready) => {
+        // Set before any MESSAGE_CREATE queued during start-up is replayed, so loop protection knows us.
+        this.#botUserId = ready.user.id;
+        done();
+        resolve();
+      });
+      client.login(this.#options.token.trim()).catch((err: unknown) => {
+        done();
+        reject(err);
+      });
+    });
+  }
+
+  #wire(client: Client, log: Logger, onCloseCode: (code: number) => void): void {
+    client.on(Events.MessageCreate, (message) => this.#onMessage(message));
+    client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
+    client.on(Events.Warn, (warning) => log.warn({ warning }, 'discord client warning'));
+    client.on(Events.ShardError, (err) => log.warn({ err }, 'discord gateway connection error'));
+    client.on(Events.ShardReconnecting, () => {
+      this.#connected = false;
+      log.info('discord gateway reconnecting');
+    });
+    client.on(Events.ShardResume, (_id, replayed) => {
+      this.#connected = !this.#closing;
+      log.info({ replayed }, 'discord gateway resumed');
+    });
+    client.on(Events.ShardReady, () => {
+      this.#connected = !this.#closing && client.isReady();
+    });
+    client.on(Events.ShardDisconnect, ({ code }) => {
+      onCloseCode(code);
+      this.#connected = false;
+      // Only fatal codes arrive here after start-up (discord.js stops reconnecting), so the operator must act.
+      if (this.#botUserId) log.error({ code }, fatalCloseAdvice(code) ?? `discord gateway closed for good (code ${code})`);
+    });
+    client.rest.on('rateLimited', (info) => {
+      log.warn({ route: info.route, retryAfterMs: info.retryAfter, global: info.global, scope: info.scope }, 'discord rate limit; discord.js waits and retries');
+    });
+    if (log.isLevelEnabled('trace')) client.on(Events.Debug, (message) => log.trace({ message }, 'discord.js debug'));
+  }
+
+  #onMessage(message: Message): void {
+    const ctx = this.#ctx;
+    const log = this.#log;
+    // After the shutdown signal nothing new is taken; replies to what was taken still go out until close().
+    if (!ctx || !log || this.#closing || !this.#botUserId || ctx.signal.aborted) return;
+    const reason = dropReason(message, {
+      botUserId: this.#botUserId,
+      mentionOnly: this.#options.mentionOnly,
+      channels: this.#options.channels,
+    });
+    if (reason) {
+      log.debug({ messageId: message.id, channelId: message.channelId, reason }, 'discord message ignored');
+      return;
+    }
+    if (this.#recent.has(message.id)) return;
+    this.#recent.add(message.id);
+    if (this.#recent.size > RECENT_IDS) this.#recent.delete(this.#recent.values().next().value as string);
+
+    const inbound = normalizeMessage(message, this.#botUserId);
+    ctx
+      .accept(inbound)
+      .then((result) => {
+        if (result.accepted) this.#typing?.accepted(inbound.channelId, result);
+        else log.info({ messageId: message.id, channelId: inbound.channelId, reason: result.reason, detail: result.detail }, 'discord message not accepted');
+      })
+      .catch((err: unknown) => log.error({ err, messageId: message.id }, 'discord message hand-off failed'));
+  }
+}

@@ -1,0 +1,4 @@
+export { DiscordAdapter, type DiscordAdapterConfig, type DiscordAdapterOptions } from './discord-adapter.js';
+export { DISCORD_PLATFORM, dropReason, normalizeMessage, type DiscordDropReason, type DiscordExtra } from './normalize.js';
+export { DISCORD_MESSAGE_LIMIT, splitMessage } from './split-message.js';
+export { TYPING_REFRESH_MS } from './typing.js';

@@ -1,0 +1,64 @@
+import { DiscordAPIError, DiscordjsErrorCodes, HTTPError } from 'discord.js';
+import { AdapterError } from '../../src/core/errors.js';
+import { DISCORD_PLATFORM } from './normalize.js';
+
+/** Gateway close codes that stop a bot for good, with what the operator has to change. */
+const FATAL_CLOSE_CODES: Record<number, string> = {
+  4004: 'Discord rejected the bot token on the gateway (close code 4004). Check adapters.discord.token (DISCORD_TOKEN): copy it again from the Developer Portal → your application → Bot → Reset Token',
+  4013: 'Discord rejected the gateway intents as invalid (close code 4013); this is a batchgate bug, please report it',
+  4014: 'Discord refused the gateway connection with close code 4014 (disallowed intents): the bot asks for the privileged Message Content intent. Enable "Message Content Intent" in the Developer Portal → your application → Bot → Privileged Gateway Intents, then restart',
+};
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+
+/** The advice for a fatal gateway close code, if it is one. */
+export function fatalCloseAdvice(code: number): string | undefined {
+  return FATAL_CLOSE_CODES[code];
+}
+
+/**
+ * Turns whatever `client.login()` threw into an AdapterError that tells the operator what to fix.
+ * `closeCode` is the gateway close code seen during start-up, if any (discord.js reports 4014 as a bare
+ * "Used disallowed intents" error, so the code is captured from the shardDisconnect event instead).
+ */
+export function describeStartError(err: unknown, context: { apiBase: string; closeCode: number | null }): AdapterError {
+  if (err instanceof AdapterError) return err;
+  if (context.closeCode !== null) {
+    const advice = fatalCloseAdvice(context.closeCode);
+    if (advice) return new AdapterError(DISCORD_PLATFORM, advice, err);
+  }
+  if (isDiscordjsError(err) && err.code === DiscordjsErrorCodes.TokenInvalid) {
+    return new AdapterError(
+      DISCORD_PLATFORM,
+      'the bot token was rejected (401 Unauthorized from GET /gateway/bot). Check adapters.discord.token (DISCORD_TOKEN): copy it again from the Developer Portal → your application → Bot → Reset Token, without a "Bot " prefix',
+      err,
+    );
+  }
+  if (err instanceof DiscordAPIError || err instanceof HTTPError) {
+    return new AdapterError(DISCORD_PLATFORM, `the Discord API answered ${err.status} to ${err.method} ${err.url} during start-up: ${err.message}`, err);
+  }
+  const network = networkCode(err);
+  if (network) {
+    return new AdapterError(
+      DISCORD_PLATFORM,
+      `cannot reach the Discord API at ${context.apiBase} (${network}). Check adapters.discord.apiUrl (leave it empty for the real Discord) and the network`,
+      err,
+    );
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new AdapterError(DISCORD_PLATFORM, `could not connect: ${message}`, err);
+}
+
+function isDiscordjsError(err: unknown): err is Error & { code: string } {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string';
+}
+
+/** Walks the `cause` chain (undici wraps socket errors) for a network error code. */
+function networkCode(err: unknown): string | null {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return null;
+}
