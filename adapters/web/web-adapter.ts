@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fastifyWebsocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -17,6 +17,7 @@ import {
   type MessageFrame,
   type ServerFrame,
 } from './protocol.js';
+import { RecentIds } from './recent-ids.js';
 import { ReplyBuffer } from './reply-buffer.js';
 import { PUBLIC_DIR, registerStaticAssets } from './static-assets.js';
 
@@ -80,6 +81,7 @@ export class WebAdapter implements PlatformAdapter {
   readonly #byChannel = new Map<string, Set<Connection>>();
   readonly #views = new Map<string, ChannelView>();
   readonly #replies: ReplyBuffer<ReplyFrame>;
+  readonly #recentIds = new RecentIds();
 
   constructor(options: WebAdapterOptions) {
     this.#options = {
@@ -291,8 +293,14 @@ export class WebAdapter implements PlatformAdapter {
       return;
     }
     const userName = frame.userName?.trim() || 'You';
-    const result = await ctx.accept({ id: randomUUID(), platform: this.platform, channelId, userId: channelId, userName, text: frame.text, extra: {} });
+    const id = messageIdOf(channelId, clientId);
+    if (!this.#recentIds.add(id)) {
+      this.#sendTo(conn, withClientId({ type: 'error', code: ErrorCode.Duplicate, reason: 'duplicate: this message was already received' }, clientId));
+      return;
+    }
+    const result = await ctx.accept({ id, platform: this.platform, channelId, userId: channelId, userName, text: frame.text, extra: {} });
     if (!result.accepted) {
+      if (result.reason !== 'duplicate') this.#recentIds.delete(id);
       const reason = result.detail ? `${result.reason}: ${result.detail}` : result.reason;
       this.#sendTo(conn, withClientId({ type: 'error', code: refusalCode[result.reason] ?? ErrorCode.BadRequest, reason }, clientId));
       return;
@@ -358,6 +366,17 @@ export class WebAdapter implements PlatformAdapter {
       if (conn.socket.readyState === conn.socket.OPEN) conn.socket.ping();
     }
   }
+}
+
+/**
+ * The page resends unconfirmed messages after a reconnect with the same `clientId`; deriving the message
+ * id from channel and clientId makes such a resend a duplicate the queue can recognise, while two
+ * channels can never produce the same id. Without a clientId every message is new.
+ */
+function messageIdOf(channelId: string, clientId: string | undefined): string {
+  if (clientId === undefined) return randomUUID();
+  const h = createHash('sha256').update(`${channelId}\n${clientId}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 function withClientId(frame: ErrorFrame, clientId: string | undefined): ErrorFrame {

@@ -23,19 +23,25 @@ export interface WebHarness {
   answer: (msg: InboundMessage, count: number) => AcceptResult;
   windowMs: number;
   shutdown: AbortController;
+  /** Shuts the adapter and server down now (also done after the test). */
+  stop(): Promise<void>;
 }
 
-export async function startWebHarness(options: Partial<WebAdapterOptions> = {}): Promise<WebHarness> {
+export async function startWebHarness(options: Partial<WebAdapterOptions> & { port?: number } = {}): Promise<WebHarness> {
+  const { port = 0, ...adapterOptions } = options;
   const app = Fastify({ logger: false });
-  const adapter = new WebAdapter({ maxFrameBytes: 16_384, ...options });
+  const adapter = new WebAdapter({ maxFrameBytes: 16_384, ...adapterOptions });
   const shutdown = new AbortController();
-  onTestFinished(async () => {
-    shutdown.abort();
-    await adapter.close();
-    await app.close();
-  });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      shutdown.abort();
+      await adapter.close();
+      await app.close();
+    })());
+  onTestFinished(stop);
   await adapter.routes(app);
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  await app.listen({ host: '127.0.0.1', port });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('fastify did not bind a TCP port');
   const h: WebHarness = {
@@ -46,6 +52,7 @@ export async function startWebHarness(options: Partial<WebAdapterOptions> = {}):
     accepted: [],
     windowMs: 5_000,
     shutdown,
+    stop,
     answer: (msg, count) => ({
       accepted: true,
       channelKey: `${msg.platform}:${msg.channelId}`,

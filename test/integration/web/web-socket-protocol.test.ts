@@ -208,3 +208,50 @@ describe('web adapter: lifecycle', () => {
     expect(h.adapter.ready()).toBe(false);
   });
 });
+
+describe('web adapter: resends and static files', () => {
+  it('takes a message resent with the same clientId (after a reconnect) only once', async () => {
+    const h = await startWebHarness();
+    const { socket, channelId } = await TestSocket.hello(h.wsUrl);
+    socket.send({ type: 'message', text: 'once', clientId: 'same' });
+    const first = await socket.next('accepted');
+    socket.ws.close();
+    await socket.closed;
+
+    const again = await TestSocket.hello(h.wsUrl, channelId);
+    again.socket.send({ type: 'message', text: 'once', clientId: 'same' });
+    expect(await again.socket.next('error')).toMatchObject({ code: ErrorCode.Duplicate, clientId: 'same' });
+    expect(h.accepted.map((m) => m.id)).toEqual([first.id]);
+
+    // The same clientId in another channel is a different message.
+    const other = await TestSocket.hello(h.wsUrl);
+    other.socket.send({ type: 'message', text: 'once', clientId: 'same' });
+    const third = await other.socket.next('accepted');
+    expect(third.id).not.toBe(first.id);
+  });
+
+  it('serves the page, script and stylesheet from this server with a strict CSP and revalidation', async () => {
+    const h = await startWebHarness();
+    const page = await fetch(`${h.baseUrl}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const html = await page.text();
+    expect(html).toContain('<meta name="viewport"');
+    expect(html).toContain('src="/chat.js"');
+
+    for (const [path, type] of [['/chat.js', 'text/javascript'], ['/chat.css', 'text/css']] as const) {
+      const res = await fetch(`${h.baseUrl}${path}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain(type);
+      const body = await res.text();
+      // Everything is local: no fonts, scripts or images from elsewhere.
+      expect(body).not.toMatch(/https?:\/\/|@import|url\(/);
+      const etag = res.headers.get('etag');
+      expect(etag).toBeTruthy();
+      const again = await fetch(`${h.baseUrl}${path}`, { headers: { 'if-none-match': etag! } });
+      expect(again.status).toBe(304);
+    }
+    expect(html).not.toMatch(/https?:\/\//);
+  });
+});
