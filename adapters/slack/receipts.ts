@@ -38,6 +38,11 @@ export class SlackReceipts {
   readonly #tracked = new Map<string, Promise<void>>();
   /** Batch id → its message ids, from `batch.started`. */
   readonly #batches = new Map<string, string[]>();
+  /**
+   * Message id → whether its batch completed, for batches that ended before `accept` even answered
+   * (batching disabled and a fast processor): adding 👀 then would leave it stuck.
+   */
+  readonly #endedEarly = new Map<string, boolean>();
   readonly #maxTracked: number;
   readonly #pending = new Set<Promise<void>>();
 
@@ -55,12 +60,14 @@ export class SlackReceipts {
     if (!this.enabled || !show || this.#tracked.has(messageId)) return;
     const where = parseSlackMessageId(messageId);
     if (!where) return;
-    this.#tracked.set(messageId, this.#run(Promise.resolve(), () => this.#opts.api.add(where.channel, where.ts, this.#opts.receiptReaction), 'add'));
-    while (this.#tracked.size > this.#maxTracked) {
-      const oldest = this.#tracked.keys().next().value;
-      if (oldest === undefined) break;
-      this.#tracked.delete(oldest);
+    const ended = this.#endedEarly.get(messageId);
+    if (ended !== undefined) {
+      this.#endedEarly.delete(messageId);
+      if (ended && this.#opts.doneReaction) this.#run(Promise.resolve(), () => this.#opts.api.add(where.channel, where.ts, this.#opts.doneReaction), 'add');
+      return;
     }
+    this.#tracked.set(messageId, this.#run(Promise.resolve(), () => this.#opts.api.add(where.channel, where.ts, this.#opts.receiptReaction), 'add'));
+    trim(this.#tracked, this.#maxTracked);
   }
 
   /** Queue lifecycle of this platform's channels. */
@@ -100,7 +107,14 @@ export class SlackReceipts {
     for (const id of ids) {
       const chain = this.#tracked.get(id);
       const where = parseSlackMessageId(id);
-      if (!chain || !where) continue;
+      if (!where) continue;
+      if (!chain) {
+        if (this.enabled) {
+          this.#endedEarly.set(id, done);
+          trim(this.#endedEarly, this.#maxTracked);
+        }
+        continue;
+      }
       this.#tracked.delete(id);
       const { receiptReaction, doneReaction } = this.#opts;
       const removed = this.#run(chain, () => this.#opts.api.remove(where.channel, where.ts, receiptReaction), 'remove');
@@ -119,5 +133,14 @@ export class SlackReceipts {
       .finally(() => this.#pending.delete(p));
     this.#pending.add(p);
     return p;
+  }
+}
+
+/** Forgets the oldest entries past `max` (Maps iterate in insertion order). */
+function trim(map: Map<string, unknown>, max: number): void {
+  while (map.size > max) {
+    const oldest = map.keys().next().value;
+    if (oldest === undefined) break;
+    map.delete(oldest);
   }
 }

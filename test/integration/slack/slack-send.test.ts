@@ -126,6 +126,22 @@ describe('slack adapter, sending and receipts', () => {
     ]);
   });
 
+  it('receipts: a batch that ends before accept answers never leaves a stuck 👀', async () => {
+    const h = await startSlackHarness();
+    let release!: () => void;
+    h.holdAccept = new Promise<void>((r) => (release = r));
+    const event = messageEvent({ channel: 'C0FAST001', text: 'instant' });
+    const id = `C0FAST001:${String(event.ts)}`;
+    expect((await h.fake.postEvent(h.eventsUrl, eventCallback(event))).status).toBe(200);
+    // Batching disabled + a fast processor: the whole batch runs before accept's promise resolves.
+    h.adapter.onQueueEvent(started('slack:C0FAST001', 'bfast', [id]));
+    h.adapter.onQueueEvent({ type: 'batch.completed', channelKey: 'slack:C0FAST001', batchId: 'bfast', at: Date.now(), size: 1, durationMs: 1, replies: 1 });
+    release();
+    await vi.waitFor(() => expect(h.fake.reactionsOn('C0FAST001', String(event.ts))).toEqual(['white_check_mark']), WAIT);
+    await h.adapter.idle();
+    expect(h.fake.calls.filter((c) => c.method.startsWith('reactions.')).map((c) => [c.method, c.args.name])).toEqual([['reactions.add', 'white_check_mark']]);
+  });
+
   it('receipts follow the channel typing setting and the receiptReaction key (empty = off)', async () => {
     const quiet = await startSlackHarness({ typing: false });
     const [id = ''] = await burst(quiet, 'C0QUIET01', ['shh']);
