@@ -20,6 +20,8 @@ export interface HttpProcessorOptions {
   backoffMs?: number;
   /** Cap on the retry delay ceiling. @defaultValue 5000 */
   backoffMaxMs?: number;
+  /** Largest response body read; a bigger one fails the batch instead of filling memory. @defaultValue 1048576 */
+  maxResponseBytes?: number;
 }
 
 /** What the bot answers: every reply is published in order. */
@@ -69,6 +71,7 @@ export function createHttpProcessor(options: HttpProcessorOptions): Processor {
   const backoffMs = options.backoffMs ?? 250;
   const backoffMaxMs = options.backoffMaxMs ?? 5_000;
   const secret = options.secret ?? '';
+  const maxResponseBytes = options.maxResponseBytes ?? 1_048_576;
   // Query strings often carry tokens; logs and errors name the endpoint without them.
   const where = safeUrl(options.url);
 
@@ -115,7 +118,11 @@ export function createHttpProcessor(options: HttpProcessorOptions): Processor {
       const res = await fetch(options.url, { method: 'POST', headers, body, signal });
       status = res.status;
       // Reading the body is under the same signal, so a bot that stalls mid-body still times out.
-      text = await res.text();
+      const read = await readCapped(res, maxResponseBytes);
+      if (read === undefined) {
+        return badBody(status, `response is larger than ${maxResponseBytes} bytes`, details);
+      }
+      text = read;
     } catch (err) {
       if (ctx.signal.aborted) throw cancelled(ctx, where);
       if (isTimeout(err)) {
@@ -163,6 +170,30 @@ export function createHttpProcessor(options: HttpProcessorOptions): Processor {
     }
     return { replies: parsed.data.replies };
   }
+}
+
+/** The body as text, or undefined (and the stream cancelled) once it passes `maxBytes`. */
+async function readCapped(res: Response, maxBytes: number): Promise<string | undefined> {
+  if (!res.body) return '';
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await res.body.cancel().catch(() => undefined);
+    return undefined;
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function badBody(status: number, reason: string, details: Record<string, unknown>, cause?: unknown): TryFailure {

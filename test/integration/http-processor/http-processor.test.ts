@@ -99,6 +99,23 @@ describe('http processor', () => {
     expect(server.requests).toHaveLength(1);
   });
 
+  it.each([
+    ['with a content-length', true],
+    ['streamed without one', false],
+  ])('a response over maxResponseBytes (%s) fails the batch instead of filling memory', async (_name, declared) => {
+    const big = JSON.stringify({ replies: [{ text: 'x'.repeat(50_000) }] });
+    const server = await bot((_req, res) => {
+      res.writeHead(200, declared ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(big)) } : { 'content-type': 'application/json' });
+      res.end(big);
+    });
+    const batch = batchOf('room-1', ['hi']);
+    const { ctx, replies } = contextFor(batch);
+    const err = await failure(createHttpProcessor({ url: server.url, timeoutMs: 5_000, maxResponseBytes: 10_000 })(batch, ctx));
+    expect(err.code).toBe('BG_ERR_PROCESSOR');
+    expect(String(err.details['reason'])).toContain('larger than 10000 bytes');
+    expect(replies).toEqual([]);
+  });
+
   it('aborting the batch signal aborts the in-flight request', async () => {
     const server = await bot(() => {
       /* never answers */
