@@ -1,0 +1,36 @@
+import { Command, Option } from 'commander';
+import { registerAdminCommands } from './cli/admin-commands.js';
+import { runStart } from './cli/start.js';
+
+export const VERSION = '0.1.0';
+
+/** The `batchgate` command line. Only `main.ts` runs it, so tests can build and parse it freely. */
+export function buildCli(): Command {
+  const program = new Command('batchgate')
+    .description('Chat message batching gateway: coalesces bursts per channel and replies once.')
+    .version(VERSION)
+    .showHelpAfterError();
+
+  program
+    .command('start')
+    .description('run the gateway (embedded mode, or distributed when redis.url is set)')
+    .addOption(new Option('-c, --config <path>', 'config file (else BATCHGATE_CONFIG, else config/default.yaml)'))
+    .action(async (opts: { config?: string }) => {
+      process.exitCode = await runStart(opts.config);
+    });
+
+  program
+    .command('worker')
+    .description('run a distributed-mode worker (needs redis.url)')
+    .addOption(new Option('-c, --config <path>', 'config file'))
+    .action(() => {
+      process.stderr.write(
+        'batchgate worker: distributed mode (Redis + BullMQ workers) is not part of this build yet.\n' +
+          'Run `batchgate start` for the embedded gateway; see docs/ARCHITECTURE.md for the plan.\n',
+      );
+      process.exitCode = 2;
+    });
+
+  registerAdminCommands(program);
+  return program;
+}

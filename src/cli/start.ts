@@ -1,0 +1,55 @@
+import { loadConfig } from '../config/load.js';
+import { GatewayError } from '../core/errors.js';
+import { createGateway } from '../gateway.js';
+import { createLogger } from '../logger.js';
+import { banner } from './banner.js';
+
+/**
+ * `batchgate start`: the only place that touches process signals. The first SIGINT/SIGTERM shuts down
+ * gracefully (flush, drain, spool); a second one exits at once.
+ */
+export async function runStart(configPath?: string): Promise<number> {
+  let loaded;
+  try {
+    loaded = await loadConfig(configPath);
+  } catch (err) {
+    process.stderr.write(`batchgate: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const { config } = loaded;
+  const logger = createLogger(config.log.level);
+  const gateway = createGateway({ config, logger });
+  try {
+    await gateway.start();
+  } catch (err) {
+    const coded = err instanceof GatewayError ? `${err.code}: ` : '';
+    logger.fatal({ err }, 'start-up failed');
+    process.stderr.write(`batchgate: start-up failed: ${coded}${(err as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(banner(gateway, loaded.path));
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(130);
+      }
+      stopping = true;
+      logger.info({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutting down: flushing open batches');
+      gateway.close().then(
+        (report) => {
+          logger.flush();
+          resolve(report.lost > 0 ? 1 : 0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,286 @@
+import path from 'node:path';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { AcceptResult, InboundMessage, PlatformAdapter } from '../adapters/adapter.js';
+import { Channel, ChannelRegistry, Priority } from './bus/index.js';
+import type { GatewayConfig } from './config/schema.js';
+import type { Clock, Scheduler } from './core/clock.js';
+import { GatewayError, InvalidMessageError, LifecycleError, asGatewayError } from './core/errors.js';
+import type { QueueEvent } from './core/events.js';
+import { MessageQueue } from './core/message-queue.js';
+import { parseChannelKey, type OutboundMessage } from './core/model.js';
+import { SettingsPolicy } from './core/policy.js';
+import { createAdapters } from './adapters.js';
+import { ReplyRouter } from './reply-router.js';
+import { createProcessor } from './processors/create.js';
+import type { Processor } from './processors/processor.js';
+import { Spool } from './spool.js';
+import { silentLogger } from './logger.js';
+
+/** The bus channels of one gateway and their payloads. */
+export interface GatewayChannels {
+  replies: OutboundMessage;
+  events: QueueEvent;
+}
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  logger?: Logger;
+  /** Where relative paths (processor module, spool) resolve from. @defaultValue process.cwd() */
+  baseDir?: string;
+  /** Replaces the configured processor (tests, embedding). */
+  processor?: Processor;
+  /** Replaces the adapters built from config (tests, embedding). */
+  adapters?: PlatformAdapter[];
+  clock?: Clock;
+  scheduler?: Scheduler;
+  /** Registers more routes on the server before it listens (the admin API plugs in here). */
+  plugins?: Array<(app: FastifyInstance, gateway: Gateway) => void | Promise<void>>;
+}
+
+/** What shutdown did; the last log line reports it. */
+export interface ShutdownReport {
+  drained: number;
+  spooled: number;
+  lost: number;
+  replayed: number;
+}
+
+type State = 'new' | 'starting' | 'running' | 'closing' | 'closed';
+
+/**
+ * The composition root: adapters → MessageQueue → processor → bus `replies` → adapters, with the bus
+ * `events` channel feeding logs, adapters' lifecycle views, and (through plugins) metrics and the dashboard.
+ */
+export class Gateway {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly bus = new ChannelRegistry<GatewayChannels>();
+  readonly http: FastifyInstance;
+  queue!: MessageQueue;
+  adapters: PlatformAdapter[] = [];
+  private readonly options: GatewayOptions;
+  private readonly shutdown = new AbortController();
+  private readonly replyRouter: ReplyRouter;
+  private readonly spool: Spool;
+  private state: State = 'new';
+  private closePromise: Promise<ShutdownReport> | undefined;
+  private replayed = 0;
+  private address = '';
+
+  constructor(options: GatewayOptions) {
+    this.options = options;
+    this.config = options.config;
+    this.logger = options.logger ?? silentLogger();
+    const baseDir = options.baseDir ?? process.cwd();
+    this.spool = new Spool(path.resolve(baseDir, this.config.state.spoolPath), this.logger.child({ component: 'spool' }));
+    this.http = Fastify({
+      loggerInstance: this.logger.child({ component: 'http' }) as FastifyBaseLogger,
+      // Per-request logs would drown the batch logs; errors are still logged by the handlers.
+      logController: new LogController({ disableRequestLogging: true }),
+      bodyLimit: this.config.http.bodyLimitBytes,
+      forceCloseConnections: true,
+      return503OnClosing: true,
+    });
+    const replies = this.bus.set(
+      new Channel<OutboundMessage>({ name: 'replies', queryOf: (r) => ({ platform: r.platform }), queueSize: 10_000, writeTimeoutMs: 5_000, logger: this.logger }),
+      'replies',
+    );
+    this.bus.set(
+      new Channel<QueueEvent>({
+        name: 'events',
+        queryOf: (e) => ({ platform: parseChannelKey(e.channelKey).platform, type: e.type }),
+        queueSize: 10_000,
+        writeTimeoutMs: 50,
+        logger: this.logger,
+      }),
+      'events',
+    );
+    this.replyRouter = new ReplyRouter(replies, this.logger.child({ component: 'replies' }));
+  }
+
+  /** Base URL of the HTTP server once started, e.g. `http://127.0.0.1:8787`. */
+  get url(): string {
+    return this.address;
+  }
+
+  get isShuttingDown(): boolean {
+    return this.state === 'closing' || this.state === 'closed';
+  }
+
+  /** Aborts when shutdown begins. */
+  get signal(): AbortSignal {
+    return this.shutdown.signal;
+  }
+
+  /** Reply delivery counters per platform. */
+  replyStats() {
+    return this.replyRouter.stats();
+  }
+
+  /** Builds everything, replays the spool, listens, and connects the adapters. Fails fast with a coded error. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new LifecycleError(`gateway cannot start: it is ${this.state}`);
+    this.state = 'starting';
+    try {
+      await this.build();
+      await this.http.listen({ host: this.config.http.host, port: this.config.http.port });
+      const addr = this.http.server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : this.config.http.port;
+      const host = this.config.http.host.includes(':') ? `[${this.config.http.host}]` : this.config.http.host;
+      this.address = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+      for (const adapter of this.adapters) {
+        await adapter.start({
+          accept: (msg) => this.accept(msg),
+          logger: this.logger.child({ component: 'adapter', platform: adapter.platform }),
+          signal: this.shutdown.signal,
+        });
+      }
+      this.state = 'running';
+      this.logger.info({ url: this.address, adapters: this.adapters.map((a) => a.platform), processor: this.config.processor.type, replayed: this.replayed }, 'gateway started');
+    } catch (err) {
+      this.state = 'closing';
+      await this.teardown().catch(() => undefined);
+      this.state = 'closed';
+      throw err;
+    }
+  }
+
+  private async build(): Promise<void> {
+    const baseDir = this.options.baseDir ?? process.cwd();
+    const processor = this.options.processor ?? (await createProcessor(this.config.processor, baseDir));
+    const { batching } = this.config;
+    const replies = this.bus.get('replies');
+    const events = this.bus.get('events');
+    this.queue = new MessageQueue({
+      processor,
+      onReply: async (reply) => {
+        await replies.internalProducer.send(reply);
+      },
+      onTyping: (channelKey) => {
+        const { platform, channelId } = parseChannelKey(channelKey);
+        return this.adapters.find((a) => a.platform === platform)?.typing?.(channelId);
+      },
+      policy: new SettingsPolicy(batching.defaults, batching.channels),
+      maxConcurrentBatches: batching.maxConcurrentBatches,
+      queueWarnRatio: batching.queueWarnRatio,
+      logger: this.logger.child({ component: 'queue' }),
+      clock: this.options.clock,
+      scheduler: this.options.scheduler,
+    });
+    this.queue.on((event) => {
+      events.internalProducer.send(event).catch(() => undefined); // after stop, events have nowhere to go
+    });
+    this.logEvents(events);
+
+    this.adapters = this.options.adapters ?? createAdapters(this.config);
+    for (const adapter of this.adapters) {
+      this.replyRouter.attach(adapter, this.shutdown.signal);
+      if (adapter.onQueueEvent) {
+        const onEvent = adapter.onQueueEvent.bind(adapter);
+        events.newConsumer((e) => onEvent(e), { filters: { platform: adapter.platform }, priority: Priority.OPTIONAL, signal: this.shutdown.signal });
+      }
+    }
+
+    this.registerHealth();
+    for (const adapter of this.adapters) await adapter.routes?.(this.http);
+    for (const plugin of this.options.plugins ?? []) await plugin(this.http, this);
+
+    const spooled = await this.spool.take();
+    if (spooled.length > 0) {
+      this.replayed = spooled.reduce((n, b) => n + b.size, 0);
+      await this.queue.restore(spooled);
+      this.logger.info({ batches: spooled.length, messages: this.replayed, file: this.spool.file }, 'replaying spooled batches');
+    }
+  }
+
+  /** Logs every event at debug, and the ones an operator must see at warn. */
+  private logEvents(events: Channel<QueueEvent>): void {
+    const log = this.logger.child({ component: 'events' });
+    events.newConsumer(
+      (e) => {
+        if (e.type === 'message.dropped' || e.type === 'queue.over-warn') log.warn(e, e.type);
+        else log.debug(e, e.type);
+      },
+      { filters: { platform: '*' }, priority: Priority.OPTIONAL, signal: this.shutdown.signal },
+    );
+  }
+
+  private registerHealth(): void {
+    this.http.get('/healthz', async () => ({ status: 'ok' }));
+    this.http.get('/readyz', async (_req, reply) => {
+      const adapters = Object.fromEntries(this.adapters.map((a) => [a.platform, a.ready ? a.ready() : this.state === 'running']));
+      const ready = this.state === 'running' && Object.values(adapters).every(Boolean);
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : this.state === 'running' ? 'degraded' : this.state, adapters });
+    });
+  }
+
+  /** The adapters' way in. Never throws: bad input and refusals come back as `accepted: false`. */
+  async accept(msg: InboundMessage): Promise<AcceptResult> {
+    if (this.isShuttingDown) return { accepted: false, reason: 'shutting down', id: msg?.id };
+    try {
+      return await this.queue.enqueue(msg);
+    } catch (err) {
+      if (err instanceof InvalidMessageError) return { accepted: false, reason: 'invalid', id: msg?.id, detail: err.message };
+      const coded = asGatewayError(err);
+      this.logger.error({ err: coded, platform: msg?.platform }, 'accept failed');
+      return { accepted: false, reason: 'invalid', id: msg?.id, detail: coded.message };
+    }
+  }
+
+  /**
+   * Shutdown (DESIGN §9): stop accepting, flush open windows, give running batches `shutdownTimeoutMs`,
+   * deliver the replies they produced, spool what is left, then disconnect. Idempotent.
+   */
+  close(): Promise<ShutdownReport> {
+    this.closePromise ??= this.runClose();
+    return this.closePromise;
+  }
+
+  private async runClose(): Promise<ShutdownReport> {
+    if (this.state === 'new' || this.state === 'closed') {
+      this.state = 'closed';
+      return { drained: 0, spooled: 0, lost: 0, replayed: 0 };
+    }
+    this.state = 'closing';
+    const report: ShutdownReport = { drained: 0, spooled: 0, lost: 0, replayed: this.replayed };
+    let waitingMessages = 0;
+    try {
+      const { drained, waiting } = await this.queue.drain(this.config.shutdownTimeoutMs);
+      report.drained = drained;
+      waitingMessages = waiting.reduce((n, b) => n + b.size, 0);
+      await this.replyRouter.flush(5_000);
+      report.spooled = await this.spool.write(waiting);
+    } catch (err) {
+      this.logger.error({ err }, 'draining failed');
+      report.lost = Math.max(0, waitingMessages - report.spooled);
+    }
+    await this.teardown();
+    this.state = 'closed';
+    this.logger.info(report, `shutdown complete: ${report.drained} drained, ${report.spooled} spooled, ${report.lost} lost`);
+    return report;
+  }
+
+  /** Disconnects everything, carrying on past a step that fails. */
+  private async teardown(): Promise<void> {
+    this.shutdown.abort(new GatewayError('BG_ERR_SHUTTING_DOWN', 'gateway shutting down'));
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ['queue', async () => this.queue?.close()],
+      ['bus', () => this.bus.stop()],
+      ...this.adapters.map((a): [string, () => Promise<unknown>] => [`adapter ${a.platform}`, () => a.close()]),
+      ['http', () => this.http.close()],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        this.logger.error({ err, step: name }, 'shutdown step failed; continuing');
+      }
+    }
+  }
+}
+
+/** Builds a gateway; call `start()` to run it. */
+export function createGateway(options: GatewayOptions): Gateway {
+  return new Gateway(options);
+}

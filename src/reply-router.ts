@@ -1,0 +1,71 @@
+import type { Logger } from 'pino';
+import type { PlatformAdapter } from '../adapters/adapter.js';
+import { Priority, type Channel } from './bus/index.js';
+import type { OutboundMessage } from './core/model.js';
+
+export interface ReplyStats {
+  sent: number;
+  failed: number;
+}
+
+/**
+ * Carries replies from the bus to adapters: one consumer per adapter (filter `{ platform }`), then one
+ * promise chain per channel, so replies of a channel go out in order while a slow or retrying channel
+ * never holds back the others.
+ */
+export class ReplyRouter {
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly counters = new Map<string, ReplyStats>();
+
+  constructor(
+    private readonly replies: Channel<OutboundMessage>,
+    private readonly logger: Logger,
+  ) {}
+
+  attach(adapter: PlatformAdapter, signal: AbortSignal): void {
+    const counters: ReplyStats = { sent: 0, failed: 0 };
+    this.counters.set(adapter.platform, counters);
+    this.replies.newConsumer((reply) => this.enqueue(adapter, reply, counters), {
+      name: `replies:${adapter.platform}`,
+      filters: { platform: adapter.platform },
+      priority: Priority.HIGH,
+      signal,
+    });
+  }
+
+  private enqueue(adapter: PlatformAdapter, reply: OutboundMessage, counters: ReplyStats): void {
+    const key = `${reply.platform}:${reply.channelId}`;
+    const previous = this.chains.get(key) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      try {
+        await adapter.send(reply);
+        counters.sent++;
+      } catch (err) {
+        counters.failed++;
+        this.logger.error({ err, channelKey: key, batchId: reply.batchId }, 'reply delivery failed');
+      }
+    });
+    this.chains.set(key, next);
+    void next.then(() => {
+      if (this.chains.get(key) === next) this.chains.delete(key);
+    });
+  }
+
+  /** Per-platform delivery counters. */
+  stats(): Record<string, ReplyStats> {
+    return Object.fromEntries([...this.counters].map(([p, c]) => [p, { ...c }]));
+  }
+
+  /** Waits until every reply handed out so far is delivered (or failed), at most `timeoutMs`. */
+  async flush(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    // Replies may still sit in consumer queues; let them reach the chains first.
+    while (Date.now() < deadline) {
+      const pending = this.replies.stats().some((s) => s.depth > 0 || s.waiting > 0);
+      const chains = [...this.chains.values()];
+      if (!pending && chains.length === 0) return true;
+      await Promise.race([Promise.all(chains), new Promise((r) => setTimeout(r, 20))]);
+    }
+    return false;
+  }
+}
