@@ -231,6 +231,26 @@ describe('web chat page in Chromium', () => {
     expect(await failed.innerText()).toContain('Not sent: queue full: try again later');
   });
 
+  it('sends the name the user set, and remembers it after a reload', async () => {
+    const h = await startWebHarness();
+    const context = await newContext();
+    const page = await context.newPage();
+    await openChat(page, h);
+    await page.getByTestId('settings-toggle').click();
+    await page.getByLabel('Your name').fill('Ada');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await typeAndSend(page, 'named');
+    await page.locator('[data-testid="message-user"][data-state="accepted"]').waitFor();
+    await page.reload();
+    await waitForConnected(page);
+    await typeAndSend(page, 'still named');
+    await until(() => h.accepted.length === 2, 'two messages');
+    expect(h.accepted.map((m) => [m.userName, m.text])).toEqual([
+      ['Ada', 'named'],
+      ['Ada', 'still named'],
+    ]);
+  });
+
   for (const scheme of ['light', 'dark'] as const) {
     it(`fits a 360×740 phone screen (${scheme})`, async () => {
       const h = await startWebHarness();
