@@ -124,7 +124,8 @@ export class SlackAdapter implements PlatformAdapter {
     } else {
       const socketReceiver = new SocketModeReceiver({ appToken: opts.appToken, logger: slackLogger, installerOptions: { clientOptions } });
       socketReceiver.client.on('connected', () => (this.#socketConnected = true));
-      for (const state of ['disconnecting', 'reconnecting', 'disconnected']) socketReceiver.client.on(state, () => (this.#socketConnected = false));
+      // 'close' is the socket dropping; the client only says 'reconnecting' ~5 s later, when it retries.
+      for (const state of ['close', 'disconnecting', 'reconnecting', 'disconnected']) socketReceiver.client.on(state, () => (this.#socketConnected = false));
       receiver = socketReceiver;
     }
     this.#receiver = receiver;
@@ -197,7 +198,9 @@ export class SlackAdapter implements PlatformAdapter {
     this.#closePromise ??= (async () => {
       this.#state = 'closed';
       this.#receiving = false;
-      await this.#receipts?.idle().catch(() => undefined);
+      // Let receipts that are under way land (✅ for the last batches), but never hold shutdown on a 429 wait.
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref());
+      await Promise.race([this.#receipts?.idle().catch(() => undefined), grace]);
       this.#closing.abort();
       await this.#app?.stop().catch((err: unknown) => this.#log?.warn({ err: describe(err) }, 'slack receiver stop failed'));
     })();
