@@ -8,6 +8,8 @@ import type { Channel, ChannelStopOptions } from './channel.js';
 export type ChannelTypes = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 type Name<M> = keyof M & string;
+/** Any channel the map allows, when the name comes from the channel itself. */
+type ChannelOf<M> = { [K in Name<M>]: Channel<M[K]> }[Name<M>];
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyChannel = Channel<any>;
 
@@ -22,7 +24,9 @@ export class ChannelRegistry<M extends object = ChannelTypes> {
   private stopPromise: Promise<void> | undefined;
 
   /** Registers `channel` under `name` (default `channel.name`); throws if the name is taken. Returns the channel. */
-  set<K extends Name<M>>(channel: Channel<M[K]>, name?: K): Channel<M[K]> {
+  set<K extends Name<M>>(channel: Channel<M[K]>, name: K): Channel<M[K]>;
+  set<C extends ChannelOf<M>>(channel: C): C;
+  set(channel: AnyChannel, name?: string): AnyChannel {
     const key = name ?? channel.name;
     if (this.byName.has(key)) throw new LifecycleError(`bus channel ${key} already exists`);
     this.byName.set(key, channel);
@@ -56,7 +60,9 @@ export class ChannelRegistry<M extends object = ChannelTypes> {
   }
 
   /** Registers `channel` under (`chanId`, `name`); `chanId` defaults to `channel.chanId`. Throws if taken. */
-  setAtId<K extends Name<M>>(channel: Channel<M[K]>, chanId?: string, name?: K): Channel<M[K]> {
+  setAtId<K extends Name<M>>(channel: Channel<M[K]>, chanId: string | undefined, name: K): Channel<M[K]>;
+  setAtId<C extends ChannelOf<M>>(channel: C, chanId?: string): C;
+  setAtId(channel: AnyChannel, chanId?: string, name?: string): AnyChannel {
     const id = chanId ?? channel.chanId;
     if (id === undefined) throw new LifecycleError(`bus channel ${channel.name} has no chanId to register at`);
     const key = name ?? channel.name;
