@@ -101,7 +101,7 @@ describe('splitMessage properties (fast-check)', () => {
           prefix += part.body + part.joiner;
         });
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 
