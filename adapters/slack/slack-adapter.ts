@@ -82,7 +82,7 @@ export class SlackAdapter implements PlatformAdapter {
     const slackApiUrl = opts.apiUrl || undefined;
     const timeout = opts.requestTimeoutMs ?? 10_000;
 
-    if (!opts.botToken) throw this.#fail('no bot token: set adapters.slack.botToken (xoxb-…) or SLACK_BOT_TOKEN');
+    if (!opts.botToken) throw this.#fail('no bot token: set adapters.slack.botToken (xoxb-…; e.g. botToken: ${SLACK_BOT_TOKEN})');
     if (opts.mode === 'http' && !opts.signingSecret) throw this.#fail('`mode: http` needs adapters.slack.signingSecret (Basic Information → App Credentials)');
     if (opts.mode === 'socket' && !opts.appToken) throw this.#fail('`mode: socket` needs adapters.slack.appToken (xapp-…, with the connections:write scope)');
 
@@ -136,7 +136,8 @@ export class SlackAdapter implements PlatformAdapter {
       botUserId: this.#botUserId,
       // auth.test already ran above with a clear error; Bolt needs no second call.
       tokenVerificationEnabled: false,
-      // Without this the constructor starts auth.test with nobody awaiting it (unhandled rejection on a bad token).
+      // Bolt's constructor would otherwise set up authorization with nobody awaiting it (bolt-js #248,
+      // #2071: a failure there is an unhandled rejection); init() below does it where errors are caught.
       deferInitialization: true,
       receiver,
       socketMode: opts.mode === 'socket',
