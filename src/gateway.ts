@@ -89,7 +89,7 @@ export class Gateway {
     this.bus.set(
       new Channel<QueueEvent>({
         name: 'events',
-        queryOf: (e) => ({ platform: parseChannelKey(e.channelKey).platform, type: e.type }),
+        queryOf: (e) => ({ platform: parseChannelKey(e.channelKey).platform }),
         queueSize: 10_000,
         writeTimeoutMs: 50,
         logger: this.logger,
