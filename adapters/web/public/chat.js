@@ -44,6 +44,8 @@
   let processingBatch = null;
   let countdownTimer = 0;
   let flash = null;
+  /** Server id of the newest message of this channel, from any tab. */
+  let lastMessageId = null;
 
   function newId() {
     if (crypto.randomUUID) return crypto.randomUUID();
@@ -241,9 +243,11 @@
         for (const frame of outbox.values()) socket.send(JSON.stringify(frame));
         break;
       case 'accepted':
+        lastMessageId = f.id;
         confirm(f.clientId);
         break;
       case 'user-message':
+        lastMessageId = f.id;
         if (!bubbles.has(f.clientId)) {
           const key = `u:${f.clientId || f.id}`;
           showUser(key, f.text, f.userName, 'accepted');
@@ -273,6 +277,12 @@
         }
         break;
       case 'reply':
+        // A reply to the newest message proves its batch left the window, even if the queue's events
+        // were not seen; a reply to an older batch leaves a newer open window alone.
+        if (Array.isArray(f.inReplyTo) && f.inReplyTo.includes(lastMessageId)) {
+          collecting = null;
+          waitingForBot = false;
+        }
         showBot(`r:${f.id}`, f.text);
         remember({ key: `r:${f.id}`, kind: 'bot', text: f.text, at: f.at });
         break;

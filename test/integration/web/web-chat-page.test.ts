@@ -219,6 +219,20 @@ describe('web chat page in Chromium', () => {
     expect(sent.filter((f) => f.type === 'hello').at(-1)).toEqual({ type: 'hello', channelId });
   });
 
+  it('ends the collecting state when the reply to the newest message arrives, even without queue events', async () => {
+    const h = await startWebHarness();
+    h.windowMs = 30_000;
+    const context = await newContext();
+    const page = await context.newPage();
+    await openChat(page, h);
+    await typeAndSend(page, 'quick question');
+    await page.waitForFunction(() => /collecting…/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''));
+    const msg = h.accepted[0]!;
+    await h.adapter.send({ platform: 'web', channelId: msg.channelId, text: 'quick answer', batchId: 'b1', inReplyTo: [msg.id] });
+    await page.getByTestId('message-bot').waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid="status"]')?.textContent === '');
+  });
+
   it('marks a refused message on its bubble with the reason', async () => {
     const h = await startWebHarness();
     h.answer = () => ({ accepted: false, reason: 'queue full', detail: 'try again later' });
