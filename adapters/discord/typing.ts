@@ -24,14 +24,9 @@ export interface TypingIndicatorOptions {
   maxIdleMs?: number;
 }
 
-interface ChannelState {
-  /** The channel's `typing` setting, as the last accept reported it. */
-  enabled: boolean;
-  /** Epoch ms until which the open batch is expected to collect (its deadline), 0 when none is open. */
+interface TypingState {
+  /** Epoch ms until which the open batch is expected to collect (its deadline plus grace), 0 when none is open. */
   openUntil: number;
-  /** Sealed batches of this channel not yet finished (waiting or in flight). */
-  batches: Set<string>;
-  paused: boolean;
   lastActivityAt: number;
   lastSentAt: number;
   inFlight: boolean;
@@ -39,17 +34,27 @@ interface ChannelState {
   timer: NodeJS.Timeout | null;
 }
 
+/** What the queue's events say about one channel: sealed batches waiting or running, and pause. */
+interface LiveChannel {
+  queued: Set<string>;
+  running: Set<string>;
+  paused: boolean;
+}
+
 /**
  * Keeps Discord's typing indicator on in a channel while a batch is collecting there or waiting/running,
- * and off otherwise. Driven by accept results and the queue's batch events; one request per refresh
- * interval at most, none while the previous one is still in flight.
+ * and off otherwise. Driven by accept results (which carry the channel's `typing` setting) and the queue's
+ * batch events; one request per refresh interval at most, none while the previous one is still in flight.
+ * Events are tracked for every channel, not only typing ones, because a batch that flushes at once can
+ * report `batch.flushed`/`batch.started` before the accept that created it resolves.
  */
 export class TypingIndicator {
   readonly #send: (channelId: string) => Promise<void>;
   readonly #log: Logger;
   readonly #intervalMs: number;
   readonly #maxIdleMs: number;
-  readonly #channels = new Map<string, ChannelState>();
+  readonly #typing = new Map<string, TypingState>();
+  readonly #live = new Map<string, LiveChannel>();
   #closed = false;
 
   constructor(options: TypingIndicatorOptions) {
@@ -62,111 +67,112 @@ export class TypingIndicator {
   /** A message was accepted into `channelId`'s open batch (or flushed at once when `pending` is 0). */
   accepted(channelId: string, result: { typing: boolean; pending: number; deadline?: number }): void {
     if (this.#closed) return;
-    const state = this.#state(channelId, result.typing);
-    if (!state) return;
-    state.enabled = result.typing;
+    let state = this.#typing.get(channelId);
+    if (!result.typing) {
+      if (state) this.#forget(channelId, state);
+      return;
+    }
+    if (!state) {
+      state = { openUntil: 0, lastActivityAt: 0, lastSentAt: 0, inFlight: false, warned: false, timer: null };
+      this.#typing.set(channelId, state);
+    }
     if (result.pending > 0) state.openUntil = result.deadline === undefined ? Date.now() + this.#maxIdleMs : result.deadline + DEADLINE_GRACE_MS;
-    this.#touch(channelId, state);
+    state.lastActivityAt = Date.now();
+    this.#evaluate(channelId, state);
   }
 
-  /** A batch event of this adapter's platform. */
+  /** A queue event of this adapter's platform. */
   onQueueEvent(event: QueueEvent): void {
     if (this.#closed) return;
     const { channelId } = parseChannelKey(event.channelKey);
-    const state = this.#channels.get(channelId);
-    if (!state) return;
+    const live = this.#live.get(channelId) ?? { queued: new Set<string>(), running: new Set<string>(), paused: false };
+    const state = this.#typing.get(channelId);
     switch (event.type) {
       case QueueEventType.Flushed:
-        state.openUntil = 0;
-        state.batches.add(event.batchId);
+        if (state) state.openUntil = 0;
+        if (!live.running.has(event.batchId)) live.queued.add(event.batchId);
         break;
       case QueueEventType.Started:
-        state.batches.add(event.batchId);
+        live.queued.delete(event.batchId);
+        live.running.add(event.batchId);
         break;
       case QueueEventType.Completed:
       case QueueEventType.Cancelled:
       case QueueEventType.Failed:
       case QueueEventType.Interrupted:
-        state.batches.delete(event.batchId);
+        live.queued.delete(event.batchId);
+        live.running.delete(event.batchId);
         break;
       case QueueEventType.Dropped:
-        if (event.batchId) state.batches.delete(event.batchId);
+        if (event.batchId) live.queued.delete(event.batchId);
         break;
       case QueueEventType.Cleared:
-        // Clear keeps the in-flight batch; its completion or cancellation still arrives and ends typing.
-        state.openUntil = 0;
+        // Clear discards the open batch and everything waiting, never the one in flight.
+        if (state) state.openUntil = 0;
+        live.queued.clear();
         break;
       case QueueEventType.Paused:
-        state.paused = true;
+        live.paused = true;
         break;
       case QueueEventType.Resumed:
-        state.paused = false;
+        live.paused = false;
         break;
       default:
         return;
     }
-    this.#touch(channelId, state);
+    if (live.queued.size > 0 || live.running.size > 0 || live.paused) this.#live.set(channelId, live);
+    else this.#live.delete(channelId);
+    if (state) {
+      state.lastActivityAt = Date.now();
+      this.#evaluate(channelId, state);
+    }
   }
 
   /** The bot just posted in `channelId`; Discord ends the indicator on a post, so the next refresh counts from now. */
   replied(channelId: string): void {
-    const state = this.#channels.get(channelId);
+    const state = this.#typing.get(channelId);
     if (!state) return;
     state.lastSentAt = Date.now();
-    if (state.timer) {
-      clearTimeout(state.timer);
-      state.timer = null;
-    }
+    if (state.timer) clearTimeout(state.timer);
+    state.timer = null;
     this.#evaluate(channelId, state);
   }
 
   /** True while typing is being kept on in `channelId`. */
   active(channelId: string): boolean {
-    const state = this.#channels.get(channelId);
-    return state !== undefined && this.#isActive(state);
+    const state = this.#typing.get(channelId);
+    return state !== undefined && this.#isActive(channelId, state);
   }
 
   close(): void {
     this.#closed = true;
-    for (const state of this.#channels.values()) if (state.timer) clearTimeout(state.timer);
-    this.#channels.clear();
+    for (const state of this.#typing.values()) if (state.timer) clearTimeout(state.timer);
+    this.#typing.clear();
+    this.#live.clear();
   }
 
-  #state(channelId: string, typing: boolean): ChannelState | null {
-    const existing = this.#channels.get(channelId);
-    if (existing || !typing) return existing ?? null;
-    const state: ChannelState = {
-      enabled: true,
-      openUntil: 0,
-      batches: new Set(),
-      paused: false,
-      lastActivityAt: Date.now(),
-      lastSentAt: 0,
-      inFlight: false,
-      warned: false,
-      timer: null,
-    };
-    this.#channels.set(channelId, state);
-    return state;
-  }
-
-  #touch(channelId: string, state: ChannelState): void {
-    state.lastActivityAt = Date.now();
-    this.#evaluate(channelId, state);
-  }
-
-  #isActive(state: ChannelState): boolean {
+  #isActive(channelId: string, state: TypingState): boolean {
     const now = Date.now();
-    if (!state.enabled || state.paused || now - state.lastActivityAt > this.#maxIdleMs) return false;
-    return state.batches.size > 0 || state.openUntil > now;
+    if (now - state.lastActivityAt > this.#maxIdleMs) return false;
+    const live = this.#live.get(channelId);
+    if (live?.paused) return false;
+    return state.openUntil > now || (live !== undefined && live.queued.size + live.running.size > 0);
   }
 
-  #evaluate(channelId: string, state: ChannelState): void {
-    if (!this.#isActive(state)) {
-      if (state.timer) clearTimeout(state.timer);
-      state.timer = null;
+  #forget(channelId: string, state: TypingState): void {
+    if (state.timer) clearTimeout(state.timer);
+    state.timer = null;
+    this.#typing.delete(channelId);
+  }
+
+  #evaluate(channelId: string, state: TypingState): void {
+    if (!this.#isActive(channelId, state)) {
       // Forget idle channels so memory follows the active ones; the next accept brings the setting back.
-      if (state.batches.size === 0 && !state.paused) this.#channels.delete(channelId);
+      if (!this.#live.has(channelId)) this.#forget(channelId, state);
+      else if (state.timer) {
+        clearTimeout(state.timer);
+        state.timer = null;
+      }
       return;
     }
     if (state.timer) return;
@@ -175,10 +181,10 @@ export class TypingIndicator {
     state.timer.unref();
   }
 
-  #tick(channelId: string, state: ChannelState): void {
+  #tick(channelId: string, state: TypingState): void {
     state.timer = null;
-    if (this.#closed || this.#channels.get(channelId) !== state) return;
-    if (this.#isActive(state) && !state.inFlight) {
+    if (this.#closed || this.#typing.get(channelId) !== state) return;
+    if (this.#isActive(channelId, state) && !state.inFlight) {
       state.inFlight = true;
       state.lastSentAt = Date.now();
       this.#send(channelId)
