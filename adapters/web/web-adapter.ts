@@ -242,7 +242,8 @@ export class WebAdapter implements PlatformAdapter {
       this.#sendTo(conn, { type: 'error', code: ErrorCode.BadRequest, reason: 'binary frames are not supported: send JSON text' });
       return;
     }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    // ws hands text frames over as one Buffer (binaryType 'nodebuffer'); the other shapes are for completeness.
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
     const parsed = parseClientFrame(text, this.#options.maxTextChars);
     if (!parsed.ok) {
       this.#sendTo(conn, parsed.error);
