@@ -7,6 +7,7 @@ export const DISCORD_PLATFORM = 'discord';
 /** Why a Discord message never reaches the queue. */
 export type DiscordDropReason = 'self' | 'bot' | 'webhook' | 'system' | 'interaction' | 'not-allowed' | 'not-mentioned' | 'empty';
 
+/** What decides whether a message is for the bot; from the `adapters.discord` config plus the bot's own id. */
 export interface DiscordFilterOptions {
   botUserId: string;
   /** In guild channels and threads, only messages that mention the bot; DMs always pass. */

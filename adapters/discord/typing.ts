@@ -14,6 +14,7 @@ const DEADLINE_GRACE_MS = 10_000;
 /** With no accept or queue event for this long, typing stops anyway, so a lost event cannot leave it on forever. */
 export const TYPING_MAX_IDLE_MS = 300_000;
 
+/** How the indicator reaches Discord, and its timing. */
 export interface TypingIndicatorOptions {
   /** Posts one typing request (`POST /channels/{id}/typing`). */
   send(channelId: string): Promise<void>;

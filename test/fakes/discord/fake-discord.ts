@@ -42,6 +42,7 @@ export interface UserMessageInput {
   referenceMessageId?: string;
 }
 
+/** A message the bot posted successfully. */
 export interface PostedMessage {
   id: string;
   channelId: string;
@@ -51,6 +52,7 @@ export interface PostedMessage {
   at: number;
 }
 
+/** One `POST /channels/{id}/messages`, including the ones the fake failed on purpose. */
 export interface PostAttempt {
   channelId: string;
   status: number;

@@ -27,6 +27,7 @@ interface Session {
   resumable: boolean;
 }
 
+/** What the gateway half needs from the fake. */
 export interface FakeGatewayOptions {
   token: string;
   world: WorldIds;

@@ -35,12 +35,14 @@ export interface FakeUser {
   bot?: boolean;
 }
 
+/** A user object; `bot` is present only for bots, as on the wire. */
 export function user(id: string, username: string, options: { globalName?: string | null; bot?: boolean } = {}): FakeUser {
   const u: FakeUser = { id, username, global_name: options.globalName ?? null, discriminator: '0', avatar: null };
   if (options.bot) u.bot = true;
   return u;
 }
 
+/** The ids of everything the fake world holds. */
 export interface WorldIds {
   guildId: string;
   channelId: string;
@@ -51,6 +53,7 @@ export interface WorldIds {
   ownerId: string;
 }
 
+/** READY: the fields discord.js needs (`user`, `guilds`, `application.id`, `session_id`, `resume_gateway_url`). */
 export function readyPayload(ids: WorldIds, sessionId: string, gatewayUrl: string): Record<string, unknown> {
   return {
     v: 10,
@@ -127,6 +130,7 @@ export function channelPayload(ids: WorldIds, channelId: string): Record<string,
   return null;
 }
 
+/** An attachment a fake user message carries. */
 export interface AttachmentInput {
   filename: string;
   url?: string;
@@ -153,6 +157,7 @@ export interface MessageInput {
   nonce?: string;
 }
 
+/** A full message object, as MESSAGE_CREATE and `POST /channels/{id}/messages` carry it. */
 export function messagePayload(m: MessageInput): Record<string, unknown> {
   const d: Record<string, unknown> = {
     id: m.id,
