@@ -1,0 +1,249 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { QueueEventType, type QueueEvent } from '../core/events.js';
+import type { Gateway } from '../gateway.js';
+
+/** Buckets of `batchgate_batch_size` (messages per flushed batch). */
+export const BATCH_SIZE_BUCKETS = [1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1_000];
+/** Buckets of `batchgate_flush_lateness_seconds`: a healthy timer flushes within a few ms of its deadline. */
+export const LATENESS_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** Buckets of `batchgate_processing_seconds` and `batchgate_batch_wait_seconds`: LLM calls take seconds. */
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/** Lifetime tallies since start, for `/api/v1/stats` and the dashboard's rate charts (monotonic). */
+export interface MetricTotals {
+  messagesReceived: number;
+  batchesFlushed: number;
+  cancelled: number;
+  dropped: number;
+  processorErrors: number;
+  repliesDropped: number;
+}
+
+/** Per-bucket (not cumulative) counts of the batch-size histogram, for the dashboard's bar chart. */
+export interface BatchSizeDistribution {
+  /** Upper bound of each bucket; the last one is `+Inf`. */
+  le: Array<number | '+Inf'>;
+  counts: number[];
+}
+
+/**
+ * The gateway's Prometheus metrics (DESIGN §8) on a registry of its own, so two gateways in one process
+ * never share series. Event-driven series are fed by `queue.on` (synchronous and exact: a bus consumer
+ * may drop items under backpressure, and a counter must not); gauges are computed at scrape time from
+ * the queue's own state.
+ */
+export class AdminMetrics {
+  readonly registry = new Registry();
+  readonly totals: MetricTotals = { messagesReceived: 0, batchesFlushed: 0, cancelled: 0, dropped: 0, processorErrors: 0, repliesDropped: 0 };
+  private readonly sizeCounts = new Array<number>(BATCH_SIZE_BUCKETS.length + 1).fill(0);
+  private readonly received: Counter<'platform'>;
+  private readonly flushed: Counter<'reason'>;
+  private readonly batchSize: Histogram;
+  private readonly lateness: Histogram;
+  private readonly processing: Histogram<'outcome'>;
+  private readonly wait: Histogram;
+  private readonly cancelled: Counter<'reason'>;
+  private readonly dropped: Counter<'reason'>;
+  private readonly processorErrors: Counter<'kind'>;
+  private readonly repliesDropped: Counter;
+
+  constructor(private readonly gateway: Gateway) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.received = new Counter({ name: 'batchgate_messages_received_total', help: 'Messages the gateway accepted into a channel, by platform.', labelNames: ['platform'], registers });
+    this.flushed = new Counter({ name: 'batchgate_batches_flushed_total', help: 'Batches sealed, by flush reason.', labelNames: ['reason'], registers });
+    this.batchSize = new Histogram({ name: 'batchgate_batch_size', help: 'Messages per flushed batch.', buckets: BATCH_SIZE_BUCKETS, registers });
+    this.lateness = new Histogram({
+      name: 'batchgate_flush_lateness_seconds',
+      help: 'Actual flush time minus the deadline, for timer flushes (reason window or maxWait).',
+      buckets: LATENESS_BUCKETS,
+      registers,
+    });
+    this.processing = new Histogram({ name: 'batchgate_processing_seconds', help: 'Processor run time per batch, by outcome.', labelNames: ['outcome'], buckets: DURATION_BUCKETS, registers });
+    this.wait = new Histogram({ name: 'batchgate_batch_wait_seconds', help: 'Sealed to started: how long a batch waited for its channel and a slot.', buckets: DURATION_BUCKETS, registers });
+    this.cancelled = new Counter({ name: 'batchgate_cancelled_total', help: 'In-flight batches aborted, by reason (cancel, stop, shutdown).', labelNames: ['reason'], registers });
+    this.dropped = new Counter({ name: 'batchgate_dropped_total', help: 'Messages dropped, by reason (overflow, rejected, cleared, shutdown).', labelNames: ['reason'], registers });
+    this.processorErrors = new Counter({ name: 'batchgate_processor_errors_total', help: 'Batches whose processor threw or timed out.', labelNames: ['kind'], registers });
+    this.repliesDropped = new Counter({ name: 'batchgate_replies_dropped_total', help: 'ctx.reply calls after the batch was aborted (never delivered).', registers });
+    this.registerScrapeTimeSeries(registers);
+    // Known label values start at 0, so `rate()` and `increase()` see a series before its first event.
+    for (const reason of ['cancel', 'stop', 'shutdown']) this.cancelled.inc({ reason }, 0);
+    for (const reason of ['overflow', 'rejected', 'cleared', 'shutdown']) this.dropped.inc({ reason }, 0);
+    for (const kind of ['error', 'timeout']) this.processorErrors.inc({ kind }, 0);
+  }
+
+  /** Counts a message taken into a channel (adapters through `gateway.accept`, and admin injections). */
+  countReceived(platform: string): void {
+    this.received.inc({ platform });
+    this.totals.messagesReceived++;
+  }
+
+  /** Feeds the event-driven series; cheap enough to run inside the queue's step. */
+  observe(event: QueueEvent): void {
+    switch (event.type) {
+      case QueueEventType.Flushed: {
+        this.flushed.inc({ reason: event.reason });
+        this.batchSize.observe(event.size);
+        const bucket = BATCH_SIZE_BUCKETS.findIndex((le) => event.size <= le);
+        this.sizeCounts[bucket === -1 ? BATCH_SIZE_BUCKETS.length : bucket]!++;
+        this.totals.batchesFlushed++;
+        // Size, admin and shutdown flushes happen when asked, not at a timer deadline: no lateness to report.
+        if (event.reason === 'window' || event.reason === 'maxWait') this.lateness.observe(Math.max(0, event.latenessMs) / 1_000);
+        break;
+      }
+      case QueueEventType.Started:
+        this.wait.observe(Math.max(0, event.waitMs) / 1_000);
+        break;
+      case QueueEventType.Completed:
+        this.processing.observe({ outcome: 'completed' }, event.durationMs / 1_000);
+        break;
+      case QueueEventType.Failed:
+        this.processing.observe({ outcome: 'failed' }, event.durationMs / 1_000);
+        this.processorErrors.inc({ kind: event.timeout ? 'timeout' : 'error' });
+        this.totals.processorErrors++;
+        break;
+      case QueueEventType.Cancelled:
+        this.processing.observe({ outcome: 'cancelled' }, event.durationMs / 1_000);
+        this.cancelled.inc({ reason: event.reason });
+        this.totals.cancelled++;
+        break;
+      case QueueEventType.Dropped:
+        this.dropped.inc({ reason: event.reason }, event.count);
+        this.totals.dropped += event.count;
+        break;
+      case QueueEventType.Cleared:
+        if (event.removed > 0) {
+          this.dropped.inc({ reason: 'cleared' }, event.removed);
+          this.totals.dropped += event.removed;
+        }
+        break;
+      case QueueEventType.ReplyDropped:
+        this.repliesDropped.inc();
+        this.totals.repliesDropped++;
+        break;
+      default:
+        break;
+    }
+  }
+
+  batchSizeDistribution(): BatchSizeDistribution {
+    return { le: [...BATCH_SIZE_BUCKETS, '+Inf'], counts: [...this.sizeCounts] };
+  }
+
+  /** The Prometheus text exposition. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /** Gauges and reply counters read from the queue and the reply router when Prometheus scrapes. */
+  private registerScrapeTimeSeries(registers: Registry[]): void {
+    const gateway = this.gateway;
+    const ratio = gateway.config.batching.queueWarnRatio;
+    // One list() per scrape serves the three channel gauges (it is O(channels)).
+    let snapshot: Promise<{ pending: number; queued: number; inFlight: number; overWarn: number; active: number }> | null = null;
+    const channels = () => {
+      snapshot ??= gateway.queue.list().then((list) => {
+        setImmediate(() => (snapshot = null));
+        let pending = 0;
+        let queued = 0;
+        let inFlight = 0;
+        let overWarn = 0;
+        let active = 0;
+        for (const c of list) {
+          if (!c.active) continue;
+          active++;
+          pending += c.pending;
+          queued += c.queuedMessages;
+          if (c.processing) inFlight++;
+          if (c.queuedBatches >= Math.max(1, Math.ceil(c.settings.maxQueuedBatches * ratio))) overWarn++;
+        }
+        return { pending, queued, inFlight, overWarn, active };
+      });
+      return snapshot;
+    };
+    new Gauge({
+      name: 'batchgate_queue_depth',
+      help: 'Messages waiting, by state: pending (open batches) or queued (sealed, behind the in-flight one).',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const c = await channels();
+        this.set({ state: 'pending' }, c.pending);
+        this.set({ state: 'queued' }, c.queued);
+      },
+    });
+    new Gauge({
+      name: 'batchgate_in_flight',
+      help: 'Channels with a batch in flight.',
+      registers,
+      async collect() {
+        this.set((await channels()).inFlight);
+      },
+    });
+    new Gauge({
+      name: 'batchgate_channels_over_warn',
+      help: 'Channels whose waiting batches passed queueWarnRatio of maxQueuedBatches.',
+      registers,
+      async collect() {
+        this.set((await channels()).overWarn);
+      },
+    });
+    new Gauge({
+      name: 'batchgate_channels_active',
+      help: 'Channels holding state (open, queued, in flight, paused or overridden).',
+      registers,
+      async collect() {
+        this.set((await channels()).active);
+      },
+    });
+    new Gauge({
+      name: 'batchgate_running_batches',
+      help: 'Batches running now, gateway-wide (compare with batchgate_max_concurrent_batches).',
+      registers,
+      collect() {
+        this.set(gateway.queue.totals().running);
+      },
+    });
+    new Gauge({
+      name: 'batchgate_max_concurrent_batches',
+      help: 'The batching.maxConcurrentBatches cap.',
+      registers,
+      collect() {
+        this.set(gateway.queue.totals().maxConcurrentBatches);
+      },
+    });
+    new Gauge({
+      name: 'batchgate_waiting_for_slot',
+      help: 'Channels with a sealed batch waiting for a free slot under maxConcurrentBatches.',
+      registers,
+      collect() {
+        this.set(gateway.queue.totals().waitingForSlot);
+      },
+    });
+    // The reply router keeps its own monotonic tallies; the counters follow them by delta at each scrape.
+    const seen = new Map<string, number>();
+    const follow = (counter: Counter<'platform'>, field: 'sent' | 'failed') => () => {
+      for (const [platform, stats] of Object.entries(gateway.replyStats())) {
+        const id = `${field}:${platform}`;
+        const delta = stats[field] - (seen.get(id) ?? 0);
+        seen.set(id, stats[field]);
+        if (delta > 0) counter.inc({ platform }, delta);
+        else if (delta === 0 && (seen.get(id) ?? 0) === 0) counter.inc({ platform }, 0);
+      }
+    };
+    const sent: Counter<'platform'> = new Counter({
+      name: 'batchgate_replies_sent_total',
+      help: 'Replies delivered by adapters, by platform.',
+      labelNames: ['platform'],
+      registers,
+      collect: () => follow(sent, 'sent')(),
+    });
+    const failed: Counter<'platform'> = new Counter({
+      name: 'batchgate_replies_failed_total',
+      help: 'Replies an adapter failed to deliver, by platform.',
+      labelNames: ['platform'],
+      registers,
+      collect: () => follow(failed, 'failed')(),
+    });
+  }
+}

@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { ChannelStats } from '../../core/batch-store.js';
+import { ErrorCode, GatewayError, ShuttingDownError, UnknownChannelError } from '../../core/errors.js';
+import type { MessageQueue } from '../../core/message-queue.js';
+import { parseChannelKey } from '../../core/model.js';
+import type { Gateway } from '../../gateway.js';
+import { channelKeyParams, injectBody, listQuery } from '../schemas.js';
+import { defineRoute } from '../validated-route.js';
+
+/** The channel's stats, or a 404 for a channel this gateway has never seen (or has forgotten). */
+export async function requireKnown(queue: MessageQueue, key: string): Promise<ChannelStats> {
+  const stats = await queue.stats(key);
+  if (!stats) throw new UnknownChannelError(key);
+  return stats;
+}
+
+function busyness(s: ChannelStats): number {
+  return (s.processing ? 1_000_000_000 : 0) + s.pending + s.queuedMessages;
+}
+
+/** `/api/v1/channels…`: read a channel's queue and steer it (DESIGN §6). */
+export function registerChannelRoutes(app: FastifyInstance, gateway: Gateway, onInjected: (platform: string) => void): void {
+  const { queue } = gateway;
+  const refuseWhileClosing = () => {
+    if (gateway.isShuttingDown) throw new ShuttingDownError();
+  };
+
+  defineRoute(app, 'GET', '/api/v1/channels', { querystring: listQuery }, async ({ query }) => {
+    let channels = await queue.list();
+    if (query.q) {
+      const needle = query.q.toLowerCase();
+      channels = channels.filter((c) => c.key.toLowerCase().includes(needle));
+    }
+    if (query.active !== undefined) channels = channels.filter((c) => c.active === (query.active === 'true'));
+    if (query.sort === 'busy') channels.sort((a, b) => busyness(b) - busyness(a) || a.key.localeCompare(b.key));
+    else channels.sort((a, b) => a.key.localeCompare(b.key));
+    const total = channels.length;
+    const page = query.limit === undefined && query.offset === 0 ? channels : channels.slice(query.offset, query.offset + (query.limit ?? total));
+    return { channels: page, total, offset: query.offset };
+  });
+
+  defineRoute(app, 'GET', '/api/v1/channels/:key', { params: channelKeyParams }, async ({ params }) => requireKnown(queue, params.key));
+
+  defineRoute(app, 'POST', '/api/v1/channels/:key/cancel', { params: channelKeyParams }, async ({ params }) => {
+    await requireKnown(queue, params.key);
+    return { cancelled: await queue.cancelCurrent(params.key) };
+  });
+
+  defineRoute(app, 'POST', '/api/v1/channels/:key/stop', { params: channelKeyParams }, async ({ params }) => {
+    const stats = await requireKnown(queue, params.key);
+    if (!stats.active) {
+      // An idle channel is evicted from the store (only its counters are remembered), and the store can
+      // pause only a channel it holds. An empty override makes the store hold it; the settings routes
+      // report an empty override as none, and resume removes it again.
+      await queue.setSettings(params.key, {});
+    }
+    return queue.stop(params.key);
+  });
+
+  defineRoute(app, 'POST', '/api/v1/channels/:key/resume', { params: channelKeyParams }, async ({ params }) => {
+    await requireKnown(queue, params.key);
+    const result = await queue.resume(params.key);
+    const { override } = await queue.getSettings(params.key);
+    if (override !== null && Object.keys(override).length === 0) await queue.deleteSettings(params.key);
+    return result;
+  });
+
+  defineRoute(app, 'DELETE', '/api/v1/channels/:key/queue', { params: channelKeyParams }, async ({ params }) => {
+    await requireKnown(queue, params.key);
+    return { removed: await queue.clear(params.key) };
+  });
+
+  defineRoute(app, 'POST', '/api/v1/channels/:key/messages', { params: channelKeyParams, body: injectBody }, async ({ params, body }, _req, reply) => {
+    refuseWhileClosing();
+    const { platform, channelId } = parseChannelKey(params.key);
+    const userId = body.userId ?? 'admin';
+    const message = {
+      id: `admin-${randomUUID()}`,
+      platform,
+      channelId,
+      userId,
+      userName: body.userName ?? userId,
+      text: body.text,
+      extra: { injected: true },
+    };
+    const result = body.front ? await queue.enqueueFront(message) : await queue.enqueue(message);
+    if (!result.accepted) {
+      if (result.reason === 'shutting down') throw new ShuttingDownError();
+      throw new GatewayError(ErrorCode.QueueFull, `channel ${result.channelKey} is full (overflow: reject)`, { details: { channelKey: result.channelKey } });
+    }
+    onInjected(platform);
+    return reply.code(202).send({ accepted: true, channelKey: result.channelKey, id: result.id, front: body.front });
+  });
+}

@@ -1,0 +1,47 @@
+import type { FastifyInstance } from 'fastify';
+import { InvalidSettingsError } from '../../core/errors.js';
+import type { MessageQueue } from '../../core/message-queue.js';
+import { settingsOverrideSchema, type ChannelSettings, type SettingsOverride } from '../../core/policy.js';
+import type { Gateway } from '../../gateway.js';
+import { channelKeyParams } from '../schemas.js';
+import { defineRoute } from '../validated-route.js';
+import { requireKnown } from './channels.js';
+
+/** `{ effective, override }`, where an empty override (left by stopping an idle channel) reads as none. */
+async function settingsOf(queue: MessageQueue, key: string): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
+  const { effective, override } = await queue.getSettings(key);
+  return { effective, override: override && Object.keys(override).length > 0 ? override : null };
+}
+
+/**
+ * `/api/v1/channels/:key/settings`: the per-channel override. PUT merges a partial object into the
+ * override and takes effect at once (an open window is re-timed). Unknown channel: 404, like every
+ * per-channel route; pre-configure channels that have not spoken yet with `batching.channels` in config.
+ */
+export function registerSettingsRoutes(app: FastifyInstance, gateway: Gateway): void {
+  const { queue } = gateway;
+  const url = '/api/v1/channels/:key/settings';
+
+  defineRoute(app, 'GET', url, { params: channelKeyParams }, async ({ params }) => {
+    await requireKnown(queue, params.key);
+    return settingsOf(queue, params.key);
+  });
+
+  defineRoute(
+    app,
+    'PUT',
+    url,
+    { params: channelKeyParams, body: settingsOverrideSchema, invalidBody: (issues) => new InvalidSettingsError(issues) },
+    async ({ params, body }) => {
+      await requireKnown(queue, params.key);
+      await queue.setSettings(params.key, body);
+      return settingsOf(queue, params.key);
+    },
+  );
+
+  defineRoute(app, 'DELETE', url, { params: channelKeyParams }, async ({ params }) => {
+    await requireKnown(queue, params.key);
+    await queue.deleteSettings(params.key);
+    return settingsOf(queue, params.key);
+  });
+}

@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify';
+import type { Gateway } from '../gateway.js';
+import { createAdminAuth } from './auth.js';
+import { loadDashboard } from './dashboard.js';
+import { registerEventStream, type EventStreamOptions } from './events-stream.js';
+import { adminErrorHandler } from './http-errors.js';
+import { AdminMetrics } from './metrics.js';
+import { registerChannelRoutes } from './routes/channels.js';
+import { registerMetricsRoute } from './routes/metrics-route.js';
+import { registerSettingsRoutes } from './routes/settings.js';
+import { registerStatsRoute } from './routes/stats.js';
+
+/** Tuning of the admin plugin (tests shorten the heartbeat). */
+export interface AdminOptions {
+  events?: EventStreamOptions;
+}
+
+/** What the admin plugin built, for the gateway and tests. */
+export interface AdminHandle {
+  metrics: AdminMetrics;
+}
+
+/**
+ * Registers the admin surface on the gateway's one server (DESIGN §6): `/api/v1/*`, `/metrics`,
+ * `/dashboard` behind one auth hook, in a scope of their own so the hook and error shape never touch the
+ * adapters' routes. Call after `gateway.queue` exists and before the adapters start.
+ */
+export async function registerAdmin(app: FastifyInstance, gateway: Gateway, options: AdminOptions = {}): Promise<AdminHandle> {
+  const logger = gateway.logger.child({ component: 'admin' });
+  const token = gateway.config.admin.token;
+  if (!token) {
+    logger.warn('admin.token is empty: the admin API, dashboard and metrics answer loopback clients only; set admin.token (or BATCHGATE_ADMIN_TOKEN) for remote access');
+  }
+
+  const metrics = new AdminMetrics(gateway);
+  const unsubscribe = gateway.queue.on((event) => metrics.observe(event));
+  gateway.signal.addEventListener('abort', unsubscribe, { once: true });
+  countAcceptedMessages(gateway, metrics);
+
+  const dashboard = await loadDashboard();
+  await app.register(async (scope) => {
+    scope.setErrorHandler(adminErrorHandler(logger));
+    scope.addHook(
+      'onRequest',
+      createAdminAuth({
+        token,
+        // A browser cannot send a bearer header when it opens /dashboard: it gets the page (which holds no
+        // data) with status 401, and the page asks for the token and sends it on every API call.
+        onUnauthorized: (request, reply) => (request.url.split('?')[0] === '/dashboard' ? dashboard.page(request, reply, 401) : undefined),
+      }),
+    );
+    registerChannelRoutes(scope, gateway, (platform) => metrics.countReceived(platform));
+    registerSettingsRoutes(scope, gateway);
+    const stream = registerEventStream(scope, gateway, logger, options.events);
+    registerStatsRoute(scope, gateway, metrics, stream);
+    registerMetricsRoute(scope, metrics);
+    scope.get('/dashboard', (request, reply) => dashboard.page(request, reply));
+  });
+  await app.register(async (scope) => dashboard.registerAssets(scope));
+  return { metrics };
+}
+
+/**
+ * Counts `batchgate_messages_received_total{platform}` where every adapter's message comes in: the
+ * gateway's `accept`. Adapters call it through `(msg) => gateway.accept(msg)` at call time, so wrapping
+ * the instance's method before they start sees every message, accepted ones counted once.
+ */
+function countAcceptedMessages(gateway: Gateway, metrics: AdminMetrics): void {
+  const accept = gateway.accept.bind(gateway);
+  gateway.accept = async (msg) => {
+    const result = await accept(msg);
+    if (result.accepted) metrics.countReceived(msg.platform);
+    return result;
+  };
+}
