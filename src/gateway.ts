@@ -16,6 +16,7 @@ import { createProcessor } from './processors/create.js';
 import type { Processor } from './processors/processor.js';
 import { Spool } from './spool.js';
 import { silentLogger } from './logger.js';
+import { registerAdmin, type AdminOptions } from './admin/server.js';
 
 /** The bus channels of one gateway and their payloads. */
 export interface GatewayChannels {
@@ -36,6 +37,8 @@ export interface GatewayOptions {
   scheduler?: Scheduler;
   /** Registers more routes on the server before it listens (the admin API plugs in here). */
   plugins?: Array<(app: FastifyInstance, gateway: Gateway) => void | Promise<void>>;
+  /** Tuning of the admin API plugin (event-stream heartbeat and buffer bounds). */
+  admin?: AdminOptions;
 }
 
 /** What shutdown did; the last log line reports it. */
@@ -183,6 +186,7 @@ export class Gateway {
     }
 
     this.registerHealth();
+    await registerAdmin(this.http, this, this.options.admin);
     for (const adapter of this.adapters) await adapter.routes?.(this.http);
     for (const plugin of this.options.plugins ?? []) await plugin(this.http, this);
 
