@@ -80,6 +80,8 @@ export interface FakeDiscord extends Omit<WorldIds, 'bot' | 'ownerId'> {
   readonly openConnections: number;
   readonly identifies: number;
   readonly resumes: number;
+  /** Heartbeats received (each answered with an ACK). */
+  readonly heartbeats: number;
   sendUserMessage(input: UserMessageInput): string;
   sendBotMessage(input: Omit<UserMessageInput, 'author'> & { author?: UserMessageInput['author'] }): string;
   dispatch(t: string, d: unknown): void;
@@ -307,6 +309,9 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     },
     get resumes() {
       return gateway.resumes;
+    },
+    get heartbeats() {
+      return gateway.heartbeats;
     },
     sendUserMessage,
     sendBotMessage: (input) =>

@@ -47,6 +47,7 @@ export class FakeGateway {
   connections = 0;
   identifies = 0;
   resumes = 0;
+  heartbeats = 0;
   readonly #sockets = new Set<WebSocket>();
   readonly #sessions = new Map<string, Session>();
   #sessionCounter = 0;
@@ -103,6 +104,7 @@ export class FakeGateway {
       }
       switch (payload.op) {
         case Op.Heartbeat:
+          this.heartbeats++;
           socket.send(JSON.stringify({ op: Op.HeartbeatAck }));
           break;
         case Op.Identify:

@@ -50,4 +50,17 @@ describe('fake Discord with the real discord.js client', () => {
     expect(fake.requests).toContainEqual({ method: 'GET', path: '/api/v10/gateway/bot', status: 401 });
     expect(fake.connections).toBe(0);
   });
+
+  it('ACKs heartbeats, so a fast heartbeat keeps one healthy session (no zombie resume)', async () => {
+    const fake = await startFakeDiscord({ heartbeatIntervalMs: 100 });
+    onTestFinished(() => fake.close());
+    const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: fake.apiUrl, retries: 0 } });
+    onTestFinished(() => client.destroy());
+    const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+    await client.login(fake.token);
+    await ready;
+    await fake.waitFor(() => fake.heartbeats >= 5, 'five heartbeats');
+    expect(fake.connections).toBe(1);
+    expect(fake.resumes).toBe(0);
+  });
 });
