@@ -1,7 +1,14 @@
 /**
- * Bus throughput: items/s fully consumed (callbacks completed) through a `Channel` with per-consumer
- * bounded queues, against a plain `EventEmitter` delivering to the same number of async listeners
- * doing the same work, in the same run (interleaved A/B).
+ * Bus throughput: items/s fully consumed (every consumer's callback completed) through a `Channel`
+ * with per-consumer bounded queues, against a plain `EventEmitter` delivering to the same number of
+ * async listeners running the same body, in the same run (A/B interleaved, medians).
+ *
+ * The channel's producer awaits each `send` (the documented way to get backpressure); the emitter
+ * emits in a tight loop (it has no backpressure to honour). Two listener bodies:
+ * - `sync body`: an async function that never awaits, the worst case for the bus, whose per-item
+ *   cost (queue, one await per callback to keep per-consumer FIFO) is then all overhead;
+ * - `one await`: the body awaits once, like any callback that does I/O; the emitter then holds every
+ *   in-flight call at once, the channel at most `queueSize` per consumer.
  */
 import { EventEmitter } from 'node:events';
 import { Channel } from '../src/bus/channel.js';
@@ -12,25 +19,34 @@ interface Item {
   platform: string;
 }
 
+type Body = 'sync body' | 'one await';
+
 const gc = (globalThis as { gc?: () => void }).gc;
 
-/** The listener body both sides run: a little arithmetic, then count the completion. */
-function makeWork(target: number): { work: (item: Item) => Promise<void>; done: Promise<void>; sink: () => number } {
+/** The listener both sides run, and a promise settled when `target` calls have completed. */
+function makeWork(body: Body, target: number): { work: (item: Item) => Promise<void>; done: Promise<void> } {
   let completed = 0;
   let acc = 0;
   let resolve!: () => void;
   const done = new Promise<void>((r) => (resolve = r));
-  const work = async (item: Item): Promise<void> => {
-    acc = (acc + item.seq * 31) | 0;
-    if (++completed === target) resolve();
-  };
-  return { work, done, sink: () => acc };
+  const work =
+    body === 'sync body'
+      ? async (item: Item): Promise<void> => {
+          acc = (acc + item.seq * 31) | 0;
+          if (++completed === target) resolve();
+        }
+      : async (item: Item): Promise<void> => {
+          await null;
+          acc = (acc + item.seq * 31) | 0;
+          if (++completed === target) resolve();
+        };
+  return { work, done };
 }
 
-async function runChannel(items: number, consumers: number): Promise<number> {
+async function runChannel(body: Body, items: number, consumers: number): Promise<number> {
   gc?.();
   const channel = new Channel<Item>({ name: 'bench', queueSize: 1_000 });
-  const { work, done } = makeWork(items * consumers);
+  const { work, done } = makeWork(body, items * consumers);
   for (let c = 0; c < consumers; c++) channel.newConsumer(work);
   const producer = channel.internalProducer;
   const t0 = now();
@@ -38,14 +54,16 @@ async function runChannel(items: number, consumers: number): Promise<number> {
   await done;
   const elapsed = now() - t0;
   await channel.stop();
+  const dropped = channel.stats().reduce((n, s) => n + s.dropped, 0);
+  if (dropped > 0) throw new Error(`bench: the channel dropped ${dropped} items`);
   return (items / elapsed) * 1000;
 }
 
-async function runEmitter(items: number, listeners: number): Promise<number> {
+async function runEmitter(body: Body, items: number, listeners: number): Promise<number> {
   gc?.();
   const emitter = new EventEmitter();
   emitter.setMaxListeners(listeners + 1);
-  const { work, done } = makeWork(items * listeners);
+  const { work, done } = makeWork(body, items * listeners);
   for (let c = 0; c < listeners; c++) emitter.on('item', work);
   const t0 = now();
   for (let i = 0; i < items; i++) emitter.emit('item', { seq: i, platform: 'bench' });
@@ -55,24 +73,32 @@ async function runEmitter(items: number, listeners: number): Promise<number> {
   return (items / elapsed) * 1000;
 }
 
-/** Rows for `npm run bench`: 1 and 10 consumers. */
+/** Rows for `npm run bench`: 1 and 10 consumers, for both listener bodies. */
 export async function runBusBench(log: (line: string) => void): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  for (const [consumers, items] of [
-    [1, 200_000],
-    [10, 50_000],
-  ] as const) {
+  const scenarios: Array<[Body, number, number]> = [
+    ['sync body', 1, 200_000],
+    ['sync body', 10, 50_000],
+    ['one await', 1, 200_000],
+    ['one await', 10, 50_000],
+  ];
+  for (const [body, consumers, items] of scenarios) {
     // Warm both paths so the JIT has compiled them before anything is timed.
-    await runChannel(20_000, consumers);
-    await runEmitter(20_000, consumers);
-    const result = await interleave(5, () => runChannel(items, consumers), () => runEmitter(items, consumers));
-    log(`bus ${consumers} consumer(s): channel runs ${result.oursRuns.map((n) => n.toFixed(0)).join(', ')} | emitter runs ${result.baselineRuns.map((n) => n.toFixed(0)).join(', ')}`);
+    await runChannel(body, 20_000, consumers);
+    await runEmitter(body, 20_000, consumers);
+    const result = await interleave(
+      5,
+      () => runChannel(body, items, consumers),
+      () => runEmitter(body, items, consumers),
+    );
+    const runs = (xs: number[]): string => xs.map((n) => `${(n / 1e3).toFixed(0)}k`).join(' ');
+    log(`bus ${body}, ${consumers} consumer(s): channel ${runs(result.oursRuns)} | emitter ${runs(result.baselineRuns)}`);
     rows.push({
-      scenario: `bus: ${consumers} consumer${consumers === 1 ? '' : 's'}, ${items} items`,
+      scenario: `bus ${consumers === 1 ? '1 consumer' : `${consumers} consumers`}, ${body}`,
       metric: 'items/s',
       ours: result.ours,
       baseline: result.baseline,
-      baselineName: 'EventEmitter (async)',
+      baselineName: 'EventEmitter',
       higherIsBetter: true,
       goal: '>= 0.5x',
     });

@@ -43,12 +43,7 @@ export interface ChannelStopOptions {
   signal?: AbortSignal;
 }
 
-const RESOLVED_COUNTS: readonly Promise<number>[] = Array.from({ length: 33 }, (_, i) => Promise.resolve(i));
 const RESOLVED: Promise<void> = Promise.resolve();
-
-function resolvedCount(n: number): Promise<number> {
-  return RESOLVED_COUNTS[n] ?? Promise.resolve(n);
-}
 
 function sumQueued(results: boolean[], base: number): number {
   let n = base;
@@ -227,9 +222,12 @@ export class Channel<in out T> {
     return this.consumerList.map((c) => c.stats());
   }
 
-  /** @internal The body of `Producer.send`. */
-  deliver(data: T, query?: FilterQuery): Promise<number> {
-    if (this.closing) return Promise.reject(new LifecycleError(`bus channel ${this.name} is stopped`));
+  /**
+   * @internal The body of `Producer.send` / `Producer.write`: a plain number when every matching queue
+   * took the item at once, else a promise. Throws a `LifecycleError` once the channel is stopping.
+   */
+  deliver(data: T, query?: FilterQuery): number | Promise<number> {
+    if (this.closing) throw new LifecycleError(`bus channel ${this.name} is stopped`);
     const q = query ?? this.queryOf?.(data);
     const list = this.consumerList;
     let queued = 0;
@@ -241,8 +239,8 @@ export class Channel<in out T> {
       if (result === true) queued++;
       else if (result !== false) (pending ??= []).push(result);
     }
-    if (this.synchronized) return this.draining ? resolvedCount(queued) : this.drainSynchronized(Priority.OPTIONAL).then(() => queued);
-    if (pending === undefined) return resolvedCount(queued);
+    if (this.synchronized) return this.draining ? queued : this.drainSynchronized(Priority.OPTIONAL).then(() => queued);
+    if (pending === undefined) return queued;
     return Promise.all(pending).then((results) => sumQueued(results, queued));
   }
 

@@ -5,6 +5,13 @@ import type { FilterQuery } from './filters.js';
 import { Priority } from './priority.js';
 import { SupervisedConsumer } from './supervised-consumer.js';
 
+/** Settled promises for the usual counts, so a `send` that found room allocates nothing. */
+const RESOLVED_COUNTS: readonly Promise<number>[] = Array.from({ length: 33 }, (_, i) => Promise.resolve(i));
+
+function resolvedCount(n: number): Promise<number> {
+  return RESOLVED_COUNTS[n] ?? Promise.resolve(n);
+}
+
 /**
  * Puts items into the queues of a channel's consumers. `send` is the delivery primitive; `push` is the
  * entry point callers use and subclasses override to transform or gate items before `send`.
@@ -40,7 +47,23 @@ export class Producer<in out T> {
    * Rejects with a `LifecycleError` once this producer or its channel stopped.
    */
   send(data: T, query?: FilterQuery): Promise<number> {
-    if (this.stopped) return Promise.reject(new LifecycleError(`bus producer on channel ${this.channel.name} is stopped`));
+    let result: number | Promise<number>;
+    try {
+      result = this.write(data, query);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return typeof result === 'number' ? resolvedCount(result) : result;
+  }
+
+  /**
+   * `send` for hot loops, in the manner of `stream.write()`: returns the count synchronously when every
+   * matching queue had room, and a promise only when one is full (or the channel is synchronized), so
+   * `const r = producer.write(x); if (typeof r !== 'number') await r;` awaits only when it must.
+   * Throws (rather than rejects) a `LifecycleError` once stopped.
+   */
+  write(data: T, query?: FilterQuery): number | Promise<number> {
+    if (this.stopped) throw new LifecycleError(`bus producer on channel ${this.channel.name} is stopped`);
     return this.channel.deliver(data, query);
   }
 
