@@ -159,7 +159,7 @@ export class DiscordAdapter implements PlatformAdapter {
     return new Promise<void>((resolve, reject) => {
       const timeoutMs = this.#options.startTimeoutMs ?? 60_000;
       const timer = setTimeout(() => {
-        reject(new AdapterError(DISCORD_PLATFORM, `not ready after ${timeoutMs} ms: the gateway at ${this.apiBase} did not complete the handshake`));
+        reject(new AdapterError(DISCORD_PLATFORM, `not ready after ${timeoutMs} ms: the gateway handshake (API at ${this.apiBase}) did not complete; check the network or proxy`));
       }, timeoutMs);
       const aborted = (): void => reject(new AdapterError(DISCORD_PLATFORM, 'start-up aborted: the gateway is shutting down'));
       const done = (): void => {
