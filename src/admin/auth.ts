@@ -46,9 +46,9 @@ export function createAdminAuth(options: AdminAuthOptions) {
     if (token) {
       const presented = bearerToken(request.headers.authorization);
       if (presented !== undefined && tokenMatches(presented, token)) return undefined;
+      void reply.header('www-authenticate', 'Bearer realm="batchgate"');
       const custom = options.onUnauthorized?.(request, reply);
       if (custom) return custom;
-      void reply.header('www-authenticate', 'Bearer realm="batchgate"');
       const what = presented === undefined ? 'missing Authorization: Bearer <admin.token>' : 'the bearer token does not match admin.token';
       return sendError(reply, new GatewayError(ErrorCode.Unauthorized, what));
     }
