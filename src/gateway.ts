@@ -139,6 +139,9 @@ export class Gateway {
           signal: this.shutdown.signal,
         });
       }
+      // Spooled batches were queued during build (ahead of any new message); they run only now that
+      // the adapters that deliver their replies are connected.
+      await this.queue.startProcessing();
       this.state = 'running';
       this.logger.info({ url: this.address, adapters: this.adapters.map((a) => a.platform), processor: this.config.processor.type, replayed: this.replayed }, 'gateway started');
     } catch (err) {
@@ -171,6 +174,7 @@ export class Gateway {
       clock: this.options.clock,
       scheduler: this.options.scheduler,
     });
+    this.queue.pauseDispatch(); // resumed once the adapters are connected
     this.queue.on((event) => {
       events.internalProducer.send(event).catch(() => undefined); // after stop, events have nowhere to go
     });
