@@ -95,13 +95,14 @@ export interface AdminGatewayOptions {
   batching?: Record<string, unknown>;
   processor?: Processor;
   admin?: AdminOptions;
-  webhook?: boolean;
+  /** The test releases each batch by hand (else batches reply at once). */
+  manual?: boolean;
 }
 
 /** A started gateway with the chat adapter (and the webhook adapter when asked), stopped after the test. */
 export async function startGateway(options: AdminGatewayOptions = {}): Promise<{ gw: Gateway; chat: ChatAdapter; processor: ControlledProcessor }> {
   const processor = new ControlledProcessor();
-  if (!options.processor) processor.auto = true;
+  processor.auto = !options.manual;
   const chat = new ChatAdapter();
   const config = parseConfig(
     {
