@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import { LifecycleError } from '../core/errors.js';
 import { silentLogger } from '../logger.js';
-import { Consumer, validateQueueOptions, type ConsumerCallback, type ConsumerOptions, type ConsumerStats } from './consumer.js';
+import { Consumer, type ConsumerCallback, type ConsumerOptions, type ConsumerStats } from './consumer.js';
 import { matchesFilters, type ConsumerFilters, type FilterQuery } from './filters.js';
 import { keepsProducersRunning, PRIORITY_ORDER, Priority } from './priority.js';
 import { Producer } from './producer.js';
+import { validateQueueOptions } from './queue-options.js';
 
 /** Channel settings; the queue settings are defaults every consumer may override. */
 export interface ChannelOptions<T> {

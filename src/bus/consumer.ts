@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
-import { ConfigError, LifecycleError } from '../core/errors.js';
+import { LifecycleError } from '../core/errors.js';
 import { silentLogger } from '../logger.js';
 import type { Channel } from './channel.js';
 import { Fifo } from './fifo.js';
 import type { ConsumerFilters } from './filters.js';
 import { Priority, priorityName } from './priority.js';
+import { validateQueueOptions } from './queue-options.js';
 
 /** What a consumer does with each item. Async callbacks are awaited: one item at a time, in order. */
 export type ConsumerCallback<T> = (data: T) => void | Promise<void>;
@@ -94,16 +95,16 @@ export class Consumer<in out T> {
   private errors = 0;
   private detach: (() => void) | undefined;
 
-  /**
-   * The consumer loop, written as a pump rather than an `async` while-loop: parking an async loop on
-   * an empty queue costs a promise per wake-up, which dominated the per-item cost. The pump performs
-   * queued items until one returns a pending promise, then continues from that promise's settlement
-   * (bound handlers: no per-item closure). One item at a time, in queue order.
-   */
+  /** Bound once, so scheduling a run allocates no closure. */
   private readonly pump = (): void => {
     void this.run();
   };
 
+  /**
+   * The consumer loop. It runs only while there is work and ends when the queue is empty (the next
+   * `offer` schedules a new run) rather than parking on a promise per wake-up, which measured as the
+   * main per-item cost of an always-on loop. One item at a time, awaited, in queue order.
+   */
   private async run(): Promise<void> {
     const queue = this.queue;
     while (queue.size > 0) {
@@ -380,19 +381,4 @@ function untilSettledOrAborted(promise: Promise<void>, signal: AbortSignal, onAb
       resolve();
     });
   });
-}
-
-/** Rejects queue settings that would make `send` wait forever or never queue. */
-export function validateQueueOptions(options: { queueSize?: number; writeTimeoutMs?: number }, where: string): void {
-  const { queueSize, writeTimeoutMs } = options;
-  if (queueSize !== undefined && !(queueSize === Infinity || (Number.isInteger(queueSize) && queueSize >= 1))) {
-    throw new ConfigError(`bus ${where}: queueSize must be an integer >= 1 or Infinity`, [
-      { path: 'queueSize', message: `got ${queueSize}; use at least 1 (or Infinity for unbounded)` },
-    ]);
-  }
-  if (writeTimeoutMs !== undefined && !(Number.isFinite(writeTimeoutMs) && writeTimeoutMs >= 0)) {
-    throw new ConfigError(`bus ${where}: writeTimeoutMs must be a finite number >= 0`, [
-      { path: 'writeTimeoutMs', message: `got ${writeTimeoutMs}; a full queue must not block a producer forever` },
-    ]);
-  }
 }

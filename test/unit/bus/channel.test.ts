@@ -298,3 +298,37 @@ describe('unsubscribe', () => {
     await channel.stop();
   });
 });
+
+describe('write (sync fast path)', () => {
+  it('returns the count synchronously while queues have room, a promise when one is full, and throws after stop', async () => {
+    const channel = new Channel<number>({ queueSize: 2, writeTimeoutMs: 5_000 });
+    const gate = deferred();
+    const got: number[] = [];
+    channel.newConsumer(async (n) => {
+      await gate.promise;
+      got.push(n);
+    });
+    const producer = channel.internalProducer;
+    expect(producer.write(0)).toBe(1);
+    expect(producer.write(1)).toBe(1);
+    const third = producer.write(2);
+    expect(third).toBeInstanceOf(Promise);
+    gate.resolve();
+    expect(await third).toBe(1);
+    await channel.stop();
+    expect(got).toEqual([0, 1, 2]);
+    expect(() => producer.write(3)).toThrow(LifecycleError);
+  });
+
+  it('stats() gives every consumer its counters for metrics', async () => {
+    const channel = new Channel<number>({ name: 'events' });
+    channel.newConsumer(() => {}, { name: 'metrics' });
+    channel.newConsumer(() => Promise.reject(new Error('x')), { name: 'sse' });
+    await channel.internalProducer.send(1);
+    await channel.stop();
+    expect(channel.stats()).toEqual([
+      { name: 'metrics', priority: 'HIGH', delivered: 1, dropped: 0, errors: 0, depth: 0, waiting: 0 },
+      { name: 'sse', priority: 'HIGH', delivered: 0, dropped: 0, errors: 1, depth: 0, waiting: 0 },
+    ]);
+  });
+});
