@@ -166,7 +166,12 @@ export class Channel<in out T> {
       signal.addEventListener('abort', onAbort, { once: true });
       detach = () => signal.removeEventListener('abort', onAbort);
     }
-    consumer.attach(this, { ...filters }, ++this.consumerSeq, detach);
+    try {
+      consumer.attach(this, { ...filters }, ++this.consumerSeq, detach);
+    } catch (err) {
+      detach?.();
+      throw err;
+    }
     this.setConsumers([...this.consumerList, consumer]);
     return consumer;
   }
@@ -258,7 +263,7 @@ export class Channel<in out T> {
       while (again) {
         again = false;
         for (const consumer of this.drainOrder) {
-          if (consumer.priority > minPriority || consumer.stats().depth === 0) continue;
+          if (consumer.priority > minPriority || consumer.depth === 0) continue;
           await consumer.drainQueued();
           again = true;
         }

@@ -162,6 +162,11 @@ export class Consumer<in out T> {
     return this.closed;
   }
 
+  /** Items waiting in the queue (not counting the one being performed). */
+  get depth(): number {
+    return this.queue.size;
+  }
+
   /** Nothing queued, nothing waiting for room, nothing performing. */
   get isIdle(): boolean {
     return this.queue.size === 0 && this.waitingCount === 0 && !this.busy;

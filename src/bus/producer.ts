@@ -107,7 +107,7 @@ export class Producer<in out T> {
   /** true when no consumer at `minPriority` or more important has anything queued. */
   isConsumersQueueEmpty(minPriority: Priority = Priority.OPTIONAL): boolean {
     for (const consumer of this.channel.consumers) {
-      if (consumer.priority <= minPriority && consumer.stats().depth > 0) return false;
+      if (consumer.priority <= minPriority && consumer.depth > 0) return false;
     }
     return true;
   }

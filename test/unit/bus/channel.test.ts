@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { Channel, defaultChannelName } from '../../../src/bus/channel.js';
 import { Producer } from '../../../src/bus/producer.js';
@@ -274,6 +275,20 @@ describe('unsubscribe', () => {
     expect(got).toEqual([1]);
     expect(consumer.isStopped).toBe(true);
     await channel.stop();
+  });
+
+  it('leaves no abort listener behind once unsubscribed, stopped, or refused', async () => {
+    const channel = new Channel<number>();
+    const controller = new AbortController();
+    const a = channel.newConsumer(() => {}, { signal: controller.signal });
+    channel.newConsumer(() => {}, { signal: controller.signal });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(2);
+    await a.unsubscribe();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    expect(() => new Channel<number>().addConsumer(a, { signal: controller.signal })).toThrow(LifecycleError);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    await channel.stop();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
   it('an already aborted signal registers nothing', async () => {
