@@ -82,6 +82,8 @@ export interface FakeDiscord extends Omit<WorldIds, 'bot' | 'ownerId'> {
   readonly resumes: number;
   /** Heartbeats received (each answered with an ACK). */
   readonly heartbeats: number;
+  /** Close code of every gateway socket that ended, in order (1000: the client's `destroy()`; 1006: a drop). */
+  readonly closeCodes: readonly number[];
   sendUserMessage(input: UserMessageInput): string;
   sendBotMessage(input: Omit<UserMessageInput, 'author'> & { author?: UserMessageInput['author'] }): string;
   dispatch(t: string, d: unknown): void;
@@ -312,6 +314,9 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     },
     get heartbeats() {
       return gateway.heartbeats;
+    },
+    get closeCodes() {
+      return gateway.closeCodes;
     },
     sendUserMessage,
     sendBotMessage: (input) =>

@@ -48,6 +48,8 @@ export class FakeGateway {
   identifies = 0;
   resumes = 0;
   heartbeats = 0;
+  /** Close code of every socket that ended, in order (1000/1001: the client closed cleanly; 1006: dropped). */
+  readonly closeCodes: number[] = [];
   readonly #sockets = new Set<WebSocket>();
   readonly #sessions = new Map<string, Session>();
   #sessionCounter = 0;
@@ -87,6 +89,7 @@ export class FakeGateway {
     this.#sockets.add(socket);
     let session: Session | null = null;
     socket.on('close', (code) => {
+      this.closeCodes.push(code);
       this.#sockets.delete(socket);
       if (session && session.socket === socket) {
         session.socket = null;

@@ -36,7 +36,8 @@
  * - `postedMessages` (`{ id, channelId, body, content, at }`, successful posts in order),
  *   `postAttempts` (every POST /messages with its status), `typingCalls` (`{ channelId, at }`),
  *   `requests` (every REST call with status).
- * - `connections` (sockets ever accepted), `openConnections`, `identifies`, `resumes`, `heartbeats`.
+ * - `connections` (sockets ever accepted), `openConnections`, `identifies`, `resumes`, `heartbeats`,
+ *   `closeCodes` (close code of every socket that ended: 1000 from `client.destroy()`, 1006 on a drop).
  * - `dropConnection()`: terminate every socket (client sees 1006 and resumes).
  * - `failNextPost(status, retryAfterSeconds?)`: the next POST /messages fails; 429 carries `Retry-After`.
  * - `waitFor(probe, what, timeoutMs = 10 s)`: polls until `probe()` is truthy; rejects naming `what`.
