@@ -20,22 +20,13 @@ const inboundSchema = z.object({
 /** Checks an inbound message and fills defaults; throws {@link InvalidMessageError} naming each bad field. */
 export function validateMessage(input: unknown, now: number): QueuedMessage {
   // Fast path for the hot loop: well-formed input skips zod; anything doubtful gets zod's full report.
-  if (looksValid(input)) {
-    return {
-      id: input.id,
-      platform: input.platform,
-      channelId: input.channelId,
-      userId: input.userId,
-      userName: input.userName || input.userId,
-      text: input.text,
-      queuedAt: input.queuedAt ?? Math.round(now),
-      extra: input.extra ?? {},
-      raw: input.raw,
-    };
-  }
+  if (looksValid(input)) return toQueuedMessage(input, now);
   const result = inboundSchema.safeParse(input);
   if (!result.success) throw new InvalidMessageError(toFieldIssues(result.error));
-  const m = result.data;
+  return toQueuedMessage(result.data, now);
+}
+
+function toQueuedMessage(m: Candidate, now: number): QueuedMessage {
   return {
     id: m.id,
     platform: m.platform,
