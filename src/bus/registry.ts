@@ -3,14 +3,14 @@ import type { Channel, ChannelStopOptions } from './channel.js';
 
 /**
  * Names to payload types, so look-ups come back typed:
- * `new ChannelRegistry<{ replies: OutboundMessage; events: QueueEvent }>()`.
+ * `new ChannelRegistry<{ replies: OutboundMessage; events: QueueEvent }>()`. The untyped default uses
+ * `any`, not `unknown`: channels are invariant, so only `any` lets it hold every `Channel<X>`.
  */
-export type ChannelTypes = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type ChannelTypes = Record<string, any>;
 
 type Name<M> = keyof M & string;
 /** Any channel the map allows, when the name comes from the channel itself. */
 type ChannelOf<M> = { [K in Name<M>]: Channel<M[K]> }[Name<M>];
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyChannel = Channel<any>;
 
 /**
