@@ -10,6 +10,7 @@ import { runFlushLateness } from './flush-lateness.js';
 import { printJudged, judge, type GoalRow } from './goals.js';
 import { runIdleMemory } from './idle-memory.js';
 import type { BenchRow } from './lib.js';
+import { runWebhookBench } from './webhook-e2e.js';
 
 type Log = (line: string) => void;
 type Scenario = (log: Log, opts: { scale: number; repeats?: number }) => Promise<GoalRow[]>;
@@ -18,6 +19,7 @@ const SCENARIOS: Record<string, Scenario> = {
   core: (log, o) => runCoreThroughput(log, { scale: o.scale, ...(o.repeats ? { repeats: o.repeats } : {}) }),
   lateness: (log, o) => runFlushLateness(log, o.repeats ? { repeats: o.repeats } : {}),
   memory: (log) => runIdleMemory(log),
+  webhook: (log) => runWebhookBench(log),
   bus: async (log) => {
     // bench/bus.ts lands separately; the runner works with or without it.
     const file = new URL('./bus.ts', import.meta.url);
