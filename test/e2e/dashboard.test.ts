@@ -1,0 +1,106 @@
+import { mkdir } from 'node:fs/promises';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { launchBrowser } from '../helpers/chromium.js';
+import { api, startGateway, until } from '../integration/admin/harness.js';
+
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
+
+describe('dashboard (Chromium)', { timeout: 90_000 }, () => {
+  it('shows channels live, cancels an in-flight batch from the table, pages and searches', async () => {
+    const { gw, chat, processor } = await startGateway({ manual: true, batching: { defaults: { windowMs: 40, maxBatchSize: 5 } } });
+    const browser = await launchBrowser();
+    onTestFinished(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(`${gw.url}/dashboard`);
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
+    await expect.poll(() => page.locator('#empty').isVisible()).toBe(true);
+
+    // A channel appears as its messages arrive, and shows its batch in flight.
+    await chat.say('support', 'my order is late');
+    await chat.say('support', 'order #4411');
+    const row = page.locator('tr[data-key="chat:support"]');
+    await row.waitFor({ timeout: 10_000 });
+    const first = await processor.started(1);
+    await expect.poll(() => row.locator('td.state').textContent(), { timeout: 10_000 }).toBe('running');
+    await expect.poll(() => row.locator('td.inflight').textContent()).toMatch(/^2 msg · \d/);
+
+    // Cancel from the table, through the confirmation dialog; the API shows the effect.
+    await row.locator('button[data-action="cancel"]').click();
+    await page.locator('#confirm').waitFor({ state: 'visible' });
+    expect(await page.locator('#confirm-text').textContent()).toContain('chat:support');
+    await page.locator('#confirm-ok').click();
+    await until(() => first.abortedAt !== undefined, 10_000, 'the batch to abort');
+    const stats = await api(gw, 'GET', '/api/v1/channels/chat%3Asupport');
+    expect(stats.body).toMatchObject({ processing: false, counters: { cancelled: 1 } });
+    await expect.poll(() => row.locator('td.num').nth(5).textContent(), { timeout: 10_000 }).toBe('1'); // cancel column
+    await expect.poll(() => page.locator('#events li .kind.batch-cancelled').count()).toBeGreaterThan(0);
+
+    // Stop with confirmation, then resume.
+    await row.locator('button[data-action="stop"]').click();
+    await page.locator('#confirm-ok').click();
+    await expect.poll(() => row.locator('td.state').textContent(), { timeout: 10_000 }).toBe('paused');
+    expect((await api(gw, 'GET', '/api/v1/channels/chat%3Asupport')).body.paused).toBe(true);
+    await row.locator('button[data-action="resume"]').click();
+    await expect.poll(async () => (await api(gw, 'GET', '/api/v1/channels/chat%3Asupport')).body.paused, { timeout: 10_000 }).toBe(false);
+
+    // Settings editor: a bad value shows the server's field error, a good one is saved.
+    await row.locator('button[data-action="settings"]').click();
+    const form = page.locator('tr.settings-row[data-key="chat:support"] form');
+    await expect.poll(() => form.locator('input[name="windowMs"]').inputValue()).toBe('40');
+    await form.locator('input[name="windowMs"]').fill('750');
+    await form.locator('button[type="submit"]').click();
+    await expect.poll(() => form.locator('.form-status').textContent()).toContain('saved: windowMs');
+    expect((await api(gw, 'GET', '/api/v1/channels/chat%3Asupport/settings')).body.override).toEqual({ windowMs: 750 });
+    await form.locator('input[name="maxBatchSize"]').fill('0');
+    await form.locator('button[type="submit"]').click();
+    await expect.poll(() => form.locator('.form-status').textContent()).toContain('maxBatchSize');
+
+    // Many channels: paged, searchable. Let the rest run through so the charts have data.
+    processor.auto = true;
+    for (const c of processor.calls) if (!c.abortedAt) c.release();
+    for (let i = 0; i < 130; i++) await chat.say(`room-${String(i).padStart(3, '0')}`, `hello ${i}`);
+    for (let i = 0; i < 12; i++) await chat.say('busy-room', `burst ${i}`);
+    await expect.poll(() => page.locator('#page').textContent(), { timeout: 15_000 }).toMatch(/^1 \/ 3$/);
+    await page.locator('#search').fill('room-12');
+    await expect.poll(() => page.locator('#rows tr[data-key]').count(), { timeout: 10_000 }).toBe(10);
+    expect(await page.locator('#total').textContent()).toBe('10 matching');
+    await page.locator('#search').fill('');
+    await page.locator('#sort').selectOption('key');
+    await expect.poll(() => page.locator('#rows tr[data-key]').count(), { timeout: 10_000 }).toBe(50);
+    await page.locator('#next').click();
+    await expect.poll(() => page.locator('#page').textContent()).toBe('2 / 3');
+
+    // A live in-flight row for the screenshot: one slow batch.
+    await page.locator('#prev').click();
+    await page.locator('#sort').selectOption('busy');
+    processor.auto = false;
+    await chat.say('support', 'are you there?');
+    await chat.say('support', 'hello??');
+    await expect.poll(() => page.locator('tr[data-key="chat:support"] td.state').textContent(), { timeout: 10_000 }).toBe('running');
+    await new Promise((r) => setTimeout(r, 2_500)); // a few rate samples on the throughput chart
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL('dashboard.png', ARTIFACTS).pathname, fullPage: true });
+    expect(pageErrors).toEqual([]);
+    for (const c of processor.calls) if (!c.abortedAt) c.release();
+  });
+
+  it('asks for the token when the gateway has one, then works with it', async () => {
+    const { gw, chat } = await startGateway({ token: 'dash-token' });
+    const browser = await launchBrowser();
+    onTestFinished(() => browser.close());
+    const page = await browser.newPage();
+    const response = await page.goto(`${gw.url}/dashboard`);
+    expect(response?.status()).toBe(401);
+    await page.locator('#auth').waitFor({ state: 'visible' });
+    await page.locator('#token').fill('wrong');
+    await page.locator('#auth-form button').click();
+    await expect.poll(() => page.locator('#auth-error').textContent()).toContain('refused');
+    await page.locator('#token').fill('dash-token');
+    await page.locator('#auth-form button').click();
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
+    await chat.say('tok-room', 'hi');
+    await page.locator('tr[data-key="chat:tok-room"]').waitFor({ timeout: 10_000 });
+  });
+});
