@@ -10,23 +10,49 @@ export interface ReactionApi {
 
 /** Options of {@link SlackReceipts}. */
 export interface SlackReceiptsOptions {
-  /** Reaction while a message waits or its batch runs; empty turns receipts off. */
+  /** Reaction while a message waits, its batch runs and its reply is on the way; empty turns receipts off. */
   receiptReaction: string;
-  /** Reaction that replaces it when the batch completed; empty: just remove the receipt. */
+  /** Reaction that replaces it once the batch's replies are posted; empty: just remove the receipt. */
   doneReaction: string;
   api: ReactionApi;
   logger: Logger;
-  /** Bound on messages tracked at once (oldest forgotten first). @defaultValue 10000 */
+  /** Bound on messages (and on batches awaiting delivery) tracked at once, oldest forgotten first. @defaultValue 10000 */
   maxTracked?: number;
+  /**
+   * How long a completed batch waits for its replies to be reported posted; after that its receipt is
+   * removed without ✅ (a reply lost on the way never reports back). @defaultValue 600000
+   */
+  deliveryTimeoutMs?: number;
+  /** Epoch ms; tests inject their own. @defaultValue Date.now */
+  now?: () => number;
 }
 
 /** Slack errors that mean "already in the state we wanted" (or the message is gone): not worth a warning. */
 const BENIGN = new Set(['already_reacted', 'no_reaction', 'message_not_found', 'channel_not_found', 'not_in_channel']);
 
 /**
+ * What is known about the delivery of one batch's replies. Created by `batch.completed` or by the first
+ * delivery report, whichever comes first: events and replies travel on different bus channels, so a reply
+ * can be posted before its batch's `batch.completed` reaches the adapter.
+ */
+interface Delivery {
+  /** Replies reported posted so far. */
+  delivered: number;
+  /** A reply failed for good: the batch ends without ✅. */
+  failed: boolean;
+  /** From `batch.completed`: the number of replies to wait for and the messages whose receipts they finish. */
+  awaiting?: { replies: number; ids: string[] };
+  /** Epoch ms the entry was created; it expires `deliveryTimeoutMs` later. */
+  since: number;
+}
+
+/**
  * "Seen" receipts: people resend a message when nothing shows it arrived, which makes bursts worse, so
- * each accepted message gets a reaction (👀 by default) that is swapped for the done reaction (✅) when
- * its batch completes and removed when the batch is cancelled or fails.
+ * each accepted message gets a reaction (👀 by default) that is swapped for the done reaction (✅) once
+ * its batch completed and every reply it produced was posted, and removed when the batch is cancelled or
+ * fails, or a reply cannot be posted. ✅ waits for the post, not for the processor: a reply held by a 429
+ * arrives seconds later, and one that Slack refuses never arrives, so ✅ at completion would promise an
+ * answer the user does not see.
  *
  * Reactions of one message run strictly in order on their own promise chain, so a fast batch can never
  * remove 👀 before the add landed and leave it stuck. Failures are logged, never thrown: receipts are
@@ -43,16 +69,28 @@ export class SlackReceipts {
    * (batching disabled and a fast processor): adding 👀 then would leave it stuck.
    */
   readonly #endedEarly = new Map<string, boolean>();
+  /** Batch id → delivery state, oldest first (Maps iterate in insertion order), for expiry. */
+  readonly #deliveries = new Map<string, Delivery>();
   readonly #maxTracked: number;
+  readonly #deliveryTimeoutMs: number;
+  readonly #now: () => number;
   readonly #pending = new Set<Promise<void>>();
+  #expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: SlackReceiptsOptions) {
     this.#opts = options;
     this.#maxTracked = options.maxTracked ?? 10_000;
+    this.#deliveryTimeoutMs = options.deliveryTimeoutMs ?? 600_000;
+    this.#now = options.now ?? Date.now;
   }
 
   get enabled(): boolean {
     return this.#opts.receiptReaction !== '';
+  }
+
+  /** Batches whose delivery state is kept (awaiting replies, or deliveries counted ahead of `batch.completed`). */
+  get trackedDeliveries(): number {
+    return this.#deliveries.size;
   }
 
   /** A message was accepted; `show` is the channel's `typing` setting from the accept result. */
@@ -72,27 +110,46 @@ export class SlackReceipts {
 
   /** Queue lifecycle of this platform's channels. */
   onQueueEvent(event: QueueEvent): void {
+    if (!this.enabled) return;
     switch (event.type) {
       case QueueEventType.Started:
         this.#batches.set(event.batchId, [...event.messageIds]);
         break;
       case QueueEventType.Completed:
-        this.#finish(event.batchId, true);
+        this.#onCompleted(event.batchId, event.replies);
         break;
       case QueueEventType.Cancelled:
       case QueueEventType.Failed:
-        this.#finish(event.batchId, false);
+        // Replies it published before it ended may still be posted; their reports find no entry and expire.
+        this.#deliveries.delete(event.batchId);
+        this.#finishBatch(event.batchId, false);
         break;
       case QueueEventType.Interrupted:
         // Its messages run again inside the next batch (whose batch.started lists them): keep the receipts.
         this.#batches.delete(event.batchId);
         break;
       case QueueEventType.Dropped:
-        if (event.batchId) this.#finish(event.batchId, false);
+        if (event.batchId) this.#finishBatch(event.batchId, false);
         break;
       default:
         break;
     }
+  }
+
+  /** The adapter posted (every part of) one reply of `batchId`. */
+  onDelivered(batchId: string): void {
+    if (!this.enabled) return;
+    const d = this.#delivery(batchId);
+    d.delivered++;
+    this.#settle(batchId, d);
+  }
+
+  /** One reply of `batchId` could not be posted, for good: its receipts are removed, no ✅. */
+  onUndelivered(batchId: string): void {
+    if (!this.enabled) return;
+    const d = this.#delivery(batchId);
+    d.failed = true;
+    this.#settle(batchId, d);
   }
 
   /** Resolves when every reaction call started so far has settled. */
@@ -100,19 +157,92 @@ export class SlackReceipts {
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
   }
 
-  #finish(batchId: string, done: boolean): void {
+  /** Stops the expiry timer; receipts still awaiting delivery stay as they are. Idempotent. */
+  close(): void {
+    clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = undefined;
+  }
+
+  #onCompleted(batchId: string, replies: number): void {
     const ids = this.#batches.get(batchId);
     this.#batches.delete(batchId);
-    if (!ids) return;
+    if (replies === 0 || !ids) {
+      this.#deliveries.delete(batchId);
+      if (ids) this.#finish(ids, true);
+      return;
+    }
+    const d = this.#delivery(batchId);
+    d.awaiting = { replies, ids };
+    this.#settle(batchId, d);
+  }
+
+  /** Finishes the batch once the outcome is known: a failed reply, or all replies posted. */
+  #settle(batchId: string, d: Delivery): void {
+    if (!d.awaiting) return;
+    if (!d.failed && d.delivered < d.awaiting.replies) return;
+    this.#deliveries.delete(batchId);
+    this.#finish(d.awaiting.ids, !d.failed);
+  }
+
+  #delivery(batchId: string): Delivery {
+    const now = this.#now();
+    this.#expire(now);
+    let d = this.#deliveries.get(batchId);
+    if (!d) {
+      d = { delivered: 0, failed: false, since: now };
+      this.#deliveries.set(batchId, d);
+      while (this.#deliveries.size > this.#maxTracked) {
+        const [oldest, entry] = this.#deliveries.entries().next().value ?? [];
+        if (oldest === undefined || entry === undefined) break;
+        this.#drop(oldest, entry, 'forgotten: too many batches awaiting delivery');
+      }
+      this.#armExpiry();
+    }
+    return d;
+  }
+
+  /** Drops entries older than the delivery timeout; a batch still awaiting its replies loses its 👀. */
+  #expire(now: number): void {
+    for (const [batchId, d] of this.#deliveries) {
+      if (now - d.since < this.#deliveryTimeoutMs) break;
+      this.#drop(batchId, d, 'no delivery reported in time');
+    }
+  }
+
+  #drop(batchId: string, d: Delivery, why: string): void {
+    this.#deliveries.delete(batchId);
+    if (!d.awaiting) return;
+    this.#opts.logger.warn({ batchId, replies: d.awaiting.replies, delivered: d.delivered }, `slack receipt removed without ${this.#opts.doneReaction || 'done reaction'}: ${why}`);
+    this.#finish(d.awaiting.ids, false);
+  }
+
+  /** Without traffic nothing else would expire a lost reply's entry, and its 👀 would stay forever. */
+  #armExpiry(): void {
+    if (this.#expiryTimer || this.#deliveries.size === 0) return;
+    const oldest = this.#deliveries.values().next().value;
+    const delayMs = Math.max(0, (oldest?.since ?? this.#now()) + this.#deliveryTimeoutMs - this.#now());
+    this.#expiryTimer = setTimeout(() => {
+      this.#expiryTimer = undefined;
+      this.#expire(this.#now());
+      this.#armExpiry();
+    }, delayMs);
+    this.#expiryTimer.unref();
+  }
+
+  #finishBatch(batchId: string, done: boolean): void {
+    const ids = this.#batches.get(batchId);
+    this.#batches.delete(batchId);
+    if (ids) this.#finish(ids, done);
+  }
+
+  #finish(ids: string[], done: boolean): void {
     for (const id of ids) {
       const chain = this.#tracked.get(id);
       const where = parseSlackMessageId(id);
       if (!where) continue;
       if (!chain) {
-        if (this.enabled) {
-          this.#endedEarly.set(id, done);
-          trim(this.#endedEarly, this.#maxTracked);
-        }
+        this.#endedEarly.set(id, done);
+        trim(this.#endedEarly, this.#maxTracked);
         continue;
       }
       this.#tracked.delete(id);

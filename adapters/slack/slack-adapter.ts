@@ -164,22 +164,33 @@ export class SlackAdapter implements PlatformAdapter {
     log.info({ mode: opts.mode, path: opts.mode === 'http' ? this.#httpReceiver().path : undefined }, 'slack adapter ready');
   }
 
+  /**
+   * Posts one reply. The receipts hear the outcome here, not at `batch.completed`: the reply is posted
+   * after the processor returned (behind 429 waits, or never), and ✅ must not come before it.
+   */
   async send(reply: OutboundMessage): Promise<void> {
-    if (this.#state !== 'started' || !this.#web) throw new AdapterError('slack', `cannot send: the adapter is ${this.#state}`);
+    if (this.#state !== 'started' || !this.#web) {
+      this.#receipts?.onUndelivered(reply.batchId);
+      throw new AdapterError('slack', `cannot send: the adapter is ${this.#state}`);
+    }
     const { channel, threadTs } = parseSlackChannelId(reply.channelId);
     const threadTsToUse = reply.threadId ?? threadTs;
     const parts = splitText(reply.text, this.#opts.textLimit ?? SLACK_TEXT_LIMIT).filter((p) => p.trim() !== '');
     if (parts.length === 0) {
+      // Nothing to show, and nothing left to wait for: the batch's other replies decide its receipt.
       this.#log?.warn({ channelId: reply.channelId, batchId: reply.batchId }, 'empty slack reply not sent');
+      this.#receipts?.onDelivered(reply.batchId);
       return;
     }
     for (const [i, text] of parts.entries()) {
       try {
         await this.#call('chat.postMessage', { channel, text, thread_ts: threadTsToUse });
       } catch (err) {
+        this.#receipts?.onUndelivered(reply.batchId);
         throw new AdapterError('slack', `chat.postMessage to ${reply.channelId} failed on part ${i + 1} of ${parts.length}: ${describe(err)}`, err);
       }
     }
+    this.#receipts?.onDelivered(reply.batchId);
   }
 
   onQueueEvent(event: QueueEvent): void {
@@ -202,6 +213,7 @@ export class SlackAdapter implements PlatformAdapter {
       // Let receipts that are under way land (✅ for the last batches), but never hold shutdown on a 429 wait.
       const grace = new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref());
       await Promise.race([this.#receipts?.idle().catch(() => undefined), grace]);
+      this.#receipts?.close();
       this.#closing.abort();
       await this.#app?.stop().catch((err: unknown) => this.#log?.warn({ err: describe(err) }, 'slack receiver stop failed'));
     })();

@@ -91,6 +91,16 @@ function reactionSteps(fake: FakeSlack, channel: string, ts: string): string[] {
 }
 
 /**
+ * True when ✅ was added to message `ts` after (in the fake's call log) the successful `chat.postMessage`
+ * carrying `replyText`: the receipt promises an answer only once it is in the channel.
+ */
+function doneAfterPost(fake: FakeSlack, channel: string, ts: string, replyText: string): boolean {
+  const posted = fake.calls.findIndex((c) => c.method === 'chat.postMessage' && c.status === 200 && c.response.ok === true && c.args.channel === channel && c.args.text === replyText);
+  const done = fake.calls.findIndex((c) => c.method === 'reactions.add' && c.args.name === DONE && c.args.channel === channel && c.args.timestamp === ts);
+  return posted !== -1 && done > posted && fake.calls[done]!.at >= fake.calls[posted]!.at;
+}
+
+/**
  * Sends one more message to `channel` and waits for its own reply. Replies of a channel go out in order,
  * so once the sentinel's reply is posted every earlier batch of that channel has had its say: the posts
  * before it are final, with no sleeping "long enough".
@@ -157,11 +167,12 @@ describe('Slack HTTP mode through the real gateway (Bolt on the gateway fastify,
     expect(postsIn(s.fake, channel)[0]).toMatchObject({ channel, text: '3 messages from alice: a / b / c' });
     expect(postsIn(s.fake, channel)[0]?.thread_ts).toBeUndefined();
 
-    // Receipts: each message got 👀 when accepted, then 👀 gave way to ✅ once its batch was done.
+    // Receipts: each message got 👀 when accepted, then 👀 gave way to ✅ once the batch's reply was posted.
     for (const e of burst) {
       const ts = String(e.ts);
       await vi.waitFor(() => expect(s.fake.reactionsOn(channel, ts)).toEqual([DONE]), WAIT);
       expect(reactionSteps(s.fake, channel, ts)).toEqual([`add ${EYES}`, `remove ${EYES}`, `add ${DONE}`]);
+      expect(doneAfterPost(s.fake, channel, ts, '3 messages from alice: a / b / c')).toBe(true);
     }
     const stats = await s.gateway.queue.stats(`slack:${channel}`);
     expect(stats?.counters).toMatchObject({ received: 3, batches: 1, processed: 1, cancelled: 0, failed: 0 });
@@ -304,7 +315,8 @@ describe('Slack Web API trouble through the real gateway', () => {
     const channel = 'C0RATE001';
     s.fake.failNextPost(429, 1);
     const deliver = httpDeliver(s);
-    for (const text of ['a', 'b', 'c', 'd']) await deliver(eventCallback(aliceSays(channel, text)));
+    const burst = ['a', 'b', 'c', 'd'].map((text) => aliceSays(channel, text));
+    for (const e of burst) await deliver(eventCallback(e));
 
     await vi.waitFor(() => expect(postsIn(s.fake, channel)).toHaveLength(2), WAIT);
     expect(postsIn(s.fake, channel).map((p) => p.text)).toEqual(['2 messages from alice: a / b', '2 messages from alice: c / d']);
@@ -322,6 +334,13 @@ describe('Slack Web API trouble through the real gateway', () => {
     expect(completed).toHaveLength(2);
     expect(completed[1]!.at).toBeLessThan(retried.at);
     expect(s.gateway.replyStats().slack).toEqual({ sent: 2, failed: 0 });
+    // ✅ waited for each batch's reply to be posted, not for its batch to complete (which was during the wait).
+    const replyOf = ['2 messages from alice: a / b', '2 messages from alice: a / b', '2 messages from alice: c / d', '2 messages from alice: c / d'];
+    for (const [i, e] of burst.entries()) {
+      const ts = String(e.ts);
+      await vi.waitFor(() => expect(s.fake.reactionsOn(channel, ts)).toEqual([DONE]), WAIT);
+      expect(doneAfterPost(s.fake, channel, ts, replyOf[i]!)).toBe(true);
+    }
   });
 
   it('a bad bot token (auth.test invalid_auth) → start() rejects with an AdapterError naming slack; no unhandled rejection', async () => {

@@ -89,7 +89,7 @@ describe('slack adapter, sending and receipts', () => {
     expect((err as AdapterError).message).toMatch(/slack adapter: chat\.postMessage .*channel_not_found/);
   });
 
-  it('receipts: 👀 on accepted messages, swapped for ✅ when the batch completes', async () => {
+  it('receipts: 👀 on accepted messages, swapped for ✅ when the batch completed and its reply was posted (reply first, event later)', async () => {
     const h = await startSlackHarness();
     const ids = await burst(h, 'C0RCPT001', ['a', 'b', 'c']);
     const where = ids.map((id) => ({ channel: id.split(':')[0] ?? '', ts: id.split(':')[1] ?? '' }));
@@ -97,7 +97,10 @@ describe('slack adapter, sending and receipts', () => {
 
     h.adapter.onQueueEvent({ type: 'batch.flushed', channelKey: 'slack:C0RCPT001', batchId: 'b1', at: Date.now(), size: 3, reason: 'window', deadline: Date.now(), latenessMs: 0 });
     h.adapter.onQueueEvent(started('slack:C0RCPT001', 'b1', ids));
+    // Events and replies travel on different bus channels: the reply can be posted before batch.completed arrives.
     await h.adapter.send(reply('C0RCPT001', 'a\nb\nc', { batchId: 'b1', inReplyTo: ids }));
+    await h.adapter.idle();
+    expect(where.map((w) => h.fake.reactionsOn(w.channel, w.ts))).toEqual([['eyes'], ['eyes'], ['eyes']]);
     h.adapter.onQueueEvent({ type: 'batch.completed', channelKey: 'slack:C0RCPT001', batchId: 'b1', at: Date.now(), size: 3, durationMs: 5, replies: 1 });
     await h.adapter.idle();
     expect(where.map((w) => h.fake.reactionsOn(w.channel, w.ts))).toEqual([['white_check_mark'], ['white_check_mark'], ['white_check_mark']]);
@@ -136,6 +139,7 @@ describe('slack adapter, sending and receipts', () => {
     // Batching disabled + a fast processor: the whole batch runs before accept's promise resolves.
     h.adapter.onQueueEvent(started('slack:C0FAST001', 'bfast', [id]));
     h.adapter.onQueueEvent({ type: 'batch.completed', channelKey: 'slack:C0FAST001', batchId: 'bfast', at: Date.now(), size: 1, durationMs: 1, replies: 1 });
+    await h.adapter.send(reply('C0FAST001', 'instant', { batchId: 'bfast', inReplyTo: [id] }));
     release();
     await vi.waitFor(() => expect(h.fake.reactionsOn('C0FAST001', String(event.ts))).toEqual(['white_check_mark']), WAIT);
     await h.adapter.idle();
@@ -147,6 +151,7 @@ describe('slack adapter, sending and receipts', () => {
     const [id = ''] = await burst(quiet, 'C0QUIET01', ['shh']);
     quiet.adapter.onQueueEvent(started('slack:C0QUIET01', 'bq', [id]));
     quiet.adapter.onQueueEvent({ type: 'batch.completed', channelKey: 'slack:C0QUIET01', batchId: 'bq', at: Date.now(), size: 1, durationMs: 1, replies: 1 });
+    await quiet.adapter.send(reply('C0QUIET01', 'shh', { batchId: 'bq', inReplyTo: [id] }));
     await quiet.adapter.idle();
     expect(quiet.fake.calls.filter((c) => c.method.startsWith('reactions.'))).toEqual([]);
 
@@ -161,6 +166,7 @@ describe('slack adapter, sending and receipts', () => {
     await vi.waitFor(() => expect(custom.fake.reactionsOn(channel, ts)).toEqual(['hourglass']), WAIT);
     custom.adapter.onQueueEvent(started('slack:C0CUSTOM1', 'bx', [cid]));
     custom.adapter.onQueueEvent({ type: 'batch.completed', channelKey: 'slack:C0CUSTOM1', batchId: 'bx', at: Date.now(), size: 1, durationMs: 1, replies: 1 });
+    await custom.adapter.send(reply('C0CUSTOM1', 'custom', { batchId: 'bx', inReplyTo: [cid] }));
     await custom.adapter.idle();
     expect(custom.fake.reactionsOn(channel, ts)).toEqual([]);
   });
