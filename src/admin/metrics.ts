@@ -142,7 +142,9 @@ export class AdminMetrics {
     // One list() per scrape serves the three channel gauges (it is O(channels)).
     let snapshot: Promise<{ pending: number; queued: number; inFlight: number; overWarn: number; active: number }> | null = null;
     const channels = () => {
-      snapshot ??= gateway.queue.list().then((list) => {
+      // `await` rather than `.then`: the queue's read methods may answer synchronously.
+      snapshot ??= (async () => {
+        const list = await gateway.queue.list();
         setImmediate(() => (snapshot = null));
         let pending = 0;
         let queued = 0;
@@ -158,7 +160,7 @@ export class AdminMetrics {
           if (c.queuedBatches >= Math.max(1, Math.ceil(c.settings.maxQueuedBatches * ratio))) overWarn++;
         }
         return { pending, queued, inFlight, overWarn, active };
-      });
+      })();
       return snapshot;
     };
     new Gauge({
