@@ -76,52 +76,63 @@ export interface FinishResult {
  * never see half a transition; everything else (timers, running processors, abort controllers, the
  * worker pool) belongs to the process and lives in {@link MessageQueue}.
  *
+ * Steps may answer synchronously: the in-memory store does, so the embedded hot path pays no promise
+ * per message; the engine awaits only what is a promise.
+ *
  * Steps emit their own queue events through the `emit` callback given at construction, so an event is
  * reported by whichever process performed the step.
  */
 export interface BatchStore {
   /** Adds a message to its channel's open batch, sealing it when a cap is reached. */
-  append(msg: QueuedMessage, now: number): Promise<AppendResult>;
+  append(msg: QueuedMessage, now: number): MaybePromise<AppendResult>;
   /** Seals the open batch of every channel whose deadline passed; at most `limit` per call. */
-  sealDue(now: number, limit: number): Promise<SealResult[]>;
+  sealDue(now: number, limit: number): MaybePromise<SealResult[]>;
   /** The earliest deadline of an open batch, or null. */
-  nextDeadline(): Promise<number | null>;
+  nextDeadline(): MaybePromise<number | null>;
   /** Seals one channel's open batch now (admin flush). Null when nothing is open. */
-  seal(channelKey: string, reason: FlushReason, now: number): Promise<SealResult | null>;
+  seal(channelKey: string, reason: FlushReason, now: number): MaybePromise<SealResult | null>;
   /** Seals every open batch (shutdown). */
-  sealAll(reason: FlushReason, now: number): Promise<SealResult[]>;
+  sealAll(reason: FlushReason, now: number): MaybePromise<SealResult[]>;
   /** Puts messages or a batch ahead of everything waiting (not ahead of the one in flight). */
-  pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now: number): Promise<SealResult>;
+  pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now: number): MaybePromise<SealResult>;
   /** Appends already-sealed batches at the back of their queues (spool replay). */
-  restore(batches: MessageBatch[], now: number): Promise<SealResult[]>;
+  restore(batches: MessageBatch[], now: number): MaybePromise<SealResult[]>;
   /** Marks the channel's queue head in flight and returns it; null if paused, busy or empty. */
-  take(channelKey: string, now: number): Promise<TakenBatch | null>;
+  take(channelKey: string, now: number): MaybePromise<TakenBatch | null>;
   /** Ends a batch's flight with an outcome. */
-  finish(channelKey: string, batchId: string, outcome: FinishOutcome, now: number): Promise<FinishResult>;
+  finish(channelKey: string, batchId: string, outcome: FinishOutcome, now: number): MaybePromise<FinishResult>;
   /** Interrupt: the in-flight batch's messages are merged in front of everything waiting, to re-run. */
-  interrupt(channelKey: string, batchId: string, now: number): Promise<FinishResult>;
+  interrupt(channelKey: string, batchId: string, now: number): MaybePromise<FinishResult>;
   /** Puts the in-flight batch back at the front of its queue unfinished (shutdown abort). */
-  release(channelKey: string, batchId: string, now: number): Promise<FinishResult>;
+  release(channelKey: string, batchId: string, now: number): MaybePromise<FinishResult>;
   /** Pauses dispatch; false for an unknown channel. */
-  pause(channelKey: string, now: number): Promise<boolean>;
+  pause(channelKey: string, now: number): MaybePromise<boolean>;
   /** Resumes dispatch; returns the next dispatchable seal order, or null. Undefined for an unknown channel. */
-  resume(channelKey: string, now: number): Promise<{ nextSeq: number | null } | undefined>;
+  resume(channelKey: string, now: number): MaybePromise<{ nextSeq: number | null } | undefined>;
   /** Drops the open deadline: messages stay pending until the next message or an explicit seal. */
-  disarm(channelKey: string): Promise<boolean>;
+  disarm(channelKey: string): MaybePromise<boolean>;
   /** Discards everything waiting that is not in flight; returns the number of messages removed. */
-  clear(channelKey: string, now: number): Promise<number>;
+  clear(channelKey: string, now: number): MaybePromise<number>;
   /** Removes every waiting batch of every channel (shutdown spool), in per-channel order. */
-  drainWaiting(): Promise<MessageBatch[]>;
-  getOverride(channelKey: string): Promise<SettingsOverride | null>;
+  drainWaiting(): MaybePromise<MessageBatch[]>;
+  getOverride(channelKey: string): MaybePromise<SettingsOverride | null>;
   /** Sets the override; returns the open batch's new deadline when it moved, else null. */
-  setOverride(channelKey: string, override: SettingsOverride, now: number): Promise<{ deadline: number | null; settings: ChannelSettings }>;
-  deleteOverride(channelKey: string, now: number): Promise<{ deadline: number | null; settings: ChannelSettings } | null>;
-  settings(channelKey: string): Promise<ChannelSettings>;
-  stats(channelKey: string): Promise<ChannelStats | null>;
-  list(): Promise<ChannelStats[]>;
+  setOverride(channelKey: string, override: SettingsOverride, now: number): MaybePromise<{ deadline: number | null; settings: ChannelSettings }>;
+  deleteOverride(channelKey: string, now: number): MaybePromise<{ deadline: number | null; settings: ChannelSettings } | null>;
+  settings(channelKey: string): MaybePromise<ChannelSettings>;
+  stats(channelKey: string): MaybePromise<ChannelStats | null>;
+  list(): MaybePromise<ChannelStats[]>;
   /** Channels whose state is held (not counting remembered idle ones). */
   activeChannels(): number;
-  close(): Promise<void>;
+  close(): MaybePromise<void>;
 }
 
 export type EmitQueueEvent = (event: QueueEvent) => void;
+
+/** Store steps may answer synchronously (memory) or asynchronously (Redis); the engine handles both. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** True when a store step answered asynchronously. */
+export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}

@@ -19,6 +19,8 @@ interface QueuedEntry {
   sealedAt: number;
   seq: number;
   attempt: number;
+  /** Set when the entry goes in flight. */
+  startedAt: number;
 }
 
 /** Everything the store holds for one channel; dropped from the map as soon as the channel is idle. */
@@ -29,7 +31,7 @@ class ChannelState {
   /** Time of this channel's live heap entry, or Infinity; other entries for it are stale. */
   heapAt = Infinity;
   queued: QueuedEntry[] = [];
-  inFlight: (QueuedEntry & { startedAt: number }) | null = null;
+  inFlight: QueuedEntry | null = null;
   paused = false;
   override: SettingsOverride | null = null;
   overWarn = false;
@@ -67,7 +69,11 @@ export interface InMemoryBatchStoreOptions {
 export class InMemoryBatchStore implements BatchStore {
   private readonly channels = new Map<string, ChannelState>();
   private readonly heap = new DeadlineHeap<ChannelState>();
-  private readonly recentIdle = new Map<string, { counters: ChannelCounters; settings: ChannelSettings }>();
+  /**
+   * Recently evicted channels, oldest first, kept whole (they are small and idle) so a channel that
+   * comes back reuses its object and counters instead of allocating anew.
+   */
+  private readonly recentIdle = new Map<string, ChannelState>();
   private readonly policy: SettingsPolicy;
   private readonly emit: EmitQueueEvent;
   private readonly warnRatio: number;
@@ -83,12 +89,13 @@ export class InMemoryBatchStore implements BatchStore {
 
   private state(key: string): ChannelState {
     let ch = this.channels.get(key);
-    if (!ch) {
-      const remembered = this.recentIdle.get(key);
-      ch = new ChannelState(key, this.policy.resolve(key));
-      if (remembered) {
-        Object.assign(ch.counters, remembered.counters);
+    if (ch === undefined) {
+      ch = this.recentIdle.get(key);
+      if (ch !== undefined) {
         this.recentIdle.delete(key);
+        ch.settings = this.policy.resolve(key);
+      } else {
+        ch = new ChannelState(key, this.policy.resolve(key));
       }
       this.channels.set(key, ch);
     }
@@ -102,14 +109,17 @@ export class InMemoryBatchStore implements BatchStore {
     ch.heapAt = Infinity;
     if (this.rememberIdle > 0) {
       if (this.recentIdle.size >= this.rememberIdle) {
-        const oldest = this.recentIdle.keys().next().value;
-        if (oldest !== undefined) this.recentIdle.delete(oldest);
+        for (const oldest of this.recentIdle.keys()) {
+          this.recentIdle.delete(oldest);
+          break;
+        }
       }
-      this.recentIdle.set(ch.key, { counters: ch.counters, settings: ch.settings });
+      ch.overWarn = false;
+      this.recentIdle.set(ch.key, ch);
     }
   }
 
-  async append(msg: QueuedMessage, now: number): Promise<AppendResult> {
+  append(msg: QueuedMessage, now: number): AppendResult {
     const ch = this.state(channelKeyOf(msg));
     const s = ch.settings;
     ch.counters.received++;
@@ -156,7 +166,7 @@ export class InMemoryBatchStore implements BatchStore {
   private sealBatch(ch: ChannelState, batch: MessageBatch, reason: FlushReason, deadline: number, now: number): SealResult {
     batch.flushReason = reason;
     ch.counters.batches++;
-    const entry: QueuedEntry = { batch, sealedAt: now, seq: ++this.seq, attempt: 1 };
+    const entry: QueuedEntry = { batch, sealedAt: now, seq: ++this.seq, attempt: 1, startedAt: 0 };
     this.enqueueSealed(ch, entry, now);
     this.emit({
       type: QueueEventType.Flushed,
@@ -193,7 +203,7 @@ export class InMemoryBatchStore implements BatchStore {
         // merge (and reject, whose refusals happen at append; a batch that still overflows is kept, never lost)
         const merged = new MessageBatch(ch.key, { at: now, messages: ch.queued.flatMap((e) => e.batch.messages) });
         merged.flushReason = ch.queued[0]!.batch.flushReason;
-        ch.queued = [{ batch: merged, sealedAt: ch.queued[0]!.sealedAt, seq: ch.queued[0]!.seq, attempt: 1 }];
+        ch.queued = [{ batch: merged, sealedAt: ch.queued[0]!.sealedAt, seq: ch.queued[0]!.seq, attempt: 1, startedAt: 0 }];
       }
     }
     ch.queued.push(entry);
@@ -219,7 +229,7 @@ export class InMemoryBatchStore implements BatchStore {
     });
   }
 
-  async sealDue(now: number, limit: number): Promise<SealResult[]> {
+  sealDue(now: number, limit: number): SealResult[] {
     const out: SealResult[] = [];
     const heap = this.heap;
     while (heap.size > 0 && heap.peekTime() <= now && out.length < limit) {
@@ -243,25 +253,25 @@ export class InMemoryBatchStore implements BatchStore {
     return out;
   }
 
-  async nextDeadline(): Promise<number | null> {
+  nextDeadline(): number | null {
     const heap = this.heap;
     while (heap.size > 0 && heap.peekItem()!.heapAt !== heap.peekTime()) heap.pop();
     return heap.size > 0 ? heap.peekTime() : null;
   }
 
-  async seal(channelKey: string, reason: FlushReason, now: number): Promise<SealResult | null> {
+  seal(channelKey: string, reason: FlushReason, now: number): SealResult | null {
     const ch = this.channels.get(channelKey);
     if (!ch || ch.open === null) return null;
     return this.sealOpen(ch, reason, now, now);
   }
 
-  async sealAll(reason: FlushReason, now: number): Promise<SealResult[]> {
+  sealAll(reason: FlushReason, now: number): SealResult[] {
     const out: SealResult[] = [];
     for (const ch of this.channels.values()) if (ch.open !== null) out.push(this.sealOpen(ch, reason, now, now));
     return out;
   }
 
-  async pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now: number): Promise<SealResult> {
+  pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now: number): SealResult {
     const ch = this.state(channelKey);
     let batch: MessageBatch;
     if (item instanceof MessageBatch) batch = item;
@@ -274,30 +284,31 @@ export class InMemoryBatchStore implements BatchStore {
     batch.flushReason = 'admin';
     // Goes first in its channel; its seal order is the queue's current head so it keeps the channel's place.
     const seq = ch.queued[0]?.seq ?? ++this.seq;
-    ch.queued.unshift({ batch, sealedAt: now, seq, attempt: 1 });
+    ch.queued.unshift({ batch, sealedAt: now, seq, attempt: 1, startedAt: 0 });
     this.emit({ type: QueueEventType.Flushed, channelKey, at: now, batchId: batch.id, size: batch.size, reason: 'admin', deadline: now, latenessMs: 0 });
     this.checkWarn(ch, now);
     return this.sealResult(ch, batch, 'admin');
   }
 
-  async restore(batches: MessageBatch[], now: number): Promise<SealResult[]> {
+  restore(batches: MessageBatch[], now: number): SealResult[] {
     const out: SealResult[] = [];
     for (const batch of batches) {
       if (batch.size === 0) continue;
       const ch = this.state(batch.channelKey);
       ch.counters.received += batch.size;
       ch.counters.batches++;
-      ch.queued.push({ batch, sealedAt: now, seq: ++this.seq, attempt: 1 });
+      ch.queued.push({ batch, sealedAt: now, seq: ++this.seq, attempt: 1, startedAt: 0 });
       out.push(this.sealResult(ch, batch, batch.flushReason ?? 'shutdown'));
     }
     return out;
   }
 
-  async take(channelKey: string, now: number): Promise<TakenBatch | null> {
+  take(channelKey: string, now: number): TakenBatch | null {
     const ch = this.channels.get(channelKey);
     if (!ch || ch.paused || ch.inFlight !== null || ch.queued.length === 0) return null;
     const entry = ch.queued.shift()!;
-    ch.inFlight = { ...entry, startedAt: now };
+    entry.startedAt = now;
+    ch.inFlight = entry;
     this.checkWarn(ch, now);
     return { batch: entry.batch, sealedAt: entry.sealedAt, attempt: entry.attempt, settings: ch.settings };
   }
@@ -306,7 +317,7 @@ export class InMemoryBatchStore implements BatchStore {
     return !ch.paused && ch.inFlight === null && ch.queued.length > 0 ? ch.queued[0]!.seq : null;
   }
 
-  async finish(channelKey: string, batchId: string, outcome: FinishOutcome): Promise<FinishResult> {
+  finish(channelKey: string, batchId: string, outcome: FinishOutcome): FinishResult {
     const ch = this.channels.get(channelKey);
     if (!ch || ch.inFlight?.batch.id !== batchId) return { current: false, nextSeq: null };
     ch.inFlight = null;
@@ -316,7 +327,7 @@ export class InMemoryBatchStore implements BatchStore {
     return { current: true, nextSeq };
   }
 
-  async interrupt(channelKey: string, batchId: string, now: number): Promise<FinishResult> {
+  interrupt(channelKey: string, batchId: string, now: number): FinishResult {
     const ch = this.channels.get(channelKey);
     if (!ch || ch.inFlight?.batch.id !== batchId) return { current: false, nextSeq: null };
     const interrupted = ch.inFlight;
@@ -324,23 +335,23 @@ export class InMemoryBatchStore implements BatchStore {
     const messages = [...interrupted.batch.messages, ...ch.queued.flatMap((e) => e.batch.messages)];
     const merged = new MessageBatch(channelKey, { at: now, messages });
     merged.flushReason = ch.queued.at(-1)?.batch.flushReason ?? interrupted.batch.flushReason;
-    ch.queued = [{ batch: merged, sealedAt: interrupted.sealedAt, seq: interrupted.seq, attempt: interrupted.attempt + 1 }];
+    ch.queued = [{ batch: merged, sealedAt: interrupted.sealedAt, seq: interrupted.seq, attempt: interrupted.attempt + 1, startedAt: 0 }];
     this.checkWarn(ch, now);
     this.emit({ type: QueueEventType.Interrupted, channelKey, at: now, batchId, size: interrupted.batch.size });
     return { current: true, nextSeq: this.next(ch) };
   }
 
-  async release(channelKey: string, batchId: string, now: number): Promise<FinishResult> {
+  release(channelKey: string, batchId: string, now: number): FinishResult {
     const ch = this.channels.get(channelKey);
     if (!ch || ch.inFlight?.batch.id !== batchId) return { current: false, nextSeq: null };
-    const { startedAt: _startedAt, ...entry } = ch.inFlight;
+    const entry = ch.inFlight;
     ch.inFlight = null;
     ch.queued.unshift(entry);
     this.checkWarn(ch, now);
     return { current: true, nextSeq: this.next(ch) };
   }
 
-  async pause(channelKey: string, now: number): Promise<boolean> {
+  pause(channelKey: string, now: number): boolean {
     const ch = this.channels.get(channelKey);
     if (!ch) return false;
     if (!ch.paused) {
@@ -350,7 +361,7 @@ export class InMemoryBatchStore implements BatchStore {
     return true;
   }
 
-  async resume(channelKey: string, now: number): Promise<{ nextSeq: number | null } | undefined> {
+  resume(channelKey: string, now: number): { nextSeq: number | null } | undefined {
     const ch = this.channels.get(channelKey);
     if (!ch) return this.recentIdle.has(channelKey) ? { nextSeq: null } : undefined;
     if (ch.paused) {
@@ -362,7 +373,7 @@ export class InMemoryBatchStore implements BatchStore {
     return { nextSeq };
   }
 
-  async disarm(channelKey: string): Promise<boolean> {
+  disarm(channelKey: string): boolean {
     const ch = this.channels.get(channelKey);
     if (!ch || ch.deadline === Infinity) return false;
     ch.deadline = Infinity;
@@ -370,7 +381,7 @@ export class InMemoryBatchStore implements BatchStore {
     return true;
   }
 
-  async clear(channelKey: string, now: number): Promise<number> {
+  clear(channelKey: string, now: number): number {
     const ch = this.channels.get(channelKey);
     if (!ch) return 0;
     const removed = (ch.open?.size ?? 0) + ch.queuedMessages();
@@ -385,7 +396,7 @@ export class InMemoryBatchStore implements BatchStore {
     return removed;
   }
 
-  async drainWaiting(): Promise<MessageBatch[]> {
+  drainWaiting(): MessageBatch[] {
     const out: MessageBatch[] = [];
     for (const ch of [...this.channels.values()]) {
       if (ch.open !== null) out.push(ch.open);
@@ -398,17 +409,17 @@ export class InMemoryBatchStore implements BatchStore {
     return out;
   }
 
-  async getOverride(channelKey: string): Promise<SettingsOverride | null> {
+  getOverride(channelKey: string): SettingsOverride | null {
     return this.channels.get(channelKey)?.override ?? null;
   }
 
-  async setOverride(channelKey: string, override: SettingsOverride, now: number): Promise<{ deadline: number | null; settings: ChannelSettings }> {
+  setOverride(channelKey: string, override: SettingsOverride, now: number): { deadline: number | null; settings: ChannelSettings } {
     const ch = this.state(channelKey);
     ch.override = { ...(ch.override ?? {}), ...override };
     return this.applySettings(ch, now);
   }
 
-  async deleteOverride(channelKey: string, now: number): Promise<{ deadline: number | null; settings: ChannelSettings } | null> {
+  deleteOverride(channelKey: string, now: number): { deadline: number | null; settings: ChannelSettings } | null {
     const ch = this.channels.get(channelKey);
     if (!ch || ch.override === null) return null;
     ch.override = null;
@@ -425,15 +436,15 @@ export class InMemoryBatchStore implements BatchStore {
     return { deadline: this.openDeadline(ch), settings: ch.settings };
   }
 
-  async settings(channelKey: string): Promise<ChannelSettings> {
+  settings(channelKey: string): ChannelSettings {
     return this.channels.get(channelKey)?.settings ?? this.policy.resolve(channelKey);
   }
 
-  async stats(channelKey: string): Promise<ChannelStats | null> {
+  stats(channelKey: string): ChannelStats | null {
     const ch = this.channels.get(channelKey);
     if (ch) return this.toStats(ch);
     const remembered = this.recentIdle.get(channelKey);
-    if (!remembered) return null;
+    if (remembered === undefined) return null;
     const { platform, channelId } = parseChannelKey(channelKey);
     return {
       key: channelKey,
@@ -471,11 +482,11 @@ export class InMemoryBatchStore implements BatchStore {
     };
   }
 
-  async list(): Promise<ChannelStats[]> {
+  list(): ChannelStats[] {
     const out: ChannelStats[] = [];
     for (const ch of this.channels.values()) out.push(this.toStats(ch));
     for (const key of this.recentIdle.keys()) {
-      const s = await this.stats(key);
+      const s = this.stats(key);
       if (s) out.push(s);
     }
     return out;
@@ -485,7 +496,7 @@ export class InMemoryBatchStore implements BatchStore {
     return this.channels.size;
   }
 
-  async close(): Promise<void> {
+  close(): void {
     this.heap.clear();
   }
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Processor, ProcessContext, ReplyInput } from '../processors/processor.js';
-import type { BatchStore, ChannelStats, FinishResult, SealResult, TakenBatch } from './batch-store.js';
+import { isPromise, type AppendResult, type BatchStore, type ChannelStats, type FinishResult, type MaybePromise, type SealResult, type TakenBatch } from './batch-store.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.js';
 import { DeadlineHeap } from './deadlines.js';
 import { ErrorCode, GatewayError, ProcessorTimeoutError, ShuttingDownError, UnknownChannelError, asGatewayError } from './errors.js';
@@ -38,18 +38,42 @@ export interface MessageQueueOptions {
 
 type AbortWhy = 'cancel' | 'stop' | 'interrupt' | 'timeout' | 'shutdown';
 
-/** One batch running in this process. */
-interface Run {
-  key: string;
-  batch: MessageBatch;
-  controller: AbortController;
-  startedAt: number;
-  settings: ChannelSettings;
-  attempt: number;
-  timeout: TimerHandle | null;
-  replies: number;
-  done: boolean;
-  logger?: Logger;
+/**
+ * One batch running in this process. Its AbortController is created only when someone reads
+ * `ctx.signal` (or the run must abort after that): on Node 20 a controller costs more than the rest of a
+ * dispatch, and most processors that never look at the signal need none.
+ */
+class Run {
+  controller: AbortController | null = null;
+  aborted = false;
+  abortReason: unknown = undefined;
+  timeout: TimerHandle | null = null;
+  replies = 0;
+  done = false;
+  logger: Logger | undefined = undefined;
+
+  constructor(
+    readonly key: string,
+    readonly batch: MessageBatch,
+    readonly startedAt: number,
+    readonly settings: ChannelSettings,
+    readonly attempt: number,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+  }
 }
 
 /** Totals since start, for /api/v1/stats and metrics. */
@@ -140,22 +164,39 @@ export class MessageQueue {
    * Adds a message to its channel's open batch. Bad input throws an InvalidMessageError naming the field;
    * a full queue (overflow `reject`) or a closing gateway resolves `accepted: false`.
    */
-  async enqueue(input: unknown): Promise<EnqueueResult> {
+  enqueue(input: unknown): Promise<EnqueueResult> {
     const now = this.clock.now();
-    const msg = validateMessage(input, now);
+    let msg: QueuedMessage;
+    try {
+      msg = validateMessage(input, now);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const channelKey = `${msg.platform}:${msg.channelId}`;
-    if (this.closing) return { accepted: false, reason: 'shutting down', channelKey, id: msg.id };
-    const result = await this.store.append(msg, now);
+    if (this.closing) return Promise.resolve({ accepted: false, reason: 'shutting down', channelKey, id: msg.id });
+    let result: MaybePromise<AppendResult>;
+    try {
+      result = this.store.append(msg, now);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // The in-memory store answers synchronously: no promise hop per message on the embedded hot path.
+    return isPromise(result)
+      ? result.then((r) => this.afterAppend(r, channelKey, msg.id))
+      : Promise.resolve(this.afterAppend(result, channelKey, msg.id));
+  }
+
+  private afterAppend(result: AppendResult, channelKey: string, id: string): EnqueueResult {
     if (result.status === 'rejected') {
       this.logger?.warn({ channelKey, limit: result.settings.maxQueuedBatches }, 'queue full: message rejected');
-      return { accepted: false, reason: 'queue full', channelKey, id: msg.id };
+      return { accepted: false, reason: 'queue full', channelKey, id };
     }
     if (result.status === 'sealed') {
       this.onSealed(result.sealed);
-      return { accepted: true, channelKey, id: msg.id, pending: 0, typing: result.settings.typing };
+      return { accepted: true, channelKey, id, pending: 0, typing: result.settings.typing };
     }
     this.arm(result.deadline);
-    return { accepted: true, channelKey, id: msg.id, deadline: result.deadline, pending: result.pending, typing: result.settings.typing };
+    return { accepted: true, channelKey, id, deadline: result.deadline, pending: result.pending, typing: result.settings.typing };
   }
 
   /** Puts a message or a batch ahead of everything waiting in its channel (not ahead of the one in flight). */
@@ -201,13 +242,18 @@ export class MessageQueue {
     this.timerAt = Infinity;
     const now = this.clock.now();
     try {
-      const sealed = await this.store.sealDue(now, this.sealChunk);
-      for (const s of sealed) this.onSealed(s);
+      const due = this.store.sealDue(now, this.sealChunk);
+      const sealed = isPromise(due) ? await due : due;
+      // Seal every due window of this turn before starting any batch: sealing is cheap, starting runs
+      // processors, and a window's flush time is when it seals.
+      for (const s of sealed) this.onSealed(s, false);
+      this.pump();
       if (sealed.length >= this.sealChunk) {
         this.arm(now); // more are due: yield to the event loop, then continue
         return;
       }
-      const next = await this.store.nextDeadline();
+      const nextAt = this.store.nextDeadline();
+      const next = isPromise(nextAt) ? await nextAt : nextAt;
       if (next !== null) this.arm(next);
     } catch (err) {
       this.logger?.error({ err }, 'sealing due windows failed; retrying');
@@ -217,26 +263,26 @@ export class MessageQueue {
 
   // ── dispatch and the worker pool ────────────────────────────────────────
 
-  private onSealed(sealed: SealResult): void {
+  private onSealed(sealed: SealResult, pump = true): void {
     const run = this.runs.get(sealed.channelKey);
     if (run && sealed.mode === 'interrupt') {
       void this.abortRun(run, 'interrupt');
       return;
     }
-    this.markReadyUnlessRunning(sealed);
+    this.markReadyUnlessRunning(sealed, pump);
   }
 
-  private markReadyUnlessRunning(sealed: SealResult): void {
+  private markReadyUnlessRunning(sealed: SealResult, pump = true): void {
     // A channel with a batch in flight is re-queued by that batch's finish, never before.
     if (this.runs.has(sealed.channelKey)) return;
-    this.markReady(sealed.channelKey, sealed.headSeq);
+    this.markReady(sealed.channelKey, sealed.headSeq, pump);
   }
 
-  private markReady(key: string, seq: number): void {
+  private markReady(key: string, seq: number, pump = true): void {
     if (this.readySeq.get(key) === seq) return;
     this.readySeq.set(key, seq);
     this.ready.push(seq, key);
-    this.pump();
+    if (pump) this.pump();
   }
 
   /** Starts batches while slots are free, oldest seal first. */
@@ -247,18 +293,25 @@ export class MessageQueue {
       if (this.readySeq.get(key) !== seq) continue;
       this.readySeq.delete(key);
       this.running++;
-      void this.startNext(key);
+      this.startNext(key);
     }
     this.checkIdle();
   }
 
-  private async startNext(key: string): Promise<void> {
-    let taken: TakenBatch | null = null;
+  private startNext(key: string): void {
+    let taken: MaybePromise<TakenBatch | null>;
     try {
-      taken = await this.store.take(key, this.clock.now());
+      taken = this.store.take(key, this.clock.now());
     } catch (err) {
-      this.logger?.error({ err, channelKey: key }, 'taking the next batch failed');
+      this.onTaken(key, null, err);
+      return;
     }
+    if (isPromise(taken)) taken.then((t) => this.onTaken(key, t), (err: unknown) => this.onTaken(key, null, err));
+    else this.onTaken(key, taken);
+  }
+
+  private onTaken(key: string, taken: TakenBatch | null, error?: unknown): void {
+    if (error !== undefined) this.logger?.error({ err: error, channelKey: key }, 'taking the next batch failed');
     if (!taken) {
       this.running--;
       this.pump();
@@ -270,31 +323,23 @@ export class MessageQueue {
   private startRun(key: string, taken: TakenBatch): void {
     const now = this.clock.now();
     const { batch, settings } = taken;
-    const run: Run = {
-      key,
-      batch,
-      controller: new AbortController(),
-      startedAt: now,
-      settings,
-      attempt: taken.attempt,
-      timeout: null,
-      replies: 0,
-      done: false,
-    };
+    const run = new Run(key, batch, now, settings, taken.attempt);
     this.runs.set(key, run);
     run.timeout = this.scheduler.setTimeout(() => void this.abortRun(run, 'timeout'), settings.processingTimeoutMs);
-    this.emit({
-      type: QueueEventType.Started,
-      channelKey: key,
-      at: now,
-      batchId: batch.id,
-      size: batch.size,
-      waitMs: now - taken.sealedAt,
-      messageIds: batch.messages.map((m) => m.id),
-    });
+    if (this.listeners.size > 0) {
+      this.emit({
+        type: QueueEventType.Started,
+        channelKey: key,
+        at: now,
+        batchId: batch.id,
+        size: batch.size,
+        waitMs: now - taken.sealedAt,
+        messageIds: batch.messages.map((m) => m.id),
+      });
+    }
     let result: Promise<void>;
     try {
-      result = Promise.resolve(this.processor(batch, this.createContext(run)));
+      result = Promise.resolve(this.processor(batch, new RunContext(run, this)));
     } catch (err) {
       result = Promise.reject(err);
     }
@@ -305,22 +350,45 @@ export class MessageQueue {
   }
 
   /** A processor finished on its own (resolved or threw). Ignored if the batch was already aborted. */
-  private async settle(run: Run, error: unknown): Promise<void> {
+  private settle(run: Run, error: unknown): void {
     if (run.done) return;
     this.endRun(run);
     const now = this.clock.now();
-    const durationMs = now - run.startedAt;
+    let result: MaybePromise<FinishResult>;
+    try {
+      result = this.store.finish(run.key, run.batch.id, error === null ? 'processed' : 'failed', now);
+    } catch (err) {
+      result = this.stepFailed(err);
+    }
+    if (isPromise(result)) {
+      result.then(
+        (r) => this.settled(run, error, now, r),
+        (err: unknown) => this.settled(run, error, now, this.stepFailed(err)),
+      );
+    } else {
+      this.settled(run, error, now, result);
+    }
+  }
+
+  private settled(run: Run, error: unknown, now: number, result: FinishResult): void {
     const { batch, key } = run;
-    const result = await this.finishSafely(() => this.store.finish(key, batch.id, error === null ? 'processed' : 'failed', now));
     if (this.closing) this.drainedMessages += batch.size;
+    const durationMs = now - run.startedAt;
     if (error === null) {
-      this.emit({ type: QueueEventType.Completed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, replies: run.replies });
+      if (this.listeners.size > 0) {
+        this.emit({ type: QueueEventType.Completed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, replies: run.replies });
+      }
     } else {
       const err = asGatewayError(error);
       this.logger?.warn({ err: error, channelKey: key, batchId: batch.id }, 'processor failed; the channel moves on');
       this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error: err.message, timeout: false });
     }
     this.afterRun(key, result);
+  }
+
+  private stepFailed(err: unknown): FinishResult {
+    this.logger?.error({ err }, 'store step failed after a batch ended');
+    return { current: false, nextSeq: null };
   }
 
   private endRun(run: Run): void {
@@ -336,13 +404,17 @@ export class MessageQueue {
     else this.pump();
   }
 
-  private async finishSafely(step: () => Promise<FinishResult>): Promise<FinishResult> {
+  /** Runs a store step that ends a flight, synchronously when the store answers synchronously. */
+  private finishStep(step: () => MaybePromise<FinishResult>, then: (result: FinishResult) => void): void | Promise<void> {
+    let result: MaybePromise<FinishResult>;
     try {
-      return await step();
+      result = step();
     } catch (err) {
-      this.logger?.error({ err }, 'store step failed after a batch ended');
-      return { current: false, nextSeq: null };
+      then(this.stepFailed(err));
+      return;
     }
+    if (isPromise(result)) return result.then(then, (err: unknown) => then(this.stepFailed(err)));
+    then(result);
   }
 
   /**
@@ -355,64 +427,63 @@ export class MessageQueue {
     const now = this.clock.now();
     const durationMs = now - run.startedAt;
     const { batch, key } = run;
-    run.controller.abort(abortReason(why, run.settings.processingTimeoutMs));
-    let result: FinishResult;
+    run.abort(abortReason(why, run.settings.processingTimeoutMs));
     switch (why) {
       case 'cancel':
       case 'stop':
-        result = await this.finishSafely(() => this.store.finish(key, batch.id, 'cancelled', now));
-        this.emit({ type: QueueEventType.Cancelled, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, reason: why });
+        await this.finishStep(() => this.store.finish(key, batch.id, 'cancelled', now), (result) => {
+          this.emit({ type: QueueEventType.Cancelled, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, reason: why });
+          this.afterRun(key, result);
+        });
         break;
       case 'timeout':
-        result = await this.finishSafely(() => this.store.finish(key, batch.id, 'failed', now));
-        this.logger?.warn({ channelKey: key, batchId: batch.id, timeoutMs: run.settings.processingTimeoutMs }, 'processor timed out; the channel moves on');
-        this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error: `processor passed its ${run.settings.processingTimeoutMs} ms timeout`, timeout: true });
+        await this.finishStep(() => this.store.finish(key, batch.id, 'failed', now), (result) => {
+          this.logger?.warn({ channelKey: key, batchId: batch.id, timeoutMs: run.settings.processingTimeoutMs }, 'processor timed out; the channel moves on');
+          this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error: `processor passed its ${run.settings.processingTimeoutMs} ms timeout`, timeout: true });
+          this.afterRun(key, result);
+        });
         break;
       case 'interrupt':
-        result = await this.finishSafely(() => this.store.interrupt(key, batch.id, now));
+        await this.finishStep(() => this.store.interrupt(key, batch.id, now), (result) => this.afterRun(key, result));
         break;
       case 'shutdown':
-        result = await this.finishSafely(() => this.store.release(key, batch.id, now));
-        this.emit({ type: QueueEventType.Cancelled, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, reason: 'shutdown' });
+        await this.finishStep(() => this.store.release(key, batch.id, now), (result) => {
+          this.emit({ type: QueueEventType.Cancelled, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, reason: 'shutdown' });
+          this.afterRun(key, result);
+        });
         break;
     }
-    this.afterRun(key, result);
     return true;
   }
 
-  private createContext(run: Run): ProcessContext {
+  /** @internal RunContext's way to publish a reply. */
+  publishReply(run: Run, input: ReplyInput): Promise<boolean> {
+    if (run.aborted) {
+      this.repliesDropped++;
+      this.emit({ type: QueueEventType.ReplyDropped, channelKey: run.key, at: this.clock.now(), batchId: run.batch.id });
+      return Promise.resolve(false);
+    }
+    const r = typeof input === 'string' ? { text: input } : input;
+    if (typeof r?.text !== 'string') return Promise.reject(new TypeError('ctx.reply needs a string or { text: string }'));
     const { platform, channelId } = parseChannelKey(run.key);
-    const signal = run.controller.signal;
-    const queue = this;
-    let inReplyTo: string[] | undefined;
-    return {
-      signal,
-      attempt: run.attempt,
-      channel: { key: run.key, platform, channelId, settings: run.settings },
-      get logger(): Logger {
-        run.logger ??= (queue.logger ?? silentFallback()).child({ channelKey: run.key, batchId: run.batch.id });
-        return run.logger;
-      },
-      reply: async (input: ReplyInput) => {
-        if (signal.aborted) {
-          queue.repliesDropped++;
-          queue.emit({ type: QueueEventType.ReplyDropped, channelKey: run.key, at: queue.clock.now(), batchId: run.batch.id });
-          return false;
-        }
-        const r = typeof input === 'string' ? { text: input } : input;
-        if (typeof r?.text !== 'string') throw new TypeError('ctx.reply needs a string or { text: string }');
-        inReplyTo ??= run.batch.messages.map((m) => m.id);
-        const out: OutboundMessage = { platform, channelId, text: r.text, batchId: run.batch.id, inReplyTo };
-        if (r.threadId !== undefined) out.threadId = r.threadId;
-        if (r.replyTo !== undefined) out.replyTo = r.replyTo;
-        await queue.onReply(out, run.batch);
-        run.replies++;
-        return true;
-      },
-      typing: async () => {
-        if (!signal.aborted) await queue.onTyping?.(run.key);
-      },
-    };
+    const out: OutboundMessage = { platform, channelId, text: r.text, batchId: run.batch.id, inReplyTo: run.batch.messages.map((m) => m.id) };
+    if (r.threadId !== undefined) out.threadId = r.threadId;
+    if (r.replyTo !== undefined) out.replyTo = r.replyTo;
+    return Promise.resolve(this.onReply(out, run.batch)).then(() => {
+      run.replies++;
+      return true;
+    });
+  }
+
+  /** @internal RunContext's typing request. */
+  async requestTyping(run: Run): Promise<void> {
+    if (!run.aborted) await this.onTyping?.(run.key);
+  }
+
+  /** @internal RunContext's logger: a child bound to the channel and batch, made on first use. */
+  runLogger(run: Run): Logger {
+    run.logger ??= (this.logger ?? silentFallback()).child({ channelKey: run.key, batchId: run.batch.id });
+    return run.logger;
   }
 
   // ── operator actions ────────────────────────────────────────────────────
@@ -499,11 +570,11 @@ export class MessageQueue {
 
   // ── reading ─────────────────────────────────────────────────────────────
 
-  stats(channelKey: string): Promise<ChannelStats | null> {
+  async stats(channelKey: string): Promise<ChannelStats | null> {
     return this.store.stats(channelKey);
   }
 
-  list(): Promise<ChannelStats[]> {
+  async list(): Promise<ChannelStats[]> {
     return this.store.list();
   }
 
@@ -585,6 +656,39 @@ export class MessageQueue {
     this.timer = null;
     for (const run of this.runs.values()) await this.abortRun(run, 'shutdown');
     await this.store.close();
+  }
+}
+
+/** The `ctx` a processor gets: a small class rather than per-batch closures, since one is made per batch. */
+class RunContext implements ProcessContext {
+  constructor(
+    private readonly run: Run,
+    private readonly queue: MessageQueue,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.run.signal;
+  }
+
+  get attempt(): number {
+    return this.run.attempt;
+  }
+
+  get channel(): ProcessContext['channel'] {
+    const { platform, channelId } = parseChannelKey(this.run.key);
+    return { key: this.run.key, platform, channelId, settings: this.run.settings };
+  }
+
+  get logger(): Logger {
+    return this.queue.runLogger(this.run);
+  }
+
+  reply(reply: ReplyInput): Promise<boolean> {
+    return this.queue.publishReply(this.run, reply);
+  }
+
+  typing(): Promise<void> {
+    return this.queue.requestTyping(this.run);
   }
 }
 

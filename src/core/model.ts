@@ -49,22 +49,30 @@ export interface MessageBatchJSON {
   flushReason: FlushReason | null;
 }
 
-let lastIdTime = 0;
+let lastIdMs = -1;
+let idPrefix = '';
 let idCounter = 0;
+// One random tail per process, so two processes starting in the same ms never collide.
+const ID_TAIL = Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0');
 
 /**
- * Unique ids that sort in creation order: 9 base-36 chars of epoch ms, a per-ms counter, and a random
- * tail so two processes starting in the same ms never collide.
+ * Unique ids that sort in creation order: 9 base-36 chars of epoch ms, a 4-char counter within the ms,
+ * and a per-process random tail. The ms prefix is formatted once per millisecond: ids are made per
+ * batch, on the hot path.
  */
 export function createBatchId(nowMs: number = Date.now()): string {
   const ms = Math.floor(nowMs);
-  if (ms === lastIdTime) idCounter++;
-  else {
-    lastIdTime = ms;
-    idCounter = 0;
+  if (ms !== lastIdMs) {
+    // A clock that steps back keeps the previous prefix, so ids stay sorted.
+    if (ms > lastIdMs) {
+      lastIdMs = ms;
+      idPrefix = ms.toString(36).padStart(9, '0');
+      idCounter = 0;
+    }
   }
-  const rand = Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0');
-  return `${ms.toString(36).padStart(9, '0')}${idCounter.toString(36).padStart(4, '0')}${rand}`;
+  const n = idCounter++;
+  const counter = n < 36 ? `000${n.toString(36)}` : n.toString(36).padStart(4, '0');
+  return idPrefix + counter + ID_TAIL;
 }
 
 /** Messages of one channel collected in a sliding window and processed together. */

@@ -84,24 +84,21 @@ export function compileGlob(pattern: string): (key: string) => boolean {
  */
 export class SettingsPolicy {
   private readonly defaults: ChannelSettings;
-  private readonly patterns: Array<{ test: (key: string) => boolean; values: SettingsOverride }>;
-  private readonly cache = new Map<string, ChannelSettings>();
-  private static readonly CACHE_LIMIT = 10_000;
+  /** Each pattern with its settings merged over the defaults once, so resolving allocates nothing. */
+  private readonly patterns: Array<{ test: (key: string) => boolean; settings: ChannelSettings }>;
 
   constructor(defaults: Partial<ChannelSettings> = {}, patterns: SettingsPattern[] = []) {
-    this.defaults = { ...DEFAULT_SETTINGS, ...defaults };
-    this.patterns = patterns.map(({ match, ...values }) => ({ test: compileGlob(match), values }));
+    this.defaults = Object.freeze({ ...DEFAULT_SETTINGS, ...defaults });
+    this.patterns = patterns.map(({ match, ...values }) => ({
+      test: compileGlob(match),
+      settings: Object.freeze({ ...this.defaults, ...stripUndefined(values) }),
+    }));
   }
 
   /** Settings for a key ignoring overrides (config only). */
   base(key: string): ChannelSettings {
-    let settings = this.cache.get(key);
-    if (settings) return settings;
-    const match = this.patterns.find((p) => p.test(key));
-    settings = Object.freeze(match ? { ...this.defaults, ...match.values } : this.defaults);
-    if (this.cache.size >= SettingsPolicy.CACHE_LIMIT) this.cache.clear();
-    this.cache.set(key, settings);
-    return settings;
+    for (const p of this.patterns) if (p.test(key)) return p.settings;
+    return this.defaults;
   }
 
   /** Effective settings given an optional channel override. */
