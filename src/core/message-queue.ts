@@ -32,7 +32,7 @@ export interface MessageQueueOptions {
   /** @defaultValue 0.75 */
   queueWarnRatio?: number;
   logger?: Logger;
-  /** Windows sealed per timer turn before yielding to the event loop. @defaultValue 1000 */
+  /** Windows sealed per timer turn before yielding to the event loop. @defaultValue 5000 */
   sealChunk?: number;
 }
 
@@ -132,7 +132,7 @@ export class MessageQueue {
     this.scheduler = options.scheduler ?? systemScheduler;
     this.logger = options.logger;
     this.maxConcurrent = options.maxConcurrentBatches ?? 32;
-    this.sealChunk = options.sealChunk ?? 1_000;
+    this.sealChunk = options.sealChunk ?? 5_000;
     this.policy = options.policy ?? new SettingsPolicy();
     const emit = (event: QueueEvent) => this.emit(event);
     this.store = options.createStore
@@ -247,13 +247,11 @@ export class MessageQueue {
       // Seal every due window of this turn before starting any batch: sealing is cheap, starting runs
       // processors, and a window's flush time is when it seals.
       for (const s of sealed) this.onSealed(s, false);
-      this.pump();
-      if (sealed.length >= this.sealChunk) {
-        this.arm(now); // more are due: yield to the event loop, then continue
-        return;
-      }
       const nextAt = this.store.nextDeadline();
       const next = isPromise(nextAt) ? await nextAt : nextAt;
+      // More already due (a full chunk): yield to the event loop and keep sealing before starting
+      // batches, so a burst of windows is not held back by the processors of its first chunks.
+      if (next === null || next > now) this.pump();
       if (next !== null) this.arm(next);
     } catch (err) {
       this.logger?.error({ err }, 'sealing due windows failed; retrying');
