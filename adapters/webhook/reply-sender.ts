@@ -39,7 +39,7 @@ export interface ReplyStats {
  * of no other.
  */
 export class ReplySender {
-  private readonly chains = new Map<string, Promise<void>>();
+  private readonly chains = new Map<string, Promise<boolean>>();
   private readonly stopper = new AbortController();
   private readonly counters: ReplyStats = { delivered: 0, failed: 0, retries: 0, skipped: 0 };
   private closing: Promise<void> | undefined;
@@ -53,17 +53,17 @@ export class ReplySender {
     return { ...this.counters };
   }
 
-  /** Resolves once the reply was delivered or given up on (then it is logged and counted); never rejects. */
-  send(reply: OutboundMessage): Promise<void> {
+  /** Resolves true once delivered (or when there is no replyUrl), false once given up on (logged and counted); never rejects. */
+  send(reply: OutboundMessage): Promise<boolean> {
     if (!this.options.replyUrl) {
       this.counters.skipped++;
       this.logger.debug({ channelId: reply.channelId, batchId: reply.batchId }, 'webhook reply not sent: no replyUrl configured');
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
     if (this.closing) {
       this.counters.failed++;
       this.logger.warn({ channelId: reply.channelId, batchId: reply.batchId }, 'webhook reply dropped: adapter closed');
-      return Promise.resolve();
+      return Promise.resolve(false);
     }
     const key = reply.channelId;
     const previous = this.chains.get(key) ?? Promise.resolve();
@@ -93,7 +93,8 @@ export class ReplySender {
     return this.closing;
   }
 
-  private async deliver(reply: OutboundMessage): Promise<void> {
+  /** True once delivered; false when the budget ran out or the adapter closed (logged and counted). */
+  private async deliver(reply: OutboundMessage): Promise<boolean> {
     const { attempts, backoffMs, backoffMaxMs } = this.options;
     const body = JSON.stringify({ channelId: reply.channelId, text: reply.text, batchId: reply.batchId, inReplyTo: reply.inReplyTo });
     const headers: Record<string, string> = {
@@ -111,7 +112,7 @@ export class ReplySender {
       if (outcome.ok) {
         this.counters.delivered++;
         if (attempt > 1) log.info({ attempt }, 'webhook reply delivered after retry');
-        return;
+        return true;
       }
       lastProblem = outcome.problem;
       if (!outcome.retryable) break;
@@ -127,6 +128,7 @@ export class ReplySender {
     }
     this.counters.failed++;
     log.error({ problem: lastProblem || 'adapter closed', attempts }, 'webhook reply not delivered; giving up');
+    return false;
   }
 
   private async post(body: string, headers: Record<string, string>): Promise<{ ok: true } | { ok: false; retryable: boolean; problem: string }> {

@@ -119,10 +119,15 @@ export class WebhookAdapter implements PlatformAdapter {
     if (!this.replyUrl) this.logger.info('no adapters.webhook.replyUrl: webhook replies are logged, not sent');
   }
 
-  /** Resolves when the reply was delivered or its retry budget ran out (logged and counted in {@link stats}). */
+  /**
+   * Resolves once the reply was delivered (or there is no replyUrl); rejects with an AdapterError once its
+   * retry budget ran out, so the gateway counts it failed. Either way it is logged and counted in {@link stats}.
+   */
   async send(reply: OutboundMessage): Promise<void> {
     if (!this.sender) throw new LifecycleError('webhook adapter: send() before start()');
-    await this.sender.send(reply);
+    if (!(await this.sender.send(reply))) {
+      throw new AdapterError('webhook', `reply for batch ${reply.batchId} not delivered to replyUrl (retry budget exhausted or adapter closed)`);
+    }
   }
 
   ready(): boolean {

@@ -105,7 +105,7 @@ describe('webhook replies', () => {
     const lost = h.adapter.send(outbound('down', 'lost'));
     await h.adapter.send(outbound('up', 'u1'));
     await h.adapter.send(outbound('up', 'u2'));
-    await lost; // resolves once the budget ran out: send never rejects for a delivery failure
+    await expect(lost).rejects.toThrow(/not delivered/); // rejects once the budget ran out, so the gateway counts it
 
     expect(s.requests.filter((r) => channelOf(r) === 'down')).toHaveLength(4);
     expect(s.delivered().map(textOf)).toEqual(['u1', 'u2']);
@@ -120,13 +120,14 @@ describe('webhook replies', () => {
     await s.waitFor(7);
     expect(textOf(s.requests[6]!)).toBe('back');
     expect(s.requests[6]!.status ?? 503).toBe(503);
-    await next;
+    await expect(next).rejects.toThrow(/not delivered/);
     expect(h.adapter.stats().failed).toBe(2);
   });
 
   it('a replyUrl that is down for the whole budget: every reply counted failed, inbound keeps working', async () => {
     const h = await startWebhook({ ...fast, replyUrl: await deadUrl(), replyAttempts: 3 });
-    await Promise.all([h.adapter.send(outbound('A', 'a')), h.adapter.send(outbound('B', 'b'))]);
+    const results = await Promise.allSettled([h.adapter.send(outbound('A', 'a')), h.adapter.send(outbound('B', 'b'))]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(h.adapter.stats()).toMatchObject({ delivered: 0, failed: 2, retries: 4 });
     expect((await postMessage(h.base, { channelId: 'A', userId: 'u', text: 'still here' })).status).toBe(202);
   });
@@ -134,7 +135,7 @@ describe('webhook replies', () => {
   it('does not retry a reply the receiver refuses with 4xx', async () => {
     const s = await sink({ statuses: [400] });
     const h = await startWebhook({ ...fast, replyUrl: s.url });
-    await h.adapter.send(outbound('A', 'refused'));
+    await expect(h.adapter.send(outbound('A', 'refused'))).rejects.toThrow(/not delivered/);
     await h.adapter.send(outbound('A', 'next'));
     expect(s.requests.map((r) => [textOf(r), r.status])).toEqual([
       ['refused', 400],
@@ -183,10 +184,10 @@ describe('webhook replies', () => {
     const queued = h.adapter.send(outbound('A', 'behind it'));
     await s.waitFor(1);
     await h.adapter.close();
-    await Promise.all([sent, queued]);
+    expect((await Promise.allSettled([sent, queued])).map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(h.adapter.stats()).toMatchObject({ delivered: 0, failed: 2 });
-    // Replies after close are dropped and counted, never thrown.
-    await h.adapter.send(outbound('A', 'too late'));
+    // Replies after close are dropped, counted, and reported to the gateway as failed.
+    await expect(h.adapter.send(outbound('A', 'too late'))).rejects.toThrow(/not delivered/);
     expect(h.adapter.stats().failed).toBe(3);
     expect(s.requests).toHaveLength(1);
   });
