@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
 import { registerAdminCommands } from './cli/admin-commands.js';
-import { runStart } from './cli/start.js';
 
 export const VERSION = '0.1.0';
 
@@ -16,6 +15,8 @@ export function buildCli(): Command {
     .description('run the gateway (embedded mode, or distributed when redis.url is set)')
     .addOption(new Option('-c, --config <path>', 'config file (else BATCHGATE_CONFIG, else config/default.yaml)'))
     .action(async (opts: { config?: string }) => {
+      // Loaded here, not at the top: admin commands then start without pulling in discord.js and Bolt.
+      const { runStart } = await import('./cli/start.js');
       process.exitCode = await runStart(opts.config);
     });
 

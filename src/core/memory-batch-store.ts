@@ -351,8 +351,13 @@ export class InMemoryBatchStore implements BatchStore {
     return { current: true, nextSeq: this.next(ch) };
   }
 
+  /** Looks a channel up, bringing back a recently evicted one (an operator may act on a quiet channel). */
+  private known(channelKey: string): ChannelState | undefined {
+    return this.channels.get(channelKey) ?? (this.recentIdle.has(channelKey) ? this.state(channelKey) : undefined);
+  }
+
   pause(channelKey: string, now: number): boolean {
-    const ch = this.channels.get(channelKey);
+    const ch = this.known(channelKey);
     if (!ch) return false;
     if (!ch.paused) {
       ch.paused = true;
@@ -362,8 +367,8 @@ export class InMemoryBatchStore implements BatchStore {
   }
 
   resume(channelKey: string, now: number): { nextSeq: number | null } | undefined {
-    const ch = this.channels.get(channelKey);
-    if (!ch) return this.recentIdle.has(channelKey) ? { nextSeq: null } : undefined;
+    const ch = this.known(channelKey);
+    if (!ch) return undefined;
     if (ch.paused) {
       ch.paused = false;
       this.emit({ type: QueueEventType.Resumed, channelKey, at: now });

@@ -150,6 +150,11 @@ export function describeBatchStore(name: string, factory: StoreFactory): void {
       expect(store.activeChannels()).toBe(0);
       expect(await store.stats('p:c')).toMatchObject({ active: false, counters: { received: 1, batches: 1, processed: 1 } });
       expect(await store.stats('p:never')).toBeNull();
+      // An operator can still stop (and resume) a channel that just went quiet.
+      expect(await store.pause('p:c', 2)).toBe(true);
+      expect(await store.stats('p:c')).toMatchObject({ active: true, paused: true, counters: { received: 1 } });
+      expect((await store.resume('p:c', 3))?.nextSeq).toBeNull();
+      expect(store.activeChannels()).toBe(0);
     });
   });
 }

@@ -48,22 +48,13 @@ export function registerChannelRoutes(app: FastifyInstance, gateway: Gateway, on
   });
 
   defineRoute(app, 'POST', '/api/v1/channels/:key/stop', { params: channelKeyParams }, async ({ params }) => {
-    const stats = await requireKnown(queue, params.key);
-    if (!stats.active) {
-      // An idle channel is evicted from the store (only its counters are remembered), and the store can
-      // pause only a channel it holds. An empty override makes the store hold it; the settings routes
-      // report an empty override as none, and resume removes it again.
-      await queue.setSettings(params.key, {});
-    }
+    await requireKnown(queue, params.key);
     return queue.stop(params.key);
   });
 
   defineRoute(app, 'POST', '/api/v1/channels/:key/resume', { params: channelKeyParams }, async ({ params }) => {
     await requireKnown(queue, params.key);
-    const result = await queue.resume(params.key);
-    const { override } = await queue.getSettings(params.key);
-    if (override !== null && Object.keys(override).length === 0) await queue.deleteSettings(params.key);
-    return result;
+    return queue.resume(params.key);
   });
 
   defineRoute(app, 'DELETE', '/api/v1/channels/:key/queue', { params: channelKeyParams }, async ({ params }) => {

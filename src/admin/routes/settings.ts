@@ -7,7 +7,7 @@ import { channelKeyParams } from '../schemas.js';
 import { defineRoute } from '../validated-route.js';
 import { requireKnown } from './channels.js';
 
-/** `{ effective, override }`, where an empty override (left by stopping an idle channel) reads as none. */
+/** `{ effective, override }`; an empty override (a PUT of `{}`) reads as none. */
 async function settingsOf(queue: MessageQueue, key: string): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
   const { effective, override } = await queue.getSettings(key);
   return { effective, override: override && Object.keys(override).length > 0 ? override : null };
