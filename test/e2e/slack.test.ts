@@ -333,7 +333,8 @@ describe('Slack Web API trouble through the real gateway', () => {
     const completed = s.events.filter((e) => e.type === 'batch.completed' && e.channelKey === `slack:${channel}`);
     expect(completed).toHaveLength(2);
     expect(completed[1]!.at).toBeLessThan(retried.at);
-    expect(s.gateway.replyStats().slack).toEqual({ sent: 2, failed: 0 });
+    // The router counts a reply once send() resolved, a moment after the fake recorded the post.
+    await vi.waitFor(() => expect(s.gateway.replyStats().slack).toEqual({ sent: 2, failed: 0 }), WAIT);
     // ✅ waited for each batch's reply to be posted, not for its batch to complete (which was during the wait).
     const replyOf = ['2 messages from alice: a / b', '2 messages from alice: a / b', '2 messages from alice: c / d', '2 messages from alice: c / d'];
     for (const [i, e] of burst.entries()) {
