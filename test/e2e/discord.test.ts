@@ -230,7 +230,8 @@ describe('Discord resilience through the real gateway', () => {
     ]);
     // discord.js honoured Retry-After (1 s) before trying again; a lower bound only, the machine is shared.
     expect(fake.postAttempts[1]!.at - fake.postAttempts[0]!.at).toBeGreaterThanOrEqual(900);
-    expect(gateway.replyStats()).toEqual({ discord: { sent: 2, failed: 0 } });
+    // Counted once send() resolved, a moment after the fake recorded the post.
+    await expect.poll(() => gateway.replyStats(), { timeout: 5_000 }).toEqual({ discord: { sent: 2, failed: 0 } });
     expect(logs.some((l) => l.msg === 'discord rate limit; discord.js waits and retries')).toBe(true);
   });
 
