@@ -83,8 +83,8 @@ export interface FinishResult {
  * reported by whichever process performed the step.
  */
 export interface BatchStore {
-  /** Adds a message to its channel's open batch, sealing it when a cap is reached. */
-  append(msg: QueuedMessage, now: number): MaybePromise<AppendResult>;
+  /** Adds a message to its channel's open batch, sealing it when a cap is reached. `channelKey`, when the caller has it, saves rebuilding it. */
+  append(msg: QueuedMessage, now: number, channelKey?: string): MaybePromise<AppendResult>;
   /** Seals the open batch of every channel whose deadline passed; at most `limit` per call. */
   sealDue(now: number, limit: number): MaybePromise<SealResult[]>;
   /** The earliest deadline of an open batch, or null. */

@@ -119,8 +119,8 @@ export class InMemoryBatchStore implements BatchStore {
     }
   }
 
-  append(msg: QueuedMessage, now: number): AppendResult {
-    const ch = this.state(channelKeyOf(msg));
+  append(msg: QueuedMessage, now: number, channelKey: string = channelKeyOf(msg)): AppendResult {
+    const ch = this.state(channelKey);
     const s = ch.settings;
     ch.counters.received++;
     if (s.overflow === 'reject' && ch.open === null && ch.queued.length >= s.maxQueuedBatches) {

@@ -176,7 +176,7 @@ export class MessageQueue {
     if (this.closing) return Promise.resolve({ accepted: false, reason: 'shutting down', channelKey, id: msg.id });
     let result: MaybePromise<AppendResult>;
     try {
-      result = this.store.append(msg, now);
+      result = this.store.append(msg, now, channelKey);
     } catch (err) {
       return Promise.reject(err);
     }
