@@ -60,6 +60,12 @@
   const css = getComputedStyle(document.documentElement);
   const color = (name) => css.getPropertyValue(name).trim();
   const axis = () => ({ stroke: color('--muted'), grid: { stroke: color('--grid'), width: 1 }, ticks: { stroke: color('--grid') } });
+  // Time axes show clock time only, with room between labels, so they never overlap on a narrow chart.
+  const timeAxis = () => ({
+    ...axis(),
+    space: 70,
+    values: (_u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })),
+  });
   const charts = {};
   function chartWidth(el) {
     return Math.max(240, el.clientWidth);
@@ -71,7 +77,7 @@
         ...size($('c-rate')),
         // At least a minute of axis, so the first samples after page load do not fill the chart.
         scales: { x: { time: true, range: (_u, min, max) => [Math.min(min ?? max, max - 60), max] } },
-        axes: [axis(), axis()],
+        axes: [timeAxis(), axis()],
         series: [{}, { label: 'messages/s', stroke: color('--accent'), width: 2, fill: color('--accent-fill') }, { label: 'batches/s', stroke: color('--accent2'), width: 2 }],
       },
       [[], [], []],
@@ -94,12 +100,12 @@
     // Event charts keep a fixed 5-minute x range so a handful of points does not stretch across the axis.
     const recent = { time: true, range: () => [Date.now() / 1000 - WINDOW_S, Date.now() / 1000] };
     charts.late = new uPlot(
-      { ...size($('c-late')), scales: { x: recent }, axes: [axis(), axis()], series: [{}, scatter('lateness ms', color('--accent2'))] },
+      { ...size($('c-late')), scales: { x: recent }, axes: [timeAxis(), axis()], series: [{}, scatter('lateness ms', color('--accent2'))] },
       [[], []],
       $('c-late'),
     );
     charts.proc = new uPlot(
-      { ...size($('c-proc')), scales: { x: recent }, axes: [axis(), axis()], series: [{}, scatter('processing s', color('--accent'))] },
+      { ...size($('c-proc')), scales: { x: recent }, axes: [timeAxis(), axis()], series: [{}, scatter('processing s', color('--accent'))] },
       [[], []],
       $('c-proc'),
     );
