@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
+import { Fifo } from '../../src/bus/fifo.js';
 import type { OutboundMessage } from '../../src/core/model.js';
 import { backoffDelayMs, sleep } from '../../src/processors/backoff.js';
 import { SIGNATURE_HEADER, signBody } from '../../src/processors/signature.js';
@@ -44,6 +45,7 @@ type Outcome = { ok: true } | { ok: false; retryable: boolean; problem: string }
 
 const OK: Outcome = { ok: true };
 const CUT_SHORT: Outcome = { ok: false, retryable: true, problem: 'connection closed before the answer was complete' };
+const CLOSED: Outcome = { ok: false, retryable: false, problem: 'adapter closed' };
 const noop = (): void => {};
 
 /**
@@ -63,16 +65,26 @@ export class ReplySender {
   /** POSTs on the wire, so `close()` can cut them when its wait runs out. */
   private readonly inFlight = new Set<http.ClientRequest>();
   private readonly target: { url: URL; agent: http.Agent; request: typeof http.request } | undefined;
+  private readonly connections: number;
+  /** POSTs holding one of the `connections` slots. */
+  private active = 0;
+  /**
+   * Tries waiting for a slot, oldest first. Ours rather than the agent's queue: the agent shifts a plain
+   * array per freed socket (O(n) with a backlog of thousands), and a try's timeout should not start
+   * before it has a connection.
+   */
+  private readonly waiting = new Fifo<() => void>(64);
   private closing: Promise<void> | undefined;
 
   constructor(
     private readonly options: ReplySenderOptions,
     private readonly logger: Logger,
   ) {
+    this.connections = options.connections ?? 16;
     if (options.replyUrl) {
       const url = new URL(options.replyUrl);
       const secure = url.protocol === 'https:';
-      const agentOptions = { keepAlive: true, maxSockets: options.connections ?? 16 };
+      const agentOptions = { keepAlive: true, maxSockets: this.connections };
       this.target = {
         url,
         agent: secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions),
@@ -123,6 +135,7 @@ export class ReplySender {
       clearTimeout(timer);
       this.stopper.abort(new Error('webhook adapter closed'));
       for (const req of this.inFlight) req.destroy(new Error('webhook adapter closed'));
+      // Tries still waiting for a slot get it in turn as these end, see the stopper and give up.
       await pending;
       this.target?.agent.destroy();
     })();
@@ -166,8 +179,22 @@ export class ReplySender {
     return false;
   }
 
-  /** One try. Resolves (never rejects) once the answer's body was read, so its connection goes back to the pool. */
-  private post(body: string, headers: Record<string, string | number>): Promise<Outcome> {
+  /** One try, once a connection slot is free. Never rejects. */
+  private async post(body: string, headers: Record<string, string | number>): Promise<Outcome> {
+    if (this.active < this.connections) this.active++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve)); // the slot is handed over, see below
+    try {
+      if (this.stopper.signal.aborted) return CLOSED;
+      return await this.request(body, headers);
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+
+  /** Resolves (never rejects) once the answer's body was read, so its connection goes back to the pool. */
+  private request(body: string, headers: Record<string, string | number>): Promise<Outcome> {
     const { url, agent, request } = this.target!;
     return new Promise<Outcome>((resolve) => {
       const req = request({

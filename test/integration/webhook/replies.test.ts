@@ -192,6 +192,72 @@ describe('webhook replies', () => {
     expect(s.requests).toHaveLength(1);
   });
 
+  it('many channels replying at once share at most 16 keep-alive connections to the receiver', async () => {
+    const connections = new Set<unknown>();
+    let received = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received++;
+        // A receiver that takes a moment: a sender without a cap would open a connection per waiting reply.
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{}');
+        }, 10);
+      });
+    });
+    server.on('connection', (socket) => connections.add(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const h = await startWebhook({ ...fast, replyUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/replies` });
+
+    await Promise.all(Array.from({ length: 300 }, (_, i) => h.adapter.send(outbound(`room-${i}`, `reply ${i}`))));
+    await Promise.all(Array.from({ length: 50 }, (_, i) => h.adapter.send(outbound(`room-${i}`, `again ${i}`))));
+
+    expect(received).toBe(350);
+    expect(h.adapter.stats()).toMatchObject({ delivered: 350, failed: 0, retries: 0 });
+    expect(connections.size).toBeGreaterThan(0);
+    expect(connections.size).toBeLessThanOrEqual(16);
+  });
+
+  it('a receiver that does not answer within replyTimeoutMs: the try is cut and retried', async () => {
+    let tries = 0;
+    const s = await sink({ respond: () => (++tries === 1 ? new Promise<number>(() => {}) : 200) });
+    const h = await startWebhook({ ...fast, replyUrl: s.url, replyTimeoutMs: 200 });
+    await h.adapter.send(outbound('A', 'slow receiver'));
+    expect(s.requests.map(textOf)).toEqual(['slow receiver', 'slow receiver']);
+    expect(h.adapter.stats()).toMatchObject({ delivered: 1, failed: 0, retries: 1 });
+  });
+
+  it('an answer cut off mid-body is not taken for a delivery: the reply is sent again', async () => {
+    let tries = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        tries++;
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '20' });
+        if (tries === 1) {
+          res.write('{"ok":');
+          res.socket?.destroy();
+          return;
+        }
+        res.end('{"ok":true,"pad":""}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const h = await startWebhook({ ...fast, replyUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/replies` });
+    await h.adapter.send(outbound('A', 'cut'));
+    expect(tries).toBe(2);
+    expect(h.adapter.stats()).toMatchObject({ delivered: 1, failed: 0, retries: 1 });
+  });
+
   it('start() rejects an unusable replyUrl with an AdapterError that says what to fix', async () => {
     const adapter = new WebhookAdapter({ replyUrl: 'ftp://example.invalid/x' });
     const err = await adapter
