@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
-import type { Processor, ProcessContext, ReplyInput } from '../processors/processor.js';
+import type { Processor, ReplyInput } from '../processors/processor.js';
 import { isPromise, type AppendResult, type BatchStore, type ChannelStats, type FinishResult, type MaybePromise, type SealResult, type TakenBatch } from './batch-store.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.js';
 import { DeadlineHeap } from './deadlines.js';
-import { ErrorCode, GatewayError, ProcessorTimeoutError, ShuttingDownError, UnknownChannelError, asGatewayError } from './errors.js';
+import { ErrorCode, GatewayError, UnknownChannelError, asGatewayError } from './errors.js';
 import { QueueEventType, type QueueEvent } from './events.js';
 import { InMemoryBatchStore } from './memory-batch-store.js';
 import { MessageBatch, parseChannelKey, type OutboundMessage, type QueuedMessage } from './model.js';
 import { SettingsPolicy, parseSettingsOverride, type ChannelSettings, type SettingsOverride } from './policy.js';
+import { Run, RunContext, abortReason, silentFallback, type AbortWhy, type RunHost } from './run.js';
 import { validateMessage } from './validate.js';
 
 /** What `enqueue` answers; adapters pass it on to the sender. */
@@ -36,45 +37,6 @@ export interface MessageQueueOptions {
   sealChunk?: number;
 }
 
-type AbortWhy = 'cancel' | 'stop' | 'interrupt' | 'timeout' | 'shutdown';
-
-/**
- * One batch running in this process. Its AbortController is created only when someone reads
- * `ctx.signal` (or the run must abort after that): on Node 20 a controller costs more than the rest of a
- * dispatch, and most processors that never look at the signal need none.
- */
-class Run {
-  controller: AbortController | null = null;
-  aborted = false;
-  abortReason: unknown = undefined;
-  timeout: TimerHandle | null = null;
-  replies = 0;
-  done = false;
-  logger: Logger | undefined = undefined;
-
-  constructor(
-    readonly key: string,
-    readonly batch: MessageBatch,
-    readonly startedAt: number,
-    readonly settings: ChannelSettings,
-    readonly attempt: number,
-  ) {}
-
-  get signal(): AbortSignal {
-    if (this.controller === null) {
-      this.controller = new AbortController();
-      if (this.aborted) this.controller.abort(this.abortReason);
-    }
-    return this.controller.signal;
-  }
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.abortReason = reason;
-    this.controller?.abort(reason);
-  }
-}
 
 /** Totals since start, for /api/v1/stats and metrics. */
 export interface QueueTotals {
@@ -99,7 +61,7 @@ export interface DrainResult {
  * State lives in a {@link BatchStore}; this class owns only what belongs to the process: the single
  * deadline timer, the worker pool, running processors and their abort controllers.
  */
-export class MessageQueue {
+export class MessageQueue implements RunHost {
   private readonly store: BatchStore;
   private readonly processor: Processor;
   private readonly onReply: MessageQueueOptions['onReply'];
@@ -655,66 +617,4 @@ export class MessageQueue {
     for (const run of this.runs.values()) await this.abortRun(run, 'shutdown');
     await this.store.close();
   }
-}
-
-/** The `ctx` a processor gets: a small class rather than per-batch closures, since one is made per batch. */
-class RunContext implements ProcessContext {
-  constructor(
-    private readonly run: Run,
-    private readonly queue: MessageQueue,
-  ) {}
-
-  get signal(): AbortSignal {
-    return this.run.signal;
-  }
-
-  get attempt(): number {
-    return this.run.attempt;
-  }
-
-  get channel(): ProcessContext['channel'] {
-    const { platform, channelId } = parseChannelKey(this.run.key);
-    return { key: this.run.key, platform, channelId, settings: this.run.settings };
-  }
-
-  get logger(): Logger {
-    return this.queue.runLogger(this.run);
-  }
-
-  reply(reply: ReplyInput): Promise<boolean> {
-    return this.queue.publishReply(this.run, reply);
-  }
-
-  typing(): Promise<void> {
-    return this.queue.requestTyping(this.run);
-  }
-}
-
-function abortReason(why: AbortWhy, timeoutMs: number): GatewayError {
-  switch (why) {
-    case 'timeout':
-      return new ProcessorTimeoutError(timeoutMs);
-    case 'shutdown':
-      return new ShuttingDownError();
-    case 'interrupt':
-      return new GatewayError(ErrorCode.Cancelled, 'interrupted by a newer batch; its messages re-run merged', { details: { reason: why } });
-    default:
-      return new GatewayError(ErrorCode.Cancelled, `batch ${why === 'stop' ? 'stopped' : 'cancelled'} by an operator`, { details: { reason: why } });
-  }
-}
-
-let fallbackLogger: Logger | undefined;
-function silentFallback(): Logger {
-  // Lazy so core never builds a logger unless a processor asks for one.
-  fallbackLogger ??= {
-    child: () => fallbackLogger!,
-    trace: () => {},
-    debug: () => {},
-    info: () => {},
-    warn: () => {},
-    error: () => {},
-    fatal: () => {},
-    level: 'silent',
-  } as unknown as Logger;
-  return fallbackLogger;
 }
