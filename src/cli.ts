@@ -12,7 +12,7 @@ export function buildCli(): Command {
 
   program
     .command('start')
-    .description('run the gateway (embedded mode, or distributed when redis.url is set)')
+    .description('run the gateway (embedded mode: web chat, webhook and admin API on one port)')
     .addOption(new Option('-c, --config <path>', 'config file (else BATCHGATE_CONFIG, else config/default.yaml)'))
     .action(async (opts: { config?: string }) => {
       // Loaded here, not at the top: admin commands then start without pulling in discord.js and Bolt.
@@ -22,7 +22,7 @@ export function buildCli(): Command {
 
   program
     .command('worker')
-    .description('run a distributed-mode worker (needs redis.url)')
+    .description('run a distributed-mode worker (not in this build yet)')
     .addOption(new Option('-c, --config <path>', 'config file'))
     .action(() => {
       process.stderr.write(
