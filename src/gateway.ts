@@ -125,6 +125,9 @@ export class Gateway {
   async start(): Promise<void> {
     if (this.state !== 'new') throw new LifecycleError(`gateway cannot start: it is ${this.state}`);
     this.state = 'starting';
+    if (this.config.redis.url) {
+      this.logger.warn({ redisUrl: this.config.redis.url.replace(/\/\/[^@/]*@/, '//***@') }, 'redis.url is set, but distributed mode is not part of this build: running embedded (state in memory, spool at shutdown)');
+    }
     try {
       await this.build();
       await this.http.listen({ host: this.config.http.host, port: this.config.http.port });
