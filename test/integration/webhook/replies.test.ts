@@ -232,16 +232,17 @@ describe('webhook replies', () => {
     expect(h.adapter.stats()).toMatchObject({ delivered: 1, failed: 0, retries: 1 });
   });
 
-  it('an answer cut off mid-body is not taken for a delivery: the reply is sent again', async () => {
-    let tries = 0;
+  it('a 2xx whose body is cut off counts as delivered (the status is the answer): not sent twice, and the next reply still goes out', async () => {
+    const texts: string[] = [];
     const server = createServer((req, res) => {
-      req.resume();
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        tries++;
+        texts.push((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { text: string }).text);
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': '20' });
-        if (tries === 1) {
-          res.write('{"ok":');
-          res.socket?.destroy();
+        if (texts.length === 1) {
+          // FIN after part of the body: the client reads the status first, then finds the body cut short.
+          res.write('{"ok":', () => res.socket?.end());
           return;
         }
         res.end('{"ok":true,"pad":""}');
@@ -254,8 +255,9 @@ describe('webhook replies', () => {
     });
     const h = await startWebhook({ ...fast, replyUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/replies` });
     await h.adapter.send(outbound('A', 'cut'));
-    expect(tries).toBe(2);
-    expect(h.adapter.stats()).toMatchObject({ delivered: 1, failed: 0, retries: 1 });
+    await h.adapter.send(outbound('A', 'next'));
+    expect(texts).toEqual(['cut', 'next']);
+    expect(h.adapter.stats()).toMatchObject({ delivered: 2, failed: 0, retries: 0 });
   });
 
   it('start() rejects an unusable replyUrl with an AdapterError that says what to fix', async () => {
