@@ -263,6 +263,8 @@ export async function runWebhookBench(log: (line: string) => void, options: Webh
 
   const hello = Fastify({ logger: false });
   hello.get('/', async () => ({ hello: 'world' }));
+  // Not a baseline of the goal: the floor for any JSON webhook on fastify (read a POST body, parse it, answer 202).
+  hello.post('/v1/messages', async (req, reply) => reply.code(202).send({ accepted: true, channelId: (req.body as { channelId?: string }).channelId }));
   await hello.listen({ host: '127.0.0.1', port: 0 });
   const helloUrl = `http://127.0.0.1:${(hello.server.address() as { port: number }).port}/`;
 
@@ -373,6 +375,12 @@ export async function runWebhookBench(log: (line: string) => void, options: Webh
       baselineName: 'fastify hello-world',
       higherIsBetter: false,
     });
+
+    // The floor under any JSON webhook on this stack: fastify taking the same POSTs and answering 202, nothing else.
+    await load({ url: helloUrl, webhook: true, prefix: 'floor-warm', duration: warmSeconds, connections: MAX_CONNECTIONS });
+    const floor = await load({ url: helloUrl, webhook: true, prefix: 'floor', duration: maxSeconds, connections: MAX_CONNECTIONS });
+    log(`  fastify POST → 202, nothing else (the same request bodies): ${rate(floor).toFixed(0)} req/s (thread busy ${pctOf(floor.busy)}, ${floor.busyUsPerRequest.toFixed(0)} µs per request)`);
+    rows.push({ scenario: 'fastify bare POST→202 (floor), closed loop', metric: 'req/s', ours: rate(floor), baseline: helloMax, baselineName: 'fastify hello-world', higherIsBetter: true });
 
     // Where the time goes: the same gateway with no replyUrl (replies are counted and skipped), ingress only.
     const bare = await startGateway('', 'ingress');
