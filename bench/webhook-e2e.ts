@@ -24,13 +24,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { parseConfig } from '../src/config/load.js';
 import { createGateway } from '../src/gateway.js';
 import { silentLogger } from '../src/logger.js';
-import type { GoalRow } from './goals.js';
+import { fullGc, type GoalRow } from './goals.js';
 import { percentile, printRows, type BenchRow } from './lib.js';
 
 export interface WebhookBenchOptions {
@@ -185,6 +185,9 @@ interface LoadResult {
   busy: number;
   /** The servers' thread busy time per 2xx answer, µs: the CPU cost of one request end to end on that thread. */
   busyUsPerRequest: number;
+  /** Longest and total GC pause on the servers' thread during the run, ms. */
+  gcMaxMs: number;
+  gcTotalMs: number;
 }
 
 /** What the receiver got since the last take. */
@@ -251,14 +254,34 @@ export async function runWebhookBench(log: (line: string) => void, options: Webh
   await firstMessage(loadWorker);
   const sink = rpc(sinkWorker);
   const loadRpc = rpc(loadWorker);
+  // GC pauses of the servers' thread, to tell a collector stall from the host taking the core away.
+  let gcPauses: Array<{ at: number; ms: number }> = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcPauses.push({ at: e.startTime, ms: e.duration });
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   const load = async (o: LoadOptions): Promise<LoadResult> => {
+    // Each run starts from a collected heap, so one phase's garbage is not collected on the next one's time.
+    fullGc();
+    const t0 = performance.now();
     const before = performance.eventLoopUtilization();
     const m = await loadRpc({ opts: o });
     const elu = performance.eventLoopUtilization(before);
+    const t1 = performance.now();
+    // GC entries are delivered after the fact; the forced collection above is before t0 and not counted.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const pauses = gcPauses.filter((g) => g.at >= t0 && g.at <= t1).map((g) => g.ms);
+    gcPauses = [];
     if (m.error) throw new Error(`autocannon failed: ${m.error}`);
     const r = m.result as LoadResult;
     // Only the servers under test run on this thread, so its busy time is what serving the run cost.
-    return { ...r, busy: elu.utilization, busyUsPerRequest: r.ok > 0 ? (elu.active * 1_000) / r.ok : NaN };
+    return {
+      ...r,
+      busy: elu.utilization,
+      busyUsPerRequest: r.ok > 0 ? (elu.active * 1_000) / r.ok : NaN,
+      gcMaxMs: Math.max(0, ...pauses),
+      gcTotalMs: pauses.reduce((a, b) => a + b, 0),
+    };
   };
 
   const hello = Fastify({ logger: false });
@@ -405,7 +428,7 @@ export async function runWebhookBench(log: (line: string) => void, options: Webh
       const h = await base(phaseSeconds, PACED_SOCKETS, { rate: helloTarget });
       log(
         `  ${pct} of ${label}, open loop: webhook ${target} req/s (${rate(run).toFixed(0)} answered 2xx/s, ${run.non2xx} non-2xx, ${run.errors} errors), replies ${got.count}/${run.ok}, ` +
-          `added p50 ${fmtMs(percentile(added, 50))} p99 ${fmtMs(percentile(added, 99))} max ${fmtMs(added.at(-1) ?? NaN)}, ingress p99 ${fmtMs(run.p99)}, thread busy ${pctOf(run.busy)}; ` +
+          `added p50 ${fmtMs(percentile(added, 50))} p99 ${fmtMs(percentile(added, 99))} max ${fmtMs(added.at(-1) ?? NaN)}, ingress p99 ${fmtMs(run.p99)}, thread busy ${pctOf(run.busy)}, GC max ${fmtMs(run.gcMaxMs)} total ${fmtMs(run.gcTotalMs)}; ` +
           `hello-world ${helloTarget} req/s, latency p50 ${fmtMs(h.p50)} p99 ${fmtMs(h.p99)}`,
       );
       return { added, p99: percentile(added, 99), complete: got.count === run.ok, hello: h };
@@ -450,6 +473,7 @@ export async function runWebhookBench(log: (line: string) => void, options: Webh
       higherIsBetter: false,
     });
   } finally {
+    gcObserver.disconnect();
     await gateway.close();
     await hello.close();
     await sink({ cmd: 'close' });
