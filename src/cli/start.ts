@@ -29,6 +29,18 @@ export async function runStart(configPath?: string): Promise<number> {
   }
   process.stdout.write(banner(gateway, loaded.path));
 
+  // A stray rejection in a platform library must not take down every channel's open batches: log it.
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled promise rejection (kept running)');
+  });
+  // An uncaught exception leaves state unknown: shut down the graceful way (flush, drain, spool), then exit 1.
+  process.once('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception: shutting down');
+    const hardStop = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 5_000);
+    hardStop.unref();
+    gateway.close().finally(() => process.exit(1));
+  });
+
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
