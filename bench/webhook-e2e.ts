@@ -316,7 +316,15 @@ export async function runWebhookBench(log: (line: string) => void, options: Webh
   /** Waits until the receiver got `expected` replies (all replies of the run), then collects them. */
   const drain = async (expected: number): Promise<Drained> => {
     const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && (await sink({ cmd: 'count' })).count < expected) await new Promise((r) => setTimeout(r, 50));
+    const pause = () => new Promise((r) => setTimeout(r, 50));
+    while (Date.now() < deadline && (await sink({ cmd: 'count' })).count < expected) await pause();
+    // Requests still in flight when the load stopped were not counted as answered but do get replies: wait
+    // until the count holds still, so they are not taken into the next phase's latencies.
+    for (let last = -1, now = (await sink({ cmd: 'count' })).count; now !== last && Date.now() < deadline; ) {
+      await pause();
+      last = now;
+      now = (await sink({ cmd: 'count' })).count;
+    }
     const taken = (await sink({ cmd: 'take' })) as Drained;
     if (taken.count < expected) {
       log(`  WARNING: ${expected - taken.count} of ${expected} replies had not arrived after 15 s; gateway reply counters ${JSON.stringify(gateway.replyStats())}`);
