@@ -260,6 +260,28 @@ describe('webhook replies', () => {
     expect(h.adapter.stats()).toMatchObject({ delivered: 2, failed: 0, retries: 0 });
   });
 
+  it('a receiver answering with a huge body: the reply counts as delivered and the next one still goes out', async () => {
+    let received = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received++;
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('x'.repeat(1 << 20));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const h = await startWebhook({ ...fast, replyUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/replies` });
+    await h.adapter.send(outbound('A', 'one'));
+    await h.adapter.send(outbound('A', 'two'));
+    expect(received).toBe(2);
+    expect(h.adapter.stats()).toMatchObject({ delivered: 2, failed: 0, retries: 0 });
+  });
+
   it('start() rejects an unusable replyUrl with an AdapterError that says what to fix', async () => {
     const adapter = new WebhookAdapter({ replyUrl: 'ftp://example.invalid/x' });
     const err = await adapter
