@@ -35,6 +35,8 @@ class ChannelState {
   paused = false;
   override: SettingsOverride | null = null;
   overWarn = false;
+  /** Slot in the idle ring while remembered after eviction, else -1. */
+  idleSlot = -1;
   readonly counters: ChannelCounters = { received: 0, batches: 0, processed: 0, cancelled: 0, failed: 0, dropped: 0, cleared: 0 };
 
   constructor(
@@ -74,6 +76,9 @@ export class InMemoryBatchStore implements BatchStore {
    * comes back reuses its object and counters instead of allocating anew.
    */
   private readonly recentIdle = new Map<string, ChannelState>();
+  /** Eviction order of `recentIdle`: a ring, so forgetting the oldest never scans a Map from its start. */
+  private readonly idleRing: Array<ChannelState | undefined>;
+  private idleNext = 0;
   private readonly policy: SettingsPolicy;
   private readonly emit: EmitQueueEvent;
   private readonly warnRatio: number;
@@ -85,6 +90,7 @@ export class InMemoryBatchStore implements BatchStore {
     this.emit = options.emit;
     this.warnRatio = options.queueWarnRatio ?? 0.75;
     this.rememberIdle = options.rememberIdle ?? 1_000;
+    this.idleRing = new Array<ChannelState | undefined>(this.rememberIdle);
   }
 
   private state(key: string): ChannelState {
@@ -93,6 +99,7 @@ export class InMemoryBatchStore implements BatchStore {
       ch = this.recentIdle.get(key);
       if (ch !== undefined) {
         this.recentIdle.delete(key);
+        ch.idleSlot = -1;
         ch.settings = this.policy.resolve(key);
       } else {
         ch = new ChannelState(key, this.policy.resolve(key));
@@ -108,12 +115,15 @@ export class InMemoryBatchStore implements BatchStore {
     this.channels.delete(ch.key);
     ch.heapAt = Infinity;
     if (this.rememberIdle > 0) {
-      if (this.recentIdle.size >= this.rememberIdle) {
-        for (const oldest of this.recentIdle.keys()) {
-          this.recentIdle.delete(oldest);
-          break;
-        }
+      const slot = this.idleNext;
+      this.idleNext = (slot + 1) % this.rememberIdle;
+      const oldest = this.idleRing[slot];
+      if (oldest !== undefined && oldest.idleSlot === slot) {
+        this.recentIdle.delete(oldest.key);
+        oldest.idleSlot = -1;
       }
+      this.idleRing[slot] = ch;
+      ch.idleSlot = slot;
       ch.overWarn = false;
       this.recentIdle.set(ch.key, ch);
     }
