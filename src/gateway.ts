@@ -81,6 +81,8 @@ export class Gateway {
       loggerInstance: this.logger.child({ component: 'http' }) as FastifyBaseLogger,
       // Per-request logs would drown the batch logs; errors are still logged by the handlers.
       logController: new LogController({ disableRequestLogging: true }),
+      // request.log is the server's logger: no pino child (with a request id) built per request on the hot path.
+      childLoggerFactory: (logger) => logger,
       bodyLimit: this.config.http.bodyLimitBytes,
       forceCloseConnections: true,
       return503OnClosing: true,

@@ -72,9 +72,21 @@ export class AdminMetrics {
     for (const kind of ['error', 'timeout']) this.processorErrors.inc({ kind }, 0);
   }
 
+  // Labelled children bound once per label value: a labelled call hashes its label object every time,
+  // and these run once per message or batch.
+  private readonly receivedBy = new Map<string, { inc(): void }>();
+  private readonly flushedBy = new Map<string, { inc(): void }>();
+  private processingCompleted: { observe(value: number): void } | undefined;
+
   /** Counts a message taken into a channel (adapters through `gateway.accept`, and admin injections). */
   countReceived(platform: string): void {
-    this.received.inc({ platform });
+    let child = this.receivedBy.get(platform);
+    if (child === undefined) {
+      child = this.received.labels({ platform });
+      // Platforms are few (one per adapter); bound the map anyway against odd injected keys.
+      if (this.receivedBy.size < 64) this.receivedBy.set(platform, child);
+    }
+    child.inc();
     this.totals.messagesReceived++;
   }
 
@@ -82,7 +94,9 @@ export class AdminMetrics {
   observe(event: QueueEvent): void {
     switch (event.type) {
       case QueueEventType.Flushed: {
-        this.flushed.inc({ reason: event.reason });
+        let flushed = this.flushedBy.get(event.reason);
+        if (flushed === undefined) this.flushedBy.set(event.reason, (flushed = this.flushed.labels({ reason: event.reason })));
+        flushed.inc();
         this.batchSize.observe(event.size);
         const bucket = BATCH_SIZE_BUCKETS.findIndex((le) => event.size <= le);
         this.sizeCounts[bucket === -1 ? BATCH_SIZE_BUCKETS.length : bucket]!++;
@@ -95,7 +109,8 @@ export class AdminMetrics {
         this.wait.observe(Math.max(0, event.waitMs) / 1_000);
         break;
       case QueueEventType.Completed:
-        this.processing.observe({ outcome: 'completed' }, event.durationMs / 1_000);
+        this.processingCompleted ??= this.processing.labels({ outcome: 'completed' });
+        this.processingCompleted.observe(event.durationMs / 1_000);
         break;
       case QueueEventType.Failed:
         this.processing.observe({ outcome: 'failed' }, event.durationMs / 1_000);
