@@ -53,11 +53,10 @@ describe('web chat through `npm start` (the way a newcomer runs it)', () => {
     await send(page, 'after reload');
     await expect.poll(() => botTexts(page), { timeout: 15_000 }).toContain('1 message from You: after reload');
     // The gateway saw both batches on the same channel key.
-    const res = await fetch(`${gw.url}/api/v1/channels/${encodeURIComponent(`web:${String(channelId)}`)}`).catch(() => null);
-    if (res && res.status === 200) {
-      const stats = (await res.json()) as { counters: { received: number } };
-      expect(stats.counters.received).toBe(4);
-    }
+    const res = await fetch(`${gw.url}/api/v1/channels/${encodeURIComponent(`web:${String(channelId)}`)}`);
+    expect(res.status).toBe(200);
+    const stats = (await res.json()) as { counters: { received: number; batches: number } };
+    expect(stats.counters).toMatchObject({ received: 4, batches: 2 });
     expect(offHost).toEqual([]);
     await context.close();
     expect(await gw.stop('SIGTERM')).toBe(0);
