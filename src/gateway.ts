@@ -202,9 +202,21 @@ export class Gateway {
     const spooled = await this.spool.take();
     if (spooled.length > 0) {
       this.replayed = spooled.reduce((n, b) => n + b.size, 0);
+      this.forgetSpoolWhenReplayed(spooled.map((b) => b.id));
       await this.queue.restore(spooled);
       this.logger.info({ batches: spooled.length, messages: this.replayed, file: this.spool.file }, 'replaying spooled batches');
     }
+  }
+
+  /** Removes the replay copy of the spool once every replayed batch has run (completed, failed or cancelled). */
+  private forgetSpoolWhenReplayed(batchIds: string[]): void {
+    const pending = new Set(batchIds);
+    const off = this.queue.on((e) => {
+      const ended = e.type === 'batch.completed' || e.type === 'batch.failed' || (e.type === 'batch.cancelled' && e.reason !== 'shutdown');
+      if (!ended || !pending.delete(e.batchId) || pending.size > 0) return;
+      off();
+      this.spool.replayDone().catch((err: unknown) => this.logger.error({ err }, 'cannot remove the replayed spool copy'));
+    });
   }
 
   /** Logs every event at debug, and the ones an operator must see at warn. */
@@ -264,6 +276,8 @@ export class Gateway {
       waitingMessages = waiting.reduce((n, b) => n + b.size, 0);
       await this.replyRouter.flush(5_000);
       report.spooled = await this.spool.write(waiting);
+      // Whatever of the last replay did not run is in the new spool now.
+      await this.spool.replayDone();
     } catch (err) {
       this.logger.error({ err }, 'draining failed');
       report.lost = Math.max(0, waitingMessages - report.spooled);

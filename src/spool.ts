@@ -20,21 +20,48 @@ export class Spool {
       await rm(this.file, { force: true });
       return 0;
     }
-    await mkdir(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, nonEmpty.map((b) => JSON.stringify(b.toJSON())).join('\n') + '\n', 'utf8');
-    await rename(tmp, this.file);
+    await this.writeFile(this.file, nonEmpty);
     return nonEmpty.reduce((n, b) => n + b.size, 0);
   }
 
+  /** Where batches being replayed are kept until they ran, so a crash mid-replay loses nothing. */
+  get replayingFile(): string {
+    return `${this.file}.replaying`;
+  }
+
   /**
-   * Reads and removes the spool. A corrupt line is logged and kept aside in `<file>.corrupt` rather than
-   * failing start-up, so one bad line never costs the other batches.
+   * Takes the spool for replay: what a crashed replay left (`.replaying`) comes first, then the spool
+   * written by the last shutdown. Both are kept in `.replaying` until {@link replayDone}, so a crash before
+   * the replayed batches ran replays them again (at least once, never lost). A corrupt line is logged and
+   * kept aside in `<file>.corrupt` rather than failing start-up, so one bad line never costs the others.
    */
   async take(): Promise<MessageBatch[]> {
+    const batches = [...(await this.read(this.replayingFile)), ...(await this.read(this.file))];
+    if (batches.length === 0) {
+      await rm(this.replayingFile, { force: true });
+      return [];
+    }
+    await this.writeFile(this.replayingFile, batches);
+    await rm(this.file, { force: true });
+    return batches;
+  }
+
+  /** The replayed batches have run (or are in the new spool): forget them. */
+  async replayDone(): Promise<void> {
+    await rm(this.replayingFile, { force: true });
+  }
+
+  private async writeFile(file: string, batches: MessageBatch[]): Promise<void> {
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, batches.map((b) => JSON.stringify(b.toJSON())).join('\n') + '\n', 'utf8');
+    await rename(tmp, file);
+  }
+
+  private async read(file: string): Promise<MessageBatch[]> {
     let text: string;
     try {
-      text = await readFile(this.file, 'utf8');
+      text = await readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
@@ -47,11 +74,10 @@ export class Spool {
         batches.push(MessageBatch.fromJSON(JSON.parse(line) as MessageBatchJSON));
       } catch (err) {
         corrupt.push(line);
-        this.logger.error({ err, file: this.file }, 'spool line unreadable; kept in .corrupt');
+        this.logger.error({ err, file }, 'spool line unreadable; kept in .corrupt');
       }
     }
     if (corrupt.length > 0) await writeFile(`${this.file}.corrupt`, corrupt.join('\n') + '\n', { flag: 'a' });
-    await rm(this.file, { force: true });
     return batches;
   }
 }

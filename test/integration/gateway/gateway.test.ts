@@ -131,4 +131,34 @@ describe('gateway wiring', () => {
     expect(adapter.sent[0]!.text).toBe('2 messages from Ana: one / two');
     expect((await second.close()).replayed).toBe(2);
   });
+
+  it('replayed batches stay on disk until they ran, so a crash during replay loses nothing', async () => {
+    const dir = await tmp();
+    const spoolPath = path.join(dir, 'spool.jsonl');
+    const batch = { v: 1, id: '0000spooled00001abcd', channelKey: 'test:room', firstAt: 1, lastAt: 2, flushReason: 'shutdown', messages: [{ id: 'a1', platform: 'test', channelId: 'room', userId: 'u', userName: 'Ana', text: 'spooled', queuedAt: 1, extra: {} }] };
+    await writeFile(spoolPath, JSON.stringify(batch) + '\n');
+    const config = parseConfig({ http: { port: 0 }, state: { spoolPath } }, {});
+
+    // First process: the processor hangs, and the process "crashes" (is never closed).
+    let release!: () => void;
+    const hung = new Promise<void>((r) => (release = r));
+    const crashed = createGateway({ config, logger: silentLogger(), adapters: [new RecordingAdapter()], processor: () => hung });
+    onTestFinished(async () => {
+      release();
+      await crashed.close();
+    });
+    await crashed.start();
+    await expect.poll(() => readFile(`${spoolPath}.replaying`, 'utf8').then((t) => t.includes('spooled'), () => false)).toBe(true);
+    await expect(readFile(spoolPath, 'utf8')).rejects.toThrow(/ENOENT/);
+
+    // Next start: the batch comes back from the replay copy, runs, and the copy is gone.
+    const adapter = new RecordingAdapter();
+    const next = createGateway({ config, logger: silentLogger(), adapters: [adapter] });
+    onTestFinished(() => next.close().then(() => undefined));
+    await next.start();
+    await adapter.until(() => adapter.sent.length === 1);
+    expect(adapter.sent[0]!.text).toBe('1 message from Ana: spooled');
+    await expect.poll(() => readFile(`${spoolPath}.replaying`, 'utf8').then(() => true, () => false)).toBe(false);
+  });
 });
+
