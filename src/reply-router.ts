@@ -16,6 +16,9 @@ export interface ReplyStats {
 export class ReplyRouter {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly counters = new Map<string, ReplyStats>();
+  /** Replies handed to a chain and not yet delivered or failed. */
+  private pending = 0;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly replies: Channel<OutboundMessage>,
@@ -36,6 +39,7 @@ export class ReplyRouter {
   private enqueue(adapter: PlatformAdapter, reply: OutboundMessage, counters: ReplyStats): void {
     const key = `${reply.platform}:${reply.channelId}`;
     const previous = this.chains.get(key) ?? Promise.resolve();
+    this.pending++;
     const next = previous.then(async () => {
       try {
         await adapter.send(reply);
@@ -43,6 +47,8 @@ export class ReplyRouter {
       } catch (err) {
         counters.failed++;
         this.logger.error({ err, channelKey: key, batchId: reply.batchId }, 'reply delivery failed');
+      } finally {
+        if (--this.pending === 0) for (const wake of this.idleWaiters.splice(0)) wake();
       }
     });
     this.chains.set(key, next);
@@ -59,13 +65,19 @@ export class ReplyRouter {
   /** Waits until every reply handed out so far is delivered (or failed), at most `timeoutMs`. */
   async flush(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    // Replies may still sit in consumer queues; let them reach the chains first.
-    while (Date.now() < deadline) {
-      const pending = this.replies.stats().some((s) => s.depth > 0 || s.waiting > 0);
-      const chains = [...this.chains.values()];
-      if (!pending && chains.length === 0) return true;
-      await Promise.race([Promise.all(chains), new Promise((r) => setTimeout(r, 20))]);
+    for (;;) {
+      // Replies may still sit in the bus consumers' queues on their way to a chain.
+      const queued = this.replies.stats().some((s) => s.depth > 0 || s.waiting > 0);
+      if (!queued && this.pending === 0) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, queued ? 10 : 250));
+        this.idleWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     }
-    return false;
   }
 }
