@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import type { Processor, ReplyInput } from '../processors/processor.js';
 import { isPromise, type AppendResult, type BatchStore, type ChannelStats, type FinishResult, type MaybePromise, type SealResult, type TakenBatch } from './batch-store.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.js';
-import { DeadlineHeap } from './deadlines.js';
 import { ErrorCode, GatewayError, UnknownChannelError, asGatewayError } from './errors.js';
 import { QueueEventType, type QueueEvent } from './events.js';
 import { InMemoryBatchStore } from './memory-batch-store.js';
+import { ReadyQueue } from './ready-queue.js';
 import { MessageBatch, parseChannelKey, type OutboundMessage, type QueuedMessage } from './model.js';
 import { SettingsPolicy, parseSettingsOverride, type ChannelSettings, type SettingsOverride } from './policy.js';
 import { Run, RunContext, abortReason, silentFallback, type AbortWhy, type RunHost } from './run.js';
@@ -73,8 +73,7 @@ export class MessageQueue implements RunHost {
   private readonly listeners = new Set<(event: QueueEvent) => void>();
   private readonly runs = new Map<string, Run>();
   /** Channels with a dispatchable batch, ordered by the seal order of their queue head. */
-  private readonly ready = new DeadlineHeap<string>();
-  private readonly readySeq = new Map<string, number>();
+  private readonly ready = new ReadyQueue();
   private maxConcurrent: number;
   private running = 0;
   private dispatching = true;
@@ -239,19 +238,15 @@ export class MessageQueue implements RunHost {
   }
 
   private markReady(key: string, seq: number, pump = true): void {
-    if (this.readySeq.get(key) === seq) return;
-    this.readySeq.set(key, seq);
-    this.ready.push(seq, key);
+    if (!this.ready.mark(key, seq)) return;
     if (pump) this.pump();
   }
 
   /** Starts batches while slots are free, oldest seal first. */
   private pump(): void {
     while (this.dispatching && this.running < this.maxConcurrent && this.ready.size > 0) {
-      const seq = this.ready.peekTime();
-      const key = this.ready.pop();
-      if (this.readySeq.get(key) !== seq) continue;
-      this.readySeq.delete(key);
+      const key = this.ready.next();
+      if (key === undefined) break;
       this.running++;
       this.startNext(key);
     }
@@ -549,9 +544,7 @@ export class MessageQueue implements RunHost {
   }
 
   totals(): QueueTotals {
-    let waiting = 0;
-    for (const _ of this.readySeq) waiting++;
-    return { repliesDropped: this.repliesDropped, running: this.running, waitingForSlot: waiting, maxConcurrentBatches: this.maxConcurrent };
+    return { repliesDropped: this.repliesDropped, running: this.running, waitingForSlot: this.ready.size, maxConcurrentBatches: this.maxConcurrent };
   }
 
   /** Channels holding state right now (idle ones are evicted). */
@@ -567,7 +560,7 @@ export class MessageQueue implements RunHost {
   // ── shutdown ────────────────────────────────────────────────────────────
 
   private checkIdle(): void {
-    if (this.running > 0 || this.readySeq.size > 0 || this.idleWaiters.length === 0) return;
+    if (this.running > 0 || this.ready.size > 0 || this.idleWaiters.length === 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
@@ -575,7 +568,7 @@ export class MessageQueue implements RunHost {
 
   /** Resolves when nothing runs and nothing waits for a slot. */
   whenIdle(): Promise<void> {
-    if (this.running === 0 && this.readySeq.size === 0) return Promise.resolve();
+    if (this.running === 0 && this.ready.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
