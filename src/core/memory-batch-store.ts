@@ -60,7 +60,7 @@ export interface InMemoryBatchStoreOptions {
   emit: EmitQueueEvent;
   /** Share of maxQueuedBatches at which a channel warns once per crossing. @defaultValue 0.75 */
   queueWarnRatio?: number;
-  /** How many idle channels keep their counters for the admin API after eviction. @defaultValue 1000 */
+  /** How many idle channels stay readable (counters, stop/resume) before they leave memory. @defaultValue 1000 */
   rememberIdle?: number;
 }
 
@@ -72,13 +72,13 @@ export class InMemoryBatchStore implements BatchStore {
   private readonly channels = new Map<string, ChannelState>();
   private readonly heap = new DeadlineHeap<ChannelState>();
   /**
-   * Recently evicted channels, oldest first, kept whole (they are small and idle) so a channel that
-   * comes back reuses its object and counters instead of allocating anew.
+   * The most recently idled channels (at most `rememberIdle`) stay in `channels`, marked by their slot in
+   * this ring: a channel that speaks again costs no Map operation, and the admin API can still show, stop
+   * or resume it. When the ring wraps, the oldest still-idle channel is deleted for good.
    */
-  private readonly recentIdle = new Map<string, ChannelState>();
-  /** Eviction order of `recentIdle`: a ring, so forgetting the oldest never scans a Map from its start. */
   private readonly idleRing: Array<ChannelState | undefined>;
   private idleNext = 0;
+  private idleCount = 0;
   private readonly policy: SettingsPolicy;
   private readonly emit: EmitQueueEvent;
   private readonly warnRatio: number;
@@ -96,37 +96,41 @@ export class InMemoryBatchStore implements BatchStore {
   private state(key: string): ChannelState {
     let ch = this.channels.get(key);
     if (ch === undefined) {
-      ch = this.recentIdle.get(key);
-      if (ch !== undefined) {
-        this.recentIdle.delete(key);
-        ch.idleSlot = -1;
-        ch.settings = this.policy.resolve(key);
-      } else {
-        ch = new ChannelState(key, this.policy.resolve(key));
-      }
+      ch = new ChannelState(key, this.policy.resolve(key));
       this.channels.set(key, ch);
+    } else if (ch.idleSlot >= 0) {
+      this.wake(ch);
     }
     return ch;
   }
 
-  /** Drops an idle channel so it costs no memory; its counters go to the bounded idle LRU. */
+  /** A remembered idle channel becomes live again (its ring slot is simply abandoned). */
+  private wake(ch: ChannelState): void {
+    ch.idleSlot = -1;
+    this.idleCount--;
+    ch.settings = this.policy.resolve(ch.key, ch.override);
+  }
+
+  /** An idle channel holds no timer and leaves memory once `rememberIdle` newer channels went idle after it. */
   private evictIfIdle(ch: ChannelState): void {
-    if (!ch.idle || this.channels.get(ch.key) !== ch) return;
-    this.channels.delete(ch.key);
+    if (!ch.idle || ch.idleSlot >= 0 || this.channels.get(ch.key) !== ch) return;
     ch.heapAt = Infinity;
-    if (this.rememberIdle > 0) {
-      const slot = this.idleNext;
-      this.idleNext = (slot + 1) % this.rememberIdle;
-      const oldest = this.idleRing[slot];
-      if (oldest !== undefined && oldest.idleSlot === slot) {
-        this.recentIdle.delete(oldest.key);
-        oldest.idleSlot = -1;
-      }
-      this.idleRing[slot] = ch;
-      ch.idleSlot = slot;
-      ch.overWarn = false;
-      this.recentIdle.set(ch.key, ch);
+    ch.overWarn = false;
+    if (this.rememberIdle === 0) {
+      this.channels.delete(ch.key);
+      return;
     }
+    const slot = this.idleNext;
+    this.idleNext = (slot + 1) % this.rememberIdle;
+    const oldest = this.idleRing[slot];
+    if (oldest !== undefined && oldest.idleSlot === slot) {
+      oldest.idleSlot = -1;
+      this.idleCount--;
+      if (this.channels.get(oldest.key) === oldest) this.channels.delete(oldest.key);
+    }
+    this.idleRing[slot] = ch;
+    ch.idleSlot = slot;
+    this.idleCount++;
   }
 
   append(msg: QueuedMessage, now: number, channelKey: string = channelKeyOf(msg)): AppendResult {
@@ -363,7 +367,9 @@ export class InMemoryBatchStore implements BatchStore {
 
   /** Looks a channel up, bringing back a recently evicted one (an operator may act on a quiet channel). */
   private known(channelKey: string): ChannelState | undefined {
-    return this.channels.get(channelKey) ?? (this.recentIdle.has(channelKey) ? this.state(channelKey) : undefined);
+    const ch = this.channels.get(channelKey);
+    if (ch !== undefined && ch.idleSlot >= 0) this.wake(ch);
+    return ch;
   }
 
   pause(channelKey: string, now: number): boolean {
@@ -398,7 +404,7 @@ export class InMemoryBatchStore implements BatchStore {
 
   clear(channelKey: string, now: number): number {
     const ch = this.channels.get(channelKey);
-    if (!ch) return 0;
+    if (!ch || ch.idleSlot >= 0) return 0;
     const removed = (ch.open?.size ?? 0) + ch.queuedMessages();
     ch.open = null;
     ch.deadline = Infinity;
@@ -457,25 +463,7 @@ export class InMemoryBatchStore implements BatchStore {
 
   stats(channelKey: string): ChannelStats | null {
     const ch = this.channels.get(channelKey);
-    if (ch) return this.toStats(ch);
-    const remembered = this.recentIdle.get(channelKey);
-    if (remembered === undefined) return null;
-    const { platform, channelId } = parseChannelKey(channelKey);
-    return {
-      key: channelKey,
-      platform,
-      channelId,
-      pending: 0,
-      queuedBatches: 0,
-      queuedMessages: 0,
-      processing: false,
-      paused: false,
-      settings: this.policy.resolve(channelKey),
-      counters: { ...remembered.counters },
-      deadline: null,
-      inFlight: null,
-      active: false,
-    };
+    return ch === undefined ? null : this.toStats(ch);
   }
 
   private toStats(ch: ChannelState): ChannelStats {
@@ -493,22 +481,18 @@ export class InMemoryBatchStore implements BatchStore {
       counters: { ...ch.counters },
       deadline: ch.deadline === Infinity ? null : ch.deadline,
       inFlight: ch.inFlight ? { batchId: ch.inFlight.batch.id, size: ch.inFlight.batch.size, startedAt: ch.inFlight.startedAt } : null,
-      active: true,
+      active: ch.idleSlot < 0,
     };
   }
 
   list(): ChannelStats[] {
     const out: ChannelStats[] = [];
     for (const ch of this.channels.values()) out.push(this.toStats(ch));
-    for (const key of this.recentIdle.keys()) {
-      const s = this.stats(key);
-      if (s) out.push(s);
-    }
     return out;
   }
 
   activeChannels(): number {
-    return this.channels.size;
+    return this.channels.size - this.idleCount;
   }
 
   close(): void {
