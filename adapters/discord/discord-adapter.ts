@@ -9,6 +9,7 @@ import { DISCORD_PLATFORM, dropReason, normalizeMessage } from './normalize.js';
 import { splitMessage } from './split-message.js';
 import { describeStartError, fatalCloseAdvice } from './start-error.js';
 import { TypingIndicator } from './typing.js';
+import { RecentKeys } from '../../src/core/recent-keys.js';
 
 /** The `adapters.discord` config section, as parsed. */
 export type DiscordAdapterConfig = Pick<GatewayConfig['adapters']['discord'], 'token' | 'apiUrl' | 'mentionOnly' | 'channels' | 'replyToLast'>;
@@ -43,7 +44,7 @@ const ALLOWED_MENTIONS = { parse: ['users'], replied_user: false } as const;
 export class DiscordAdapter implements PlatformAdapter {
   readonly platform = DISCORD_PLATFORM;
   readonly #options: DiscordAdapterOptions;
-  readonly #recent = new Set<string>();
+  readonly #recent = new RecentKeys(RECENT_IDS);
   readonly #stop = new AbortController();
   #client: Client | null = null;
   #ctx: AdapterContext | null = null;
@@ -230,9 +231,7 @@ export class DiscordAdapter implements PlatformAdapter {
       log.debug({ messageId: message.id, channelId: message.channelId, reason }, 'discord message ignored');
       return;
     }
-    if (this.#recent.has(message.id)) return;
-    this.#recent.add(message.id);
-    if (this.#recent.size > RECENT_IDS) this.#recent.delete(this.#recent.values().next().value as string);
+    if (!this.#recent.addIfNew(message.id)) return;
 
     const inbound = normalizeMessage(message, this.#botUserId);
     ctx
