@@ -17,7 +17,9 @@ export function buildCli(): Command {
     .action(async (opts: { config?: string }) => {
       // Loaded here, not at the top: admin commands then start without pulling in discord.js and Bolt.
       const { runStart } = await import('./cli/start.js');
-      process.exitCode = await runStart(opts.config);
+      // Exit once the gateway is closed: a processor that ignored its abort signal may still hold a
+      // timer or socket, and a clean shutdown must not wait for it (DESIGN §9).
+      process.exit(await runStart(opts.config));
     });
 
   program

@@ -151,6 +151,7 @@ export class Gateway {
       this.logger.info({ url: this.address, adapters: this.adapters.map((a) => a.platform), processor: this.config.processor.type, replayed: this.replayed }, 'gateway started');
     } catch (err) {
       this.state = 'closing';
+      await this.spoolAfterFailedStart();
       await this.teardown().catch(() => undefined);
       this.state = 'closed';
       throw err;
@@ -205,6 +206,20 @@ export class Gateway {
       this.forgetSpoolWhenReplayed(spooled.map((b) => b.id));
       await this.queue.restore(spooled);
       this.logger.info({ batches: spooled.length, messages: this.replayed, file: this.spool.file }, 'replaying spooled batches');
+    }
+  }
+
+  /** An adapter failed after others already accepted messages: keep them for the next start. */
+  private async spoolAfterFailedStart(): Promise<void> {
+    if (this.queue === undefined) return;
+    try {
+      const { waiting } = await this.queue.drain(0);
+      // Nothing accepted: leave the files alone (an empty write would remove a spool not yet read).
+      if (!waiting.some((b) => b.size > 0)) return;
+      const spooled = await this.spool.write(waiting);
+      if (spooled > 0) this.logger.warn({ spooled, file: this.spool.file }, 'start-up failed after messages were accepted: spooled them for the next start');
+    } catch (err) {
+      this.logger.error({ err }, 'start-up failed and the accepted messages could not be spooled');
     }
   }
 

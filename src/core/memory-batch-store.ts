@@ -143,6 +143,11 @@ export class InMemoryBatchStore implements BatchStore {
       return { status: 'rejected', reason: 'queue full', settings: s };
     }
     if (s.disabled) {
+      // Turned on while a window was open: the open messages go first, in the same batch.
+      if (ch.open !== null) {
+        ch.open.add(msg, now);
+        return { status: 'sealed', sealed: this.sealOpen(ch, 'disabled', now, now), settings: s };
+      }
       const batch = new MessageBatch(ch.key, { at: now });
       batch.add(msg, now);
       return { status: 'sealed', sealed: this.sealBatch(ch, batch, 'disabled', now, now), settings: s };
@@ -420,8 +425,8 @@ export class InMemoryBatchStore implements BatchStore {
   drainWaiting(): MessageBatch[] {
     const out: MessageBatch[] = [];
     for (const ch of [...this.channels.values()]) {
-      if (ch.open !== null) out.push(ch.open);
       for (const e of ch.queued) out.push(e.batch);
+      if (ch.open !== null) out.push(ch.open);
       ch.open = null;
       ch.deadline = Infinity;
       ch.queued = [];

@@ -355,7 +355,8 @@ export class MessageQueue implements RunHost {
 
   private afterRun(key: string, result: FinishResult): void {
     this.running--;
-    if (result.nextSeq !== null && this.dispatching) this.markReady(key, result.nextSeq);
+    // Marked even while dispatch is paused: pump() checks `dispatching`, and startProcessing() pumps.
+    if (result.nextSeq !== null) this.markReady(key, result.nextSeq);
     else this.pump();
   }
 

@@ -45,7 +45,8 @@ describe('graceful shutdown of a real gateway process', () => {
       `import { appendFileSync } from 'node:fs';\n` +
         `export default async function (batch, ctx) {\n` +
         `  appendFileSync(${JSON.stringify(marker)}, JSON.stringify({ pid: process.pid, texts: batch.messages.map((m) => m.text) }) + '\\n');\n` +
-        `  if (process.env.STUCK === '1') await new Promise(() => {});\n` +
+        // A pending timer keeps the event loop alive: the process must still exit after shutdownTimeoutMs.
+        `  if (process.env.STUCK === '1') await new Promise((r) => setTimeout(r, 600_000));\n` +
         `  await ctx.reply('replayed: ' + batch.messages.map((m) => m.text).join(' + '));\n}\n`,
     );
     const sink = await startReplySink();

@@ -104,8 +104,10 @@ export function describeBatchStore(name: string, factory: StoreFactory): void {
       await store.append(msg('d', 'open'), 0);
       const one = (await store.take('p:c', 0))!;
       await store.release('p:c', one.batch.id, 1);
+      await store.setOverride('p:d', { disabled: false, maxBatchSize: 100 }, 1);
+      await store.append(msg('d', 'still open'), 1);
       const waiting = await store.drainWaiting();
-      expect(waiting.map((b) => b.messages[0]!.text)).toEqual(['1', '2', 'open']);
+      expect(waiting.map((b) => b.messages.map((m) => m.text))).toEqual([['1'], ['2'], ['open'], ['still open']]);
       expect(await store.stats('p:c')).toMatchObject({ queuedBatches: 0, pending: 0 });
     });
 

@@ -60,6 +60,30 @@ describe('MessageQueue batching on fake time', () => {
     expect(h.replies.map((r) => r.text)).toEqual(['one', 'two', 'three']);
   });
 
+  it('turning `disabled` on while a window is open keeps arrival order', async () => {
+    const h = createHarness({ settings: { windowMs: 5_000 }, autoProcessMs: 1 });
+    await h.send('c1', 'first');
+    await h.queue.setSettings('test:c1', { disabled: true });
+    await h.send('c1', 'second');
+    await h.send('c1', 'third');
+    await h.time.advance(100);
+    expect(h.runs.map((r) => r.texts)).toEqual([['first', 'second'], ['third']]);
+  });
+
+  it('batches that became ready while dispatch was paused run once it resumes', async () => {
+    const h = createHarness({ settings: { disabled: true } });
+    await h.send('c1', 'a');
+    await h.send('c1', 'b');
+    await h.time.settle();
+    h.queue.pauseDispatch();
+    h.runs[0]!.resolve();
+    await h.time.settle();
+    expect(h.runs).toHaveLength(1);
+    await h.queue.startProcessing();
+    await h.time.settle();
+    expect(h.runs.map((r) => r.texts)).toEqual([['a'], ['b']]);
+  });
+
   it('interrupt: a new batch aborts the in-flight one and re-runs its messages merged in front', async () => {
     const h = createHarness({ settings: { windowMs: 1_000, mode: 'interrupt' } });
     await h.send('c1', 'first');
