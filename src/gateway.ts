@@ -203,7 +203,7 @@ export class Gateway {
     const spooled = await this.spool.take();
     if (spooled.length > 0) {
       this.replayed = spooled.reduce((n, b) => n + b.size, 0);
-      this.forgetSpoolWhenReplayed(spooled.map((b) => b.id));
+      this.forgetSpoolWhenReplayed(spooled.flatMap((b) => b.messages.map((m) => m.id)));
       await this.queue.restore(spooled);
       this.logger.info({ batches: spooled.length, messages: this.replayed, file: this.spool.file }, 'replaying spooled batches');
     }
@@ -223,12 +223,26 @@ export class Gateway {
     }
   }
 
-  /** Removes the replay copy of the spool once every replayed batch has run (completed, failed or cancelled). */
-  private forgetSpoolWhenReplayed(batchIds: string[]): void {
-    const pending = new Set(batchIds);
+  /**
+   * Removes the replay copy of the spool once every replayed message has run (its batch completed, failed
+   * or was cancelled). Tracked by message id, because interrupt and overflow merges give batches new ids.
+   */
+  private forgetSpoolWhenReplayed(messageIds: string[]): void {
+    const pending = new Set(messageIds);
+    const running = new Map<string, string[]>();
     const off = this.queue.on((e) => {
+      if (e.type === 'batch.started') {
+        const ids = e.messageIds.filter((id) => pending.has(id));
+        if (ids.length > 0) running.set(e.batchId, ids);
+        return;
+      }
       const ended = e.type === 'batch.completed' || e.type === 'batch.failed' || (e.type === 'batch.cancelled' && e.reason !== 'shutdown');
-      if (!ended || !pending.delete(e.batchId) || pending.size > 0) return;
+      if (!ended) return;
+      const ids = running.get(e.batchId);
+      if (ids === undefined) return;
+      running.delete(e.batchId);
+      for (const id of ids) pending.delete(id);
+      if (pending.size > 0) return;
       off();
       this.spool.replayDone().catch((err: unknown) => this.logger.error({ err }, 'cannot remove the replayed spool copy'));
     });
