@@ -106,21 +106,10 @@ export class Consumer<in out T> {
    * main per-item cost of an always-on loop. One item at a time, awaited, in queue order.
    */
   private async run(): Promise<void> {
-    const queue = this.queue;
-    while (queue.size > 0) {
-      const item = queue.shift() as T;
-      if (this.waitingCount > 0) this.admit();
-      this.busy = true;
-      try {
-        const pending = this.perform(item);
-        if (pending !== undefined) await pending;
-        this.delivered++;
-      } catch (err) {
-        this.failed(err);
-      }
-      this.busy = false;
-      this.consumeEnds();
-    }
+    // An offer that lands while the drain returns sees `pumping` still set and schedules nothing, so check
+    // again: the emptiness check and clearing `pumping` must happen in the same turn.
+    do await this.drainQueued();
+    while (this.queue.size > 0);
     this.pumping = false;
     if (this.stopping) this.finishLoop();
   }
@@ -244,10 +233,15 @@ export class Consumer<in out T> {
     return this.waitForRoom(item);
   }
 
-  /** @internal Performs everything queued, in the caller's turn (synchronized channels). */
+  /**
+   * @internal Performs everything queued, one item at a time, in order: the loop's body, and what a
+   * synchronized channel calls in the producer's turn (where nothing ever waits for room).
+   */
   async drainQueued(): Promise<void> {
-    while (this.queue.size > 0) {
-      const item = this.queue.shift() as T;
+    const queue = this.queue;
+    while (queue.size > 0) {
+      const item = queue.shift() as T;
+      if (this.waitingCount > 0) this.admit();
       this.busy = true;
       try {
         const pending = this.perform(item);
