@@ -34,6 +34,22 @@ export interface HarnessOptions {
   extraRoutes?: (server: FastifyInstance) => void;
 }
 
+/** A SlackAdapter pointed at the fake, with test-sized timeouts; `overrides` win. */
+export function slackAdapterFor(fake: FakeSlack, overrides: Partial<SlackAdapterOptions> = {}): SlackAdapter {
+  return new SlackAdapter({
+    mode: 'http',
+    botToken: fake.botToken,
+    signingSecret: fake.signingSecret,
+    appToken: fake.appToken,
+    apiUrl: fake.apiUrl,
+    receiptReaction: 'eyes',
+    doneReaction: 'white_check_mark',
+    requestTimeoutMs: 5_000,
+    connectTimeoutMs: 10_000,
+    ...overrides,
+  });
+}
+
 /**
  * A fake Slack, a real fastify server with the adapter's routes, and the adapter started against both,
  * with an `accept` that records what it gets (no queue: the adapter is what is under test). Everything is
@@ -45,18 +61,7 @@ export async function startSlackHarness(options: HarnessOptions = {}): Promise<S
   const logs: LogLine[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
 
-  const adapter = new SlackAdapter({
-    mode: options.mode ?? 'http',
-    botToken: fake.botToken,
-    signingSecret: fake.signingSecret,
-    appToken: fake.appToken,
-    apiUrl: fake.apiUrl,
-    receiptReaction: 'eyes',
-    doneReaction: 'white_check_mark',
-    requestTimeoutMs: 5_000,
-    connectTimeoutMs: 10_000,
-    ...options.adapter,
-  });
+  const adapter = slackAdapterFor(fake, { mode: options.mode ?? 'http', ...options.adapter });
 
   const server = fastify();
   options.extraRoutes?.(server);

@@ -1,8 +1,9 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { SlackAdapter, type SlackAdapterOptions } from '../../../adapters/slack/index.js';
+import type { SlackAdapterOptions } from '../../../adapters/slack/index.js';
 import { AdapterError, ErrorCode } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/logger.js';
 import { startFakeSlack, type FakeSlackOptions } from '../../fakes/slack/index.js';
+import { slackAdapterFor } from './harness.js';
 
 /** Collects unhandled rejections for the duration of the test. */
 function watchUnhandled(): unknown[] {
@@ -16,18 +17,7 @@ function watchUnhandled(): unknown[] {
 async function startAgainstFake(fakeOptions: FakeSlackOptions, adapter: Partial<SlackAdapterOptions>): Promise<{ err: unknown; calls: string[] }> {
   const fake = await startFakeSlack(fakeOptions);
   onTestFinished(() => fake.close());
-  const slack = new SlackAdapter({
-    mode: 'http',
-    botToken: fake.botToken,
-    signingSecret: fake.signingSecret,
-    appToken: fake.appToken,
-    apiUrl: fake.apiUrl,
-    receiptReaction: 'eyes',
-    doneReaction: 'white_check_mark',
-    requestTimeoutMs: 3_000,
-    connectTimeoutMs: 5_000,
-    ...adapter,
-  });
+  const slack = slackAdapterFor(fake, { requestTimeoutMs: 3_000, connectTimeoutMs: 5_000, ...adapter });
   onTestFinished(() => slack.close());
   const err = await slack.start({ accept: async () => ({ accepted: false, reason: 'invalid' }), logger: silentLogger(), signal: new AbortController().signal }).then(
     () => undefined,
