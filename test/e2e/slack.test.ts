@@ -9,6 +9,7 @@ import { createGateway, type Gateway } from '../../src/gateway.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Processor } from '../../src/processors/processor.js';
 import { eventCallback, messageEvent, nextTs, nowSec, startFakeSlack, type FakeSlack, type FakeSlackCall, type FakeSlackOptions } from '../fakes/slack/index.js';
+import { watchUnhandledRejections } from '../helpers/unhandled.js';
 
 /**
  * Slack end to end: the real gateway (config → SlackAdapter on Bolt 5 → MessageQueue → echo processor →
@@ -114,15 +115,6 @@ function httpDeliver(s: SlackGateway): (body: Record<string, unknown>) => Promis
   return async (body) => {
     expect((await s.fake.postEvent(s.eventsUrl, body)).status).toBe(200);
   };
-}
-
-/** Collects `unhandledRejection`s until the test ends (vitest would also fail the run on one; this names it). */
-function watchUnhandledRejections(): unknown[] {
-  const seen: unknown[] = [];
-  const onUnhandled = (reason: unknown) => void seen.push(reason);
-  process.on('unhandledRejection', onUnhandled);
-  onTestFinished(() => void process.off('unhandledRejection', onUnhandled));
-  return seen;
 }
 
 /** A fake Slack that refuses a token, and a gateway configured against it (not started). */

@@ -4,15 +4,7 @@ import { AdapterError, ErrorCode } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/logger.js';
 import { startFakeSlack, type FakeSlackOptions } from '../../fakes/slack/index.js';
 import { slackAdapterFor } from './harness.js';
-
-/** Collects unhandled rejections for the duration of the test. */
-function watchUnhandled(): unknown[] {
-  const seen: unknown[] = [];
-  const onRejection = (reason: unknown) => void seen.push(reason);
-  process.on('unhandledRejection', onRejection);
-  onTestFinished(() => void process.off('unhandledRejection', onRejection));
-  return seen;
-}
+import { watchUnhandledRejections } from '../../helpers/unhandled.js';
 
 async function startAgainstFake(fakeOptions: FakeSlackOptions, adapter: Partial<SlackAdapterOptions>): Promise<{ err: unknown; calls: string[] }> {
   const fake = await startFakeSlack(fakeOptions);
@@ -31,7 +23,7 @@ const settle = () => new Promise((r) => setTimeout(r, 300));
 
 describe('slack adapter start-up errors', () => {
   it('a bad bot token (auth.test invalid_auth) rejects start with an AdapterError naming slack and the key to fix', async () => {
-    const unhandled = watchUnhandled();
+    const unhandled = watchUnhandledRejections();
     const { err, calls } = await startAgainstFake({ authError: 'invalid_auth' }, {});
     expect(err).toBeInstanceOf(AdapterError);
     expect((err as AdapterError).code).toBe(ErrorCode.Adapter);
@@ -43,7 +35,7 @@ describe('slack adapter start-up errors', () => {
   });
 
   it('a bad app token in socket mode (apps.connections.open invalid_auth) names adapters.slack.appToken', async () => {
-    const unhandled = watchUnhandled();
+    const unhandled = watchUnhandledRejections();
     const { err } = await startAgainstFake({}, { mode: 'socket', appToken: 'xapp-wrong' });
     expect(err).toBeInstanceOf(AdapterError);
     expect((err as AdapterError).message).toMatch(/^slack adapter: .*invalid_auth.*adapters\.slack\.appToken/);
@@ -52,7 +44,7 @@ describe('slack adapter start-up errors', () => {
   });
 
   it('an unreachable Web API names the URL, and missing credentials name the config key', async () => {
-    const unhandled = watchUnhandled();
+    const unhandled = watchUnhandledRejections();
     const { err } = await startAgainstFake({}, { apiUrl: 'http://127.0.0.1:9/api/' });
     expect(err).toBeInstanceOf(AdapterError);
     expect((err as AdapterError).message).toMatch(/^slack adapter: cannot reach the Slack Web API at http:\/\/127\.0\.0\.1:9\/api\//);
