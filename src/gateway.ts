@@ -7,6 +7,7 @@ import type { GatewayConfig } from './config/schema.js';
 import type { Clock, Scheduler } from './core/clock.js';
 import { GatewayError, InvalidMessageError, LifecycleError, asGatewayError } from './core/errors.js';
 import type { QueueEvent } from './core/events.js';
+import type { BatchingEngine } from './core/engine.js';
 import { MessageQueue } from './core/message-queue.js';
 import { parseChannelKey, type OutboundMessage } from './core/model.js';
 import { SettingsPolicy } from './core/policy.js';
@@ -60,7 +61,7 @@ export class Gateway {
   readonly logger: Logger;
   readonly bus = new ChannelRegistry<GatewayChannels>();
   readonly http: FastifyInstance;
-  queue!: MessageQueue;
+  queue!: BatchingEngine;
   adapters: PlatformAdapter[] = [];
   private readonly options: GatewayOptions;
   private readonly shutdown = new AbortController();

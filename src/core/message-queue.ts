@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Processor, ReplyInput } from '../processors/processor.js';
 import { isPromise, type AppendResult, type BatchStore, type ChannelStats, type FinishResult, type MaybePromise, type SealResult, type TakenBatch } from './batch-store.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.js';
+import type { BatchingEngine } from './engine.js';
 import { ErrorCode, GatewayError, UnknownChannelError, asGatewayError } from './errors.js';
 import { QueueEventType, type QueueEvent } from './events.js';
 import { InMemoryBatchStore } from './memory-batch-store.js';
@@ -14,7 +15,7 @@ import { validateMessage } from './validate.js';
 /** What `enqueue` answers; adapters pass it on to the sender. */
 export type EnqueueResult =
   | { accepted: true; channelKey: string; id: string; deadline?: number; pending: number; typing: boolean }
-  | { accepted: false; reason: 'queue full' | 'shutting down'; channelKey: string; id: string };
+  | { accepted: false; reason: 'queue full' | 'shutting down' | 'duplicate' | 'unavailable'; channelKey: string; id: string };
 
 export interface MessageQueueOptions {
   /** The bot. Gets each batch with an AbortSignal and a reply function. */
@@ -61,7 +62,7 @@ export interface DrainResult {
  * State lives in a {@link BatchStore}; this class owns only what belongs to the process: the single
  * deadline timer, the worker pool, running processors and their abort controllers.
  */
-export class MessageQueue implements RunHost {
+export class MessageQueue implements RunHost, BatchingEngine {
   private readonly store: BatchStore;
   private readonly processor: Processor;
   private readonly onReply: MessageQueueOptions['onReply'];

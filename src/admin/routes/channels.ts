@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ChannelStats } from '../../core/batch-store.js';
 import { ErrorCode, GatewayError, ShuttingDownError, UnknownChannelError } from '../../core/errors.js';
-import type { MessageQueue } from '../../core/message-queue.js';
+import type { BatchingEngine } from '../../core/engine.js';
 import { parseChannelKey } from '../../core/model.js';
 import type { Gateway } from '../../gateway.js';
 import { channelKeyParams, injectBody, listQuery } from '../schemas.js';
 import { defineRoute } from '../validated-route.js';
 
 /** The channel's stats, or a 404 for a channel this gateway has never seen (or has forgotten). */
-export async function requireKnown(queue: MessageQueue, key: string): Promise<ChannelStats> {
+export async function requireKnown(queue: BatchingEngine, key: string): Promise<ChannelStats> {
   const stats = await queue.stats(key);
   if (!stats) throw new UnknownChannelError(key);
   return stats;

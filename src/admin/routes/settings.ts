@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { InvalidSettingsError } from '../../core/errors.js';
-import type { MessageQueue } from '../../core/message-queue.js';
+import type { BatchingEngine } from '../../core/engine.js';
 import { settingsOverrideSchema, type ChannelSettings, type SettingsOverride } from '../../core/policy.js';
 import type { Gateway } from '../../gateway.js';
 import { channelKeyParams } from '../schemas.js';
@@ -8,7 +8,7 @@ import { defineRoute } from '../validated-route.js';
 import { requireKnown } from './channels.js';
 
 /** `{ effective, override }`; an empty override (a PUT of `{}`) reads as none. */
-async function settingsOf(queue: MessageQueue, key: string): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
+async function settingsOf(queue: BatchingEngine, key: string): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
   const { effective, override } = await queue.getSettings(key);
   return { effective, override: override && Object.keys(override).length > 0 ? override : null };
 }

@@ -1,0 +1,40 @@
+import type { ChannelStats } from './batch-store.js';
+import type { QueueEvent } from './events.js';
+import type { EnqueueResult, DrainResult, QueueTotals } from './message-queue.js';
+import type { MessageBatch } from './model.js';
+import type { ChannelSettings, SettingsOverride } from './policy.js';
+
+export interface SettingsView {
+  effective: ChannelSettings;
+  override: SettingsOverride | null;
+}
+
+/**
+ * What the gateway, the adapters and the admin API use of the batching engine. Two implementations:
+ * {@link MessageQueue} (embedded: state in memory, processors in this process) and `DistributedQueue`
+ * (state in Redis, batches to BullMQ workers), so callers never know which mode runs.
+ */
+export interface BatchingEngine {
+  enqueue(input: unknown): Promise<EnqueueResult>;
+  enqueueFront(item: MessageBatch | unknown): Promise<EnqueueResult>;
+  /** Spool replay: sealed batches go to the back of their channels' queues. */
+  restore(batches: MessageBatch[]): Promise<void>;
+  cancelCurrent(channelKey: string): Promise<boolean>;
+  stop(channelKey: string): Promise<{ paused: boolean; cancelled: boolean }>;
+  resume(channelKey: string): Promise<{ paused: boolean }>;
+  /** With a key, resumes that channel; without, resumes dispatching. */
+  startProcessing(channelKey?: string): Promise<void>;
+  pauseDispatch(): void;
+  flush(channelKey: string): Promise<boolean>;
+  clear(channelKey: string): Promise<number>;
+  getSettings(channelKey: string): Promise<SettingsView>;
+  setSettings(channelKey: string, input: unknown): Promise<SettingsView>;
+  deleteSettings(channelKey: string): Promise<SettingsView>;
+  stats(channelKey: string): Promise<ChannelStats | null>;
+  list(): Promise<ChannelStats[]>;
+  totals(): QueueTotals;
+  on(listener: (event: QueueEvent) => void): () => void;
+  /** Shutdown: stop accepting, flush windows, wait up to `timeoutMs`; returns what must be spooled. */
+  drain(timeoutMs: number): Promise<DrainResult>;
+  close(): Promise<void>;
+}
