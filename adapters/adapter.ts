@@ -16,7 +16,7 @@ export type AcceptResult =
       /** The channel's `typing` setting: whether to show typing/receipts while the batch is open or in flight. */
       typing: boolean;
     }
-  | { accepted: false; reason: 'duplicate' | 'queue full' | 'shutting down' | 'invalid'; id?: string; detail?: string };
+  | { accepted: false; reason: 'duplicate' | 'queue full' | 'shutting down' | 'unavailable' | 'invalid'; id?: string; detail?: string };
 
 /** A message as an adapter hands it over; the gateway stamps `queuedAt` when absent. */
 export type InboundMessage = Omit<QueuedMessage, 'queuedAt' | 'extra'> & Partial<Pick<QueuedMessage, 'queuedAt' | 'extra'>>;

@@ -61,6 +61,7 @@ const refusalCode: Record<Extract<AcceptResult, { accepted: false }>['reason'], 
   duplicate: ErrorCode.Duplicate,
   'queue full': ErrorCode.QueueFull,
   'shutting down': ErrorCode.ShuttingDown,
+  unavailable: ErrorCode.Unavailable,
   invalid: ErrorCode.InvalidMessage,
 };
 

@@ -198,6 +198,7 @@ export class WebhookAdapter implements PlatformAdapter {
     }
     // Turned away, not taken: the sender may retry the same id later.
     if (body.id !== undefined) this.recent.release(body.id);
+    if (result.reason === 'unavailable') reply.header('retry-after', '1');
     return sendError(reply, rejection(result.reason, result.detail));
   }
 
@@ -223,6 +224,8 @@ function rejection(reason: Extract<AcceptResult, { accepted: false }>['reason'],
       return new GatewayError(ErrorCode.QueueFull, `queue full${suffix}`, { details: { reason } });
     case 'shutting down':
       return new GatewayError(ErrorCode.ShuttingDown, `the gateway is shutting down and accepts no new messages${suffix}`, { details: { reason } });
+    case 'unavailable':
+      return new GatewayError(ErrorCode.Unavailable, `the gateway cannot persist messages right now (Redis unreachable); retry later${suffix}`, { details: { reason } });
     case 'invalid':
       return new InvalidMessageError([{ path: '', message: detail ?? 'message rejected as invalid' }]);
     default:

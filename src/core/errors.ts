@@ -16,6 +16,8 @@ export const ErrorCode = {
   BadRequest: 'BG_ERR_BAD_REQUEST',
   PayloadTooLarge: 'BG_ERR_PAYLOAD_TOO_LARGE',
   ShuttingDown: 'BG_ERR_SHUTTING_DOWN',
+  /** Distributed mode: Redis is unreachable, so nothing can be persisted; retry later. */
+  Unavailable: 'BG_ERR_UNAVAILABLE',
   Lifecycle: 'BG_ERR_LIFECYCLE',
   ProcessorLoad: 'BG_ERR_PROCESSOR_LOAD',
   Processor: 'BG_ERR_PROCESSOR',
@@ -43,6 +45,7 @@ export const ErrorStatus: Record<ErrorCode, number> = {
   BG_ERR_BAD_REQUEST: 400,
   BG_ERR_PAYLOAD_TOO_LARGE: 413,
   BG_ERR_SHUTTING_DOWN: 503,
+  BG_ERR_UNAVAILABLE: 503,
   BG_ERR_LIFECYCLE: 500,
   BG_ERR_PROCESSOR_LOAD: 500,
   BG_ERR_PROCESSOR: 502,
