@@ -81,6 +81,32 @@ const slackSchema = z.strictObject({
   doneReaction: z.string().default('white_check_mark'),
 });
 
+/** Distributed mode (DESIGN §7): Redis keys, BullMQ queue, failure policy and recovery timings. */
+const distributedSchema = z.strictObject({
+  /** Prefix of every Redis key and of the BullMQ queue; gateways and workers of one cluster share it. @defaultValue 'bg' */
+  prefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, _ and - only').default('bg'),
+  /** Shards the channels are spread over (each one Cluster slot). Same on every process. @defaultValue 16 */
+  shards: numeric(z.number().int().min(1).max(1024)).default(16),
+  /** Runs of a failing batch before `onBatchFailed` applies. @defaultValue 3 */
+  attempts: numeric(z.number().int().min(1).max(100)).default(3),
+  /** First retry delay of a failed batch (exponential). @defaultValue 1000 */
+  backoffMs: numeric(z.number().int().min(0)).default(1_000),
+  /** A batch that failed every attempt: `dead-letter` (kept for the admin API, the channel moves on) or `block` (the channel pauses with the batch at its front). */
+  onBatchFailed: z.enum(['dead-letter', 'block']).default('dead-letter'),
+  /** BullMQ job lock; a worker silent this long loses its batch to another worker. @defaultValue 30000 */
+  lockDurationMs: numeric(z.number().int().min(500)).default(30_000),
+  /** How often BullMQ looks for stalled jobs. @defaultValue 30000 */
+  stalledIntervalMs: numeric(z.number().int().min(500)).default(30_000),
+  /** Safety poll for deadlines armed by a gateway that died. @defaultValue 250 */
+  pollMs: numeric(z.number().int().min(10).max(60_000)).default(250),
+  /** How often the reconciler re-dispatches batches whose dispatch was lost between two steps. @defaultValue 5000 */
+  reconcileMs: numeric(z.number().int().min(100)).default(5_000),
+  /** How long a message id is remembered to drop platform retries. @defaultValue 86400000 (24 h) */
+  dedupeTtlMs: numeric(z.number().int().min(1_000)).default(86_400_000),
+  /** Keep messages' `raw` platform payload in Redis (off: it can be large and hold personal data). */
+  keepRaw: z.boolean().default(false),
+});
+
 /** The whole configuration file. Defaults live here; code receives `GatewayConfig` (the parsed output). */
 export const configSchema = z
   .strictObject({
@@ -111,6 +137,8 @@ export const configSchema = z
         slack: slackSchema.parse({}),
       }),
     redis: z.strictObject({ url: z.string().default('') }).default({ url: '' }),
+    /** Distributed mode tuning (used only when `redis.url` is set). */
+    distributed: distributedSchema.default(distributedSchema.parse({})),
     state: z.strictObject({ spoolPath: z.string().min(1).default('./data/spool.jsonl') }).default({ spoolPath: './data/spool.jsonl' }),
     /** How long in-flight batches get to finish at shutdown. @defaultValue 10000 */
     shutdownTimeoutMs: numeric(z.number().int().min(0)).default(10_000),
