@@ -49,7 +49,9 @@ export interface SealResult {
 export type AppendResult =
   | { status: 'open'; pending: number; deadline: number; settings: ChannelSettings }
   | { status: 'sealed'; sealed: SealResult; settings: ChannelSettings }
-  | { status: 'rejected'; reason: 'queue full'; settings: ChannelSettings };
+  | { status: 'rejected'; reason: 'queue full'; settings: ChannelSettings }
+  /** The same (channel, message id) was appended within the dedupe TTL: nothing changed (Redis store only). */
+  | { status: 'duplicate'; settings: ChannelSettings };
 
 /** A batch handed out to run. */
 export interface TakenBatch {
