@@ -1,0 +1,329 @@
+-- Shared by every channel and shard script (prepended at load time; see redis-scripts.ts).
+--
+-- KEYS[1..6]: the shard's keys  due (ZSET channel → open deadline), chans (SET of active channels),
+--             inflight (ZSET channel → startedAt), ready (ZSET channel → head seal seq),
+--             idle (ZSET remembered idle channel → idle since), seq (last seal seq).
+-- ARGV[1..8]: now ('' = Redis TIME), queueWarnRatio, generation, id seed (a fresh batch id from the
+--             caller), idle channels remembered per shard, shard base ("bg:{3}"), channel key ('' in
+--             shard scripts), base settings of that channel ("windowMs|maxWaitMs|maxBatchSize|disabled|
+--             maxQueuedBatches|overflow|mode", the defaults in shard scripts).
+--
+-- A channel's own keys are built from the shard base (same hash tag, so same Cluster slot): channel
+-- scripts also declare them as KEYS[7..10]; shard scripts reach the channels they find in the shard's sets.
+--
+-- Sealed entries are one string: a small JSON header, a newline, the JSON array of the messages. Scripts
+-- read headers only and join message arrays as text, so a message's JSON is never re-encoded here (cjson
+-- would turn an empty array into {}). Numbers go out through fmt(): Lua's tostring keeps 14 digits only.
+
+local function fmt(n)
+  return string.format('%d', n)
+end
+
+local function clock(arg)
+  if arg == '' then
+    local t = redis.call('TIME')
+    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return tonumber(arg)
+end
+
+local NOW = clock(ARGV[1])
+local WARN_RATIO = tonumber(ARGV[2])
+local GEN = ARGV[3]
+local ID_SEED = ARGV[4]
+local IDLE_CAP = tonumber(ARGV[5])
+local BASE = ARGV[6]
+local BASE_SETTINGS = ARGV[8]
+local SH = { due = KEYS[1], chans = KEYS[2], inflight = KEYS[3], ready = KEYS[4], idle = KEYS[5], seq = KEYS[6] }
+
+local EVENTS = {}
+local function emit(ev)
+  EVENTS[#EVENTS + 1] = ev
+end
+
+-- Every reply: a JSON meta (the step's answer, the clock it used, its events, the shard's active
+-- channel count) followed by raw entry strings.
+local function reply(meta, blobs)
+  meta.now = NOW
+  if #EVENTS > 0 then meta.ev = EVENTS end
+  meta.ac = redis.call('SCARD', SH.chans)
+  local out = { cjson.encode(meta) }
+  if blobs then
+    for i = 1, #blobs do out[#out + 1] = blobs[i] end
+  end
+  return out
+end
+
+-- Batch ids: the caller's fresh id first, then derived ones, so one call never reuses an id.
+local ids_used = 0
+local function new_id()
+  ids_used = ids_used + 1
+  if ids_used == 1 then return ID_SEED end
+  return ID_SEED .. '.' .. ids_used
+end
+
+local function chan(key)
+  local p = BASE .. ':'
+  return { key = key, h = p .. 'c:' .. key, o = p .. 'o:' .. key, q = p .. 'q:' .. key, f = p .. 'f:' .. key }
+end
+
+local function settings(base, ov_json)
+  local v = {}
+  for part in string.gmatch(base, '[^|]+') do v[#v + 1] = part end
+  local s = {
+    windowMs = tonumber(v[1]), maxWaitMs = tonumber(v[2]), maxBatchSize = tonumber(v[3]), disabled = v[4] == '1',
+    maxQueuedBatches = tonumber(v[5]), overflow = v[6], mode = v[7],
+  }
+  if ov_json then
+    for k, x in pairs(cjson.decode(ov_json)) do s[k] = x end
+  end
+  return s
+end
+
+-- The channel's effective settings: the caller's base (or, in shard scripts, the base the last append
+-- stored) with the override stored in Redis, which every gateway shares.
+local function channel_settings(c, base)
+  local f = redis.call('HMGET', c.h, 'ov', 'st')
+  local ov = f[1] or nil
+  return settings(base or f[2] or BASE_SETTINGS, ov), ov
+end
+
+-- ── sealed entries ─────────────────────────────────────────────────────────
+
+local function entry(h, body)
+  return string.format('{"id":%s,"seq":%s,"sealedAt":%s,"attempt":%d,"size":%d,"firstAt":%s,"lastAt":%s,"reason":%s}\n%s',
+    cjson.encode(h.id), fmt(h.seq), fmt(h.sealedAt), h.attempt, h.size, fmt(h.firstAt), fmt(h.lastAt),
+    h.reason and cjson.encode(h.reason) or 'null', body)
+end
+
+local function parse(e)
+  local nl = string.find(e, '\n', 1, true)
+  local h = cjson.decode(string.sub(e, 1, nl - 1))
+  if h.reason == cjson.null then h.reason = nil end
+  return h, string.sub(e, nl + 1)
+end
+
+-- Joins JSON arrays of messages as text: '[a,b]' + '[c]' → '[a,b,c]'.
+local function join(bodies)
+  local parts = {}
+  for i = 1, #bodies do
+    local inner = string.sub(bodies[i], 2, -2)
+    if inner ~= '' then parts[#parts + 1] = inner end
+  end
+  return '[' .. table.concat(parts, ',') .. ']'
+end
+
+-- Seal order: Redis ms × 1000, strictly increasing within the shard, so channels of different shards
+-- still compare (oldest seal first) and one shard never starves another.
+local function next_seq()
+  local s = NOW * 1000
+  local last = tonumber(redis.call('GET', SH.seq) or '0')
+  if s <= last then s = last + 1 end
+  redis.call('SET', SH.seq, fmt(s))
+  return s
+end
+
+local function head_seq(c)
+  local e = redis.call('LINDEX', c.q, 0)
+  if not e then return nil end
+  return (parse(e)).seq
+end
+
+local function queued_messages(c)
+  local n = 0
+  for _, e in ipairs(redis.call('LRANGE', c.q, 0, -1)) do n = n + (parse(e)).size end
+  return n
+end
+
+-- ── channel lifecycle ──────────────────────────────────────────────────────
+
+local function activate(c)
+  if redis.call('SADD', SH.chans, c.key) == 1 then redis.call('ZREM', SH.idle, c.key) end
+end
+
+-- Keeps the shard's `ready` set true (queued, nothing in flight, not paused) and answers the seal order
+-- of the batch that can run next, or nil.
+local function sync_ready(c)
+  local f = redis.call('HMGET', c.h, 'p', 'fid')
+  local hs = nil
+  if not f[1] and not f[2] then hs = head_seq(c) end
+  if hs then
+    redis.call('ZADD', SH.ready, fmt(hs), c.key)
+  else
+    redis.call('ZREM', SH.ready, c.key)
+  end
+  return hs
+end
+
+-- A channel with nothing open, queued, in flight, paused or overridden leaves the active set; its
+-- counters stay readable until IDLE_CAP newer channels of the shard went idle after it.
+local function evict_if_idle(c)
+  if redis.call('LLEN', c.o) > 0 or redis.call('LLEN', c.q) > 0 then return end
+  local f = redis.call('HMGET', c.h, 'fid', 'p', 'ov')
+  if f[1] or f[2] or f[3] then return end
+  if redis.call('SREM', SH.chans, c.key) == 0 then return end
+  redis.call('HDEL', c.h, 'w', 'dl', 'oid', 'of', 'ol')
+  redis.call('ZREM', SH.due, c.key)
+  redis.call('ZREM', SH.ready, c.key)
+  if IDLE_CAP <= 0 then
+    redis.call('DEL', c.h)
+    return
+  end
+  redis.call('ZADD', SH.idle, fmt(NOW), c.key)
+  local extra = redis.call('ZCARD', SH.idle) - IDLE_CAP
+  if extra > 0 then
+    local old = redis.call('ZPOPMIN', SH.idle, extra)
+    for i = 1, #old, 2 do redis.call('DEL', chan(old[i]).h) end
+  end
+end
+
+local function check_warn(c, s)
+  local n = redis.call('LLEN', c.q)
+  local limit = s.maxQueuedBatches
+  local over = n >= math.max(1, math.ceil(limit * WARN_RATIO))
+  local was = redis.call('HGET', c.h, 'w') == '1'
+  if over == was then return end
+  if over then redis.call('HSET', c.h, 'w', '1') else redis.call('HDEL', c.h, 'w') end
+  emit({ t = over and 'queue.over-warn' or 'queue.under-warn', k = c.key, queuedBatches = n, limit = limit })
+end
+
+-- ── sealing ────────────────────────────────────────────────────────────────
+
+-- Every waiting batch becomes one, keeping the head's place (seq, sealedAt, reason): nothing is lost.
+local function merge_queue(c)
+  local all = redis.call('LRANGE', c.q, 0, -1)
+  local first, bodies, size, last = nil, {}, 0, nil
+  for i, e in ipairs(all) do
+    local h, body = parse(e)
+    if i == 1 then first = h end
+    last = h
+    size = size + h.size
+    bodies[#bodies + 1] = body
+  end
+  local merged = { id = new_id(), seq = first.seq, sealedAt = first.sealedAt, attempt = 1, size = size,
+    firstAt = first.firstAt, lastAt = last.lastAt, reason = first.reason }
+  redis.call('DEL', c.q)
+  redis.call('RPUSH', c.q, entry(merged, join(bodies)))
+end
+
+local function seal_result(c, s, id, size, reason)
+  return { channelKey = c.key, batchId = id, size = size, reason = reason, mode = s.mode, headSeq = fmt(head_seq(c)) }
+end
+
+-- Appends a sealed batch to the channel's queue, applying the overflow policy at the bound.
+local function seal_batch(c, s, h, body, deadline)
+  redis.call('HINCRBY', c.h, 'batches', 1)
+  h.seq = next_seq()
+  h.sealedAt = NOW
+  h.attempt = 1
+  if redis.call('LLEN', c.q) >= s.maxQueuedBatches then
+    if s.overflow == 'drop-oldest' then
+      local old = parse(redis.call('LPOP', c.q))
+      redis.call('HINCRBY', c.h, 'dropped', old.size)
+      emit({ t = 'message.dropped', k = c.key, count = old.size, reason = 'overflow', batchId = old.id })
+    else
+      -- merge, and reject (whose refusals happen at append): a batch that still overflows is kept
+      merge_queue(c)
+    end
+  end
+  redis.call('RPUSH', c.q, entry(h, body))
+  check_warn(c, s)
+  emit({ t = 'batch.flushed', k = c.key, batchId = h.id, size = h.size, reason = h.reason, deadline = deadline, latenessMs = NOW - deadline })
+  return seal_result(c, s, h.id, h.size, h.reason)
+end
+
+local function seal_open(c, s, reason, deadline)
+  local msgs = redis.call('LRANGE', c.o, 0, -1)
+  local f = redis.call('HMGET', c.h, 'oid', 'of', 'ol')
+  redis.call('DEL', c.o)
+  redis.call('HDEL', c.h, 'oid', 'of', 'ol', 'dl')
+  redis.call('ZREM', SH.due, c.key)
+  local h = { id = f[1], size = #msgs, firstAt = tonumber(f[2]), lastAt = tonumber(f[3]), reason = reason }
+  return seal_batch(c, s, h, '[' .. table.concat(msgs, ',') .. ']', deadline)
+end
+
+-- The open batch's deadline under settings `s`, written where the flushers look.
+local function arm(c, s)
+  local f = redis.call('HMGET', c.h, 'of', 'ol')
+  local deadline = math.min(tonumber(f[2]) + s.windowMs, tonumber(f[1]) + s.maxWaitMs)
+  redis.call('HSET', c.h, 'dl', fmt(deadline))
+  redis.call('ZADD', SH.due, fmt(deadline), c.key)
+  return deadline
+end
+
+-- New settings apply at once: the warning is re-checked and an armed open window re-timed. Answers the
+-- window's new deadline, or nil.
+local function apply_settings(c, s)
+  check_warn(c, s)
+  if redis.call('LLEN', c.o) > 0 and redis.call('HGET', c.h, 'dl') then return arm(c, s) end
+  return nil
+end
+
+local function set_paused(c)
+  if redis.call('HGET', c.h, 'p') == '1' then return end
+  redis.call('HSET', c.h, 'p', '1')
+  emit({ t = 'channel.paused', k = c.key, cancelled = false })
+end
+
+-- ── the in-flight batch ────────────────────────────────────────────────────
+
+local function clear_flight(c)
+  redis.call('DEL', c.f)
+  redis.call('HDEL', c.h, 'fid', 'fst', 'fseq', 'ftok', 'fgen', 'enq')
+  redis.call('ZREM', SH.inflight, c.key)
+end
+
+-- Ends the flight of `batch_id` with an outcome (a counter name); false when it is not the one in flight.
+local function finish(c, batch_id, outcome)
+  if redis.call('HGET', c.h, 'fid') ~= batch_id then return false end
+  clear_flight(c)
+  redis.call('HINCRBY', c.h, outcome, 1)
+  local nxt = sync_ready(c)
+  evict_if_idle(c)
+  return true, nxt
+end
+
+-- The in-flight batch goes back to the front of its queue, unfinished.
+local function release(c, batch_id, s)
+  if redis.call('HGET', c.h, 'fid') ~= batch_id then return false end
+  local e = redis.call('GET', c.f)
+  clear_flight(c)
+  redis.call('LPUSH', c.q, e)
+  check_warn(c, s)
+  return true, sync_ready(c)
+end
+
+-- True while (gen, seq, token) is the channel's current delivery of `batch_id`.
+local function fenced(c, batch_id, gen, seq, token)
+  local f = redis.call('HMGET', c.h, 'fid', 'fgen', 'fseq', 'ftok')
+  return f[1] == batch_id and f[2] == gen and f[3] == seq and f[4] == token
+end
+
+local function finish_reply(ok, nxt)
+  if not ok then return reply({ cur = false }) end
+  return reply({ cur = true, next = nxt and fmt(nxt) or nil })
+end
+
+-- ── reading ────────────────────────────────────────────────────────────────
+
+local COUNTERS = { 'received', 'batches', 'processed', 'cancelled', 'failed', 'dropped', 'cleared' }
+
+-- A channel's state for stats/list, or nil when unknown.
+local function channel_stats(c)
+  local f = redis.call('HMGET', c.h, 'p', 'ov', 'dl', 'fid', 'fst', unpack(COUNTERS))
+  if redis.call('EXISTS', c.h) == 0 then return nil end
+  local counters = {}
+  for i, name in ipairs(COUNTERS) do counters[name] = tonumber(f[5 + i] or '0') end
+  local st = {
+    k = c.key, active = redis.call('SISMEMBER', SH.chans, c.key) == 1, paused = f[1] == '1', ov = f[2] or nil,
+    dl = f[3] and tonumber(f[3]) or nil, pending = redis.call('LLEN', c.o), qb = redis.call('LLEN', c.q),
+    qm = queued_messages(c), counters = counters,
+  }
+  if f[4] then
+    local e = redis.call('GET', c.f)
+    st.fid = f[4]
+    st.fst = tonumber(f[5])
+    st.fsize = e and (parse(e)).size or 0
+  end
+  return st
+end

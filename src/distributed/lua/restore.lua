@@ -1,0 +1,14 @@
+-- RESTORE: an already-sealed batch (spool replay) goes to the back of its channel's queue.
+-- ARGV[9]: messages JSON array, ARGV[10]: batch id, ARGV[11]: size, ARGV[12]: firstAt, ARGV[13]: lastAt,
+-- ARGV[14]: its flush reason ('' = none).
+local c = chan(ARGV[7])
+activate(c)
+local s = channel_settings(c, BASE_SETTINGS)
+local size = tonumber(ARGV[11])
+redis.call('HINCRBY', c.h, 'received', size)
+redis.call('HINCRBY', c.h, 'batches', 1)
+local h = { id = ARGV[10], seq = next_seq(), sealedAt = NOW, attempt = 1, size = size,
+  firstAt = tonumber(ARGV[12]), lastAt = tonumber(ARGV[13]), reason = ARGV[14] ~= '' and ARGV[14] or nil }
+redis.call('RPUSH', c.q, entry(h, ARGV[9]))
+sync_ready(c)
+return reply({ sealed = seal_result(c, s, h.id, size, h.reason or 'shutdown') })

@@ -1,0 +1,16 @@
+-- TAKE: the queue head goes in flight (unless paused or busy); it gets the channel's next fence seq,
+-- the taker's generation and no token yet (claim issues one). The entry is the reply's second element.
+local c = chan(ARGV[7])
+local f = redis.call('HMGET', c.h, 'p', 'fid')
+if f[1] or f[2] then return reply({}) end
+local e = redis.call('LPOP', c.q)
+if not e then return reply({}) end
+local s, ov = channel_settings(c, BASE_SETTINGS)
+local h = parse(e)
+local fseq = redis.call('HINCRBY', c.h, 'bseq', 1)
+redis.call('HSET', c.h, 'fid', h.id, 'fst', fmt(NOW), 'fseq', fmt(fseq), 'fgen', GEN, 'ftok', '0', 'enq', '0')
+redis.call('SET', c.f, e)
+redis.call('ZADD', SH.inflight, fmt(NOW), c.key)
+check_warn(c, s)
+sync_ready(c)
+return reply({ ov = ov, startedAt = NOW }, { e })

@@ -1,0 +1,470 @@
+import type { Redis } from 'ioredis';
+import type {
+  AppendResult,
+  ChannelStats,
+  EmitQueueEvent,
+  FinishOutcome,
+  FinishResult,
+  SealResult,
+  TakenBatch,
+} from '../core/batch-store.js';
+import type { QueueEvent } from '../core/events.js';
+import { MessageBatch, channelKeyOf, createBatchId, parseChannelKey, type FlushReason, type OutboundMessage, type QueuedMessage } from '../core/model.js';
+import type { ChannelSettings, SettingsOverride, SettingsPolicy } from '../core/policy.js';
+import { KeyLayout, type ShardKeys } from './keys.js';
+import { asList, batchArgs, decodeEntry, encodeMessage, encodeSettings, seqOf, splitFirstLine, type ScriptMeta } from './redis-codec.js';
+import { StoreScripts, type StepScript } from './redis-scripts.js';
+import type { ClaimResult, DeadLetter, DistributedBatchStore, Fence, UnenqueuedBatch } from './store-steps.js';
+
+export interface RedisBatchStoreOptions {
+  /** A command connection (not one that blocks or subscribes). The store does not close it. */
+  redis: Redis;
+  policy: SettingsPolicy;
+  emit: EmitQueueEvent;
+  /** Share of maxQueuedBatches at which a channel warns once per crossing. @defaultValue 0.75 */
+  queueWarnRatio?: number;
+  /** Prefix of every key. @defaultValue 'bg' */
+  prefix?: string;
+  /** Shards (Cluster slots) the channels spread over; the same on every process. @defaultValue 16 */
+  shards?: number;
+  /** `redis`: every step uses Redis's TIME and ignores the caller's `now`; `caller`: the `now` passed. @defaultValue 'redis' */
+  clock?: 'redis' | 'caller';
+  /** How long a message id is remembered, to drop platform retries. @defaultValue 86400000 (24 h) */
+  dedupeTtlMs?: number;
+  /** Dead letters kept per shard. @defaultValue 1000 */
+  deadLetterMax?: number;
+  /** Idle channels whose counters stay readable, across all shards. @defaultValue 1000 */
+  rememberIdle?: number;
+  /** Reply streams are trimmed near this length. @defaultValue 100000 */
+  replyStreamMaxLen?: number;
+}
+
+interface RawSeal {
+  channelKey: string;
+  batchId: string;
+  size: number;
+  reason: FlushReason;
+  mode: ChannelSettings['mode'];
+  headSeq: string;
+}
+
+interface RawStats {
+  k: string;
+  active: boolean;
+  paused: boolean;
+  ov?: string;
+  dl?: number;
+  pending: number;
+  qb: number;
+  qm: number;
+  counters: ChannelStats['counters'];
+  fid?: string;
+  fst?: number;
+  fsize?: number;
+}
+
+interface StepReply {
+  meta: ScriptMeta;
+  blobs: string[];
+}
+
+const OVERRIDE_CACHE_MAX = 1_000;
+
+/**
+ * The distributed store: every step is one Lua script on one shard (DESIGN §7,
+ * notes/distributed-design.md §4), so any gateway can run any step and a crash never leaves half a
+ * transition. Semantics follow {@link InMemoryBatchStore} step for step; the behavioural suite runs on both.
+ *
+ * `activeChannels()` is a cached count: each step reports its shard's active channels, so the sum is
+ * exact for shards this process touched last and may lag for shards only other gateways touched.
+ */
+export class RedisBatchStore implements DistributedBatchStore {
+  private readonly redis: Redis;
+  private readonly policy: SettingsPolicy;
+  private readonly emit: EmitQueueEvent;
+  private readonly keys: KeyLayout;
+  private readonly shardKeyLists: string[][];
+  private readonly callerClock: boolean;
+  private readonly warnRatioText: string;
+  private readonly dedupeTtlText: string;
+  private readonly idleCapText: string;
+  private readonly deadLetterMaxText: string;
+  private readonly replyMaxLenText: string;
+  private readonly activeByShard: number[];
+  private readonly overrides = new Map<string, SettingsOverride>();
+  private gen = 0;
+  private sealRotor = 0;
+  private readonly onReady = () => {
+    // A reconnect may be to a restarted Redis; a failure here is retried at the next reconnect.
+    void this.checkGeneration().catch(() => undefined);
+  };
+
+  private constructor(
+    options: RedisBatchStoreOptions,
+    private readonly scripts: StoreScripts,
+  ) {
+    this.redis = options.redis;
+    this.policy = options.policy;
+    this.emit = options.emit;
+    this.keys = new KeyLayout(options.prefix ?? 'bg', options.shards ?? 16);
+    this.shardKeyLists = this.keys.shards.map((s) => [s.due, s.chans, s.inflight, s.ready, s.idle, s.seq]);
+    this.callerClock = options.clock === 'caller';
+    this.warnRatioText = String(options.queueWarnRatio ?? 0.75);
+    this.dedupeTtlText = String(options.dedupeTtlMs ?? 86_400_000);
+    this.idleCapText = String(Math.ceil((options.rememberIdle ?? 1_000) / this.keys.shards.length));
+    this.deadLetterMaxText = String(options.deadLetterMax ?? 1_000);
+    this.replyMaxLenText = String(options.replyStreamMaxLen ?? 100_000);
+    this.activeByShard = this.keys.shards.map(() => 0);
+  }
+
+  /** Loads the scripts, counts the generation (bumped when Redis's run changed) and the active channels. */
+  static async create(options: RedisBatchStoreOptions): Promise<RedisBatchStore> {
+    const store = new RedisBatchStore(options, await StoreScripts.load(options.redis));
+    await store.checkGeneration();
+    const counts = await Promise.all(store.keys.shards.map((s) => store.redis.scard(s.chans)));
+    counts.forEach((n, i) => (store.activeByShard[i] = n));
+    store.redis.on('ready', store.onReady);
+    return store;
+  }
+
+  private async checkGeneration(): Promise<void> {
+    const info = await this.redis.info('server');
+    const runId = /^run_id:(\w+)/m.exec(info)?.[1];
+    if (runId === undefined) throw new Error('INFO server has no run_id: cannot tell whether Redis restarted');
+    this.gen = Number(await this.scripts.run('generation', [this.keys.generation], [runId]));
+  }
+
+  // ── running scripts ───────────────────────────────────────────────────────
+
+  private nowArg(now: number): string {
+    return this.callerClock && Number.isFinite(now) ? String(Math.floor(now)) : '';
+  }
+
+  private common(now: number, shard: ShardKeys, channelKey: string, base: string): string[] {
+    return [this.nowArg(now), this.warnRatioText, String(this.gen), createBatchId(), this.idleCapText, shard.base, channelKey, base];
+  }
+
+  /** One channel's step: shard keys, the channel's keys, then `extraKeys`. */
+  private async step(name: StepScript, channelKey: string, now: number, extraArgs: string[] = [], extraKeys: string[] = []): Promise<StepReply> {
+    const k = this.keys.channel(channelKey);
+    const keys = [...this.shardKeyLists[k.shard.index]!, k.hash, k.open, k.queue, k.flight, ...extraKeys];
+    const args = [...this.common(now, k.shard, channelKey, encodeSettings(this.policy.base(channelKey))), ...extraArgs];
+    return this.settle(k.shard, await this.scripts.run(name, keys, args));
+  }
+
+  private async shardStep(name: StepScript, shard: ShardKeys, now: number, extraArgs: string[] = []): Promise<StepReply> {
+    const args = [...this.common(now, shard, '', encodeSettings(this.policy.base(''))), ...extraArgs];
+    return this.settle(shard, await this.scripts.run(name, this.shardKeyLists[shard.index]!, args));
+  }
+
+  private eachShard(name: StepScript, now: number, extraArgs: string[] = []): Promise<StepReply[]> {
+    return Promise.all(this.keys.shards.map((s) => this.shardStep(name, s, now, extraArgs)));
+  }
+
+  private settle(shard: ShardKeys, reply: unknown): StepReply {
+    const [head, ...blobs] = reply as string[];
+    const meta = JSON.parse(head!) as ScriptMeta;
+    this.activeByShard[shard.index] = meta.ac;
+    for (const { t, k, ...fields } of asList<NonNullable<ScriptMeta['ev']>[number]>(meta.ev)) {
+      this.emit({ type: t, channelKey: k, at: meta.now, ...fields } as QueueEvent);
+    }
+    return { meta, blobs };
+  }
+
+  // ── decoding replies ──────────────────────────────────────────────────────
+
+  /** Effective settings from the override a step read; parsed overrides are cached by their text. */
+  private settingsFrom(channelKey: string, ov: unknown): ChannelSettings {
+    if (typeof ov !== 'string') return this.policy.base(channelKey);
+    let override = this.overrides.get(ov);
+    if (override === undefined) {
+      if (this.overrides.size >= OVERRIDE_CACHE_MAX) this.overrides.clear();
+      override = JSON.parse(ov) as SettingsOverride;
+      this.overrides.set(ov, override);
+    }
+    return this.policy.resolve(channelKey, override);
+  }
+
+  private sealResult(raw: RawSeal): SealResult {
+    return { channelKey: raw.channelKey, batchId: raw.batchId, size: raw.size, reason: raw.reason, mode: raw.mode, headSeq: Number(raw.headSeq) };
+  }
+
+  private sealResults(replies: StepReply[]): SealResult[] {
+    return replies.flatMap((r) => asList<RawSeal>(r.meta.sealed).map((s) => this.sealResult(s)));
+  }
+
+  private finishResult(meta: ScriptMeta): FinishResult {
+    return meta.cur === true ? { current: true, nextSeq: seqOf(meta.next) } : { current: false, nextSeq: null };
+  }
+
+  private toStats(st: RawStats): ChannelStats {
+    const { platform, channelId } = parseChannelKey(st.k);
+    return {
+      key: st.k,
+      platform,
+      channelId,
+      pending: st.pending,
+      queuedBatches: st.qb,
+      queuedMessages: st.qm,
+      processing: st.fid !== undefined,
+      paused: st.paused,
+      settings: this.settingsFrom(st.k, st.ov),
+      counters: st.counters,
+      deadline: st.dl ?? null,
+      inFlight: st.fid !== undefined ? { batchId: st.fid, size: st.fsize ?? 0, startedAt: st.fst ?? 0 } : null,
+      active: st.active,
+    };
+  }
+
+  // ── BatchStore ────────────────────────────────────────────────────────────
+
+  async append(msg: QueuedMessage, now: number, channelKey: string = channelKeyOf(msg)): Promise<AppendResult> {
+    const dedupeKey = this.keys.dedupe(channelKey, msg.id);
+    const { meta } = await this.step('append', channelKey, now, [encodeMessage(msg), this.dedupeTtlText], [dedupeKey]);
+    const settings = this.settingsFrom(channelKey, meta.ov);
+    switch (meta.s) {
+      case 'open':
+        return { status: 'open', pending: meta.pending as number, deadline: meta.deadline as number, settings };
+      case 'sealed':
+        return { status: 'sealed', sealed: this.sealResult(meta.sealed as RawSeal), settings };
+      case 'rejected':
+        return { status: 'rejected', reason: 'queue full', settings };
+      default:
+        return { status: 'duplicate', settings };
+    }
+  }
+
+  /**
+   * Seals due windows on every shard, at most `limit` in all: the budget is split over the shards (the
+   * first shards rotate between calls), and shards that used their whole share are asked again.
+   */
+  async sealDue(now: number, limit: number): Promise<SealResult[]> {
+    const out: SealResult[] = [];
+    let pending = this.keys.shards;
+    while (pending.length > 0 && out.length < limit) {
+      const start = this.sealRotor++ % pending.length;
+      const order = [...pending.slice(start), ...pending.slice(0, start)];
+      const budget = limit - out.length;
+      const share = Math.floor(budget / order.length);
+      const asked = order.map((shard, i) => ({ shard, quota: share + (i < budget % order.length ? 1 : 0) })).filter((a) => a.quota > 0);
+      const replies = await Promise.all(asked.map((a) => this.shardStep('seal-due', a.shard, now, [String(a.quota)])));
+      // Shards not asked this round, and those that filled their quota, may hold more.
+      const next = order.filter((s) => !asked.some((a) => a.shard === s));
+      replies.forEach((r, i) => {
+        const sealed = this.sealResults([r]);
+        out.push(...sealed);
+        if (sealed.length === asked[i]!.quota) next.push(asked[i]!.shard);
+      });
+      pending = next;
+    }
+    return out;
+  }
+
+  async nextDeadline(): Promise<number | null> {
+    const heads = await Promise.all(this.keys.shards.map((s) => this.redis.zrange(s.due, 0, 0, 'WITHSCORES')));
+    let min = Infinity;
+    for (const h of heads) if (h.length === 2) min = Math.min(min, Number(h[1]));
+    return min === Infinity ? null : min;
+  }
+
+  async seal(channelKey: string, reason: FlushReason, now: number): Promise<SealResult | null> {
+    const { meta } = await this.step('seal', channelKey, now, [reason]);
+    return meta.sealed === undefined ? null : this.sealResult(meta.sealed as RawSeal);
+  }
+
+  async sealAll(reason: FlushReason, now: number): Promise<SealResult[]> {
+    return this.sealResults(await this.eachShard('seal-all', now, [reason]));
+  }
+
+  async pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now: number): Promise<SealResult> {
+    let args: string[];
+    if (item instanceof MessageBatch) {
+      item.flushReason = 'admin';
+      args = ['batch', ...batchArgs(item)];
+    } else {
+      args = ['message', `[${encodeMessage(item)}]`, '', '1', '0', '0'];
+    }
+    const { meta } = await this.step('push-front', channelKey, now, args);
+    return this.sealResult(meta.sealed as RawSeal);
+  }
+
+  async restore(batches: MessageBatch[], now: number): Promise<SealResult[]> {
+    // Sent together on one connection: Redis runs them in this order, so per-channel order holds.
+    const replies = await Promise.all(
+      batches.filter((b) => b.size > 0).map((b) => this.step('restore', b.channelKey, now, [...batchArgs(b), b.flushReason ?? ''])),
+    );
+    return replies.map((r) => this.sealResult(r.meta.sealed as RawSeal));
+  }
+
+  async take(channelKey: string, now: number): Promise<TakenBatch | null> {
+    const { meta, blobs } = await this.step('take', channelKey, now);
+    if (blobs.length === 0) return null;
+    const { header, batch } = decodeEntry(channelKey, blobs[0]!);
+    return { batch, sealedAt: header.sealedAt, attempt: header.attempt, settings: this.settingsFrom(channelKey, meta.ov) };
+  }
+
+  async finish(channelKey: string, batchId: string, outcome: FinishOutcome, now: number): Promise<FinishResult> {
+    return this.finishResult((await this.step('finish', channelKey, now, [batchId, outcome])).meta);
+  }
+
+  async interrupt(channelKey: string, batchId: string, now: number): Promise<FinishResult> {
+    return this.finishResult((await this.step('interrupt', channelKey, now, [batchId])).meta);
+  }
+
+  async release(channelKey: string, batchId: string, now: number): Promise<FinishResult> {
+    return this.finishResult((await this.step('release', channelKey, now, [batchId])).meta);
+  }
+
+  async pause(channelKey: string, now: number): Promise<boolean> {
+    return (await this.step('pause', channelKey, now)).meta.ok === true;
+  }
+
+  async resume(channelKey: string, now: number): Promise<{ nextSeq: number | null } | undefined> {
+    const { meta } = await this.step('resume', channelKey, now);
+    return meta.ok === true ? { nextSeq: seqOf(meta.next) } : undefined;
+  }
+
+  async disarm(channelKey: string): Promise<boolean> {
+    return (await this.step('disarm', channelKey, Number.NaN)).meta.ok === true;
+  }
+
+  async clear(channelKey: string, now: number): Promise<number> {
+    return (await this.step('clear', channelKey, now)).meta.removed as number;
+  }
+
+  /** Per channel in queue order; channels ordered by their oldest waiting batch (ids sort by creation). */
+  async drainWaiting(): Promise<MessageBatch[]> {
+    const channels: MessageBatch[][] = [];
+    for (const { meta, blobs } of await this.eachShard('drain', Number.NaN)) {
+      let at = 0;
+      for (const g of asList<{ k: string; n: number }>(meta.groups)) {
+        channels.push(blobs.slice(at, at + g.n).map((e) => decodeEntry(g.k, e).batch));
+        at += g.n;
+      }
+    }
+    channels.sort((a, b) => (a[0]!.id < b[0]!.id ? -1 : a[0]!.id > b[0]!.id ? 1 : 0));
+    return channels.flat();
+  }
+
+  async getOverride(channelKey: string): Promise<SettingsOverride | null> {
+    const ov = await this.redis.hget(this.keys.channel(channelKey).hash, 'ov');
+    return ov === null ? null : (JSON.parse(ov) as SettingsOverride);
+  }
+
+  async setOverride(channelKey: string, override: SettingsOverride, now: number): Promise<{ deadline: number | null; settings: ChannelSettings }> {
+    const { meta } = await this.step('set-override', channelKey, now, [JSON.stringify(override)]);
+    return { deadline: (meta.deadline as number | undefined) ?? null, settings: this.settingsFrom(channelKey, meta.ov) };
+  }
+
+  async deleteOverride(channelKey: string, now: number): Promise<{ deadline: number | null; settings: ChannelSettings } | null> {
+    const { meta } = await this.step('delete-override', channelKey, now);
+    if (meta.ok !== true) return null;
+    return { deadline: (meta.deadline as number | undefined) ?? null, settings: this.policy.base(channelKey) };
+  }
+
+  async settings(channelKey: string): Promise<ChannelSettings> {
+    return this.settingsFrom(channelKey, await this.redis.hget(this.keys.channel(channelKey).hash, 'ov'));
+  }
+
+  async stats(channelKey: string): Promise<ChannelStats | null> {
+    const st = (await this.step('stats', channelKey, Number.NaN)).meta.st as RawStats | undefined;
+    return st === undefined ? null : this.toStats(st);
+  }
+
+  async list(): Promise<ChannelStats[]> {
+    return (await this.eachShard('list', Number.NaN)).flatMap((r) => asList<RawStats>(r.meta.list).map((st) => this.toStats(st)));
+  }
+
+  activeChannels(): number {
+    let n = 0;
+    for (const c of this.activeByShard) n += c;
+    return n;
+  }
+
+  /** Stops following reconnects; the connection belongs to the caller. */
+  close(): void {
+    this.redis.off('ready', this.onReady);
+  }
+
+  // ── DistributedBatchStore ─────────────────────────────────────────────────
+
+  async redisNow(): Promise<number> {
+    const [s, us] = await this.redis.time();
+    return Number(s) * 1_000 + Math.floor(Number(us) / 1_000);
+  }
+
+  generation(): number {
+    return this.gen;
+  }
+
+  async markEnqueued(channelKey: string, batchId: string): Promise<boolean> {
+    return (await this.step('mark-enqueued', channelKey, Number.NaN, [batchId])).meta.ok === true;
+  }
+
+  async claim(channelKey: string, batchId: string): Promise<ClaimResult> {
+    const { meta, blobs } = await this.step('claim', channelKey, Number.NaN, [batchId]);
+    if (meta.stale === true) return { status: 'stale' };
+    const { header, batch } = decodeEntry(channelKey, blobs[0]!);
+    const fence: Fence = { gen: Number(meta.gen), seq: Number(meta.seq), token: Number(meta.token) };
+    return { status: 'claimed', claimed: { batch, settings: this.settingsFrom(channelKey, meta.ov), fence, sealedAt: header.sealedAt, attempt: header.attempt } };
+  }
+
+  async isCurrent(channelKey: string, batchId: string, fence: Fence): Promise<boolean> {
+    const [id, gen, seq, token] = await this.redis.hmget(this.keys.channel(channelKey).hash, 'fid', 'fgen', 'fseq', 'ftok');
+    return id === batchId && gen === String(fence.gen) && seq === String(fence.seq) && token === String(fence.token);
+  }
+
+  private fenceArgs(batchId: string, fence: Fence): string[] {
+    return [batchId, String(fence.gen), String(fence.seq), String(fence.token)];
+  }
+
+  /** The stream is one more key of the script: on a Cluster it must share the channel's slot. */
+  async publishReply(channelKey: string, batchId: string, fence: Fence, reply: OutboundMessage, stream: string): Promise<boolean> {
+    const args = [...this.fenceArgs(batchId, fence), JSON.stringify(reply), this.replyMaxLenText];
+    return (await this.step('publish-reply', channelKey, Number.NaN, args, [stream])).meta.ok === true;
+  }
+
+  async ack(channelKey: string, batchId: string, fence: Fence, outcome: FinishOutcome): Promise<FinishResult> {
+    return this.finishResult((await this.step('ack', channelKey, Number.NaN, [...this.fenceArgs(batchId, fence), outcome])).meta);
+  }
+
+  async failFinally(channelKey: string, batchId: string, fence: Fence, policy: 'block' | 'dead-letter', error: string): Promise<FinishResult> {
+    const args = [...this.fenceArgs(batchId, fence), policy, error, this.deadLetterMaxText];
+    return this.finishResult((await this.step('fail-finally', channelKey, Number.NaN, args, [this.keys.shardOf(channelKey).dead])).meta);
+  }
+
+  /** Newest first across shards (each shard keeps its own capped list, so the step stays in one slot). */
+  async deadLetters(limit: number): Promise<DeadLetter[]> {
+    const lists = await Promise.all(this.keys.shards.map((s) => this.redis.lrange(s.dead, 0, limit - 1)));
+    const out = lists.flat().map((text) => {
+      const [head, entry] = splitFirstLine(text);
+      const { channelKey, error, failedAt } = JSON.parse(head) as Omit<DeadLetter, 'batch'>;
+      return { channelKey, error, failedAt, batch: decodeEntry(channelKey, entry).batch.toJSON() };
+    });
+    return out.sort((a, b) => b.failedAt - a.failedAt).slice(0, limit);
+  }
+
+  async inFlightBefore(olderThan: number, limit: number): Promise<UnenqueuedBatch[]> {
+    const replies = await this.eachShard('in-flight-before', Number.NaN, [String(Math.floor(olderThan)), String(limit)]);
+    return replies
+      .flatMap((r) => asList<{ k: string; id: string; at: number; enq: boolean }>(r.meta.list))
+      .sort((a, b) => a.at - b.at)
+      .slice(0, limit)
+      .map((b) => ({ channelKey: b.k, batchId: b.id, startedAt: b.at, enqueued: b.enq }));
+  }
+
+  /** Oldest seal first across shards. */
+  async readyChannels(limit: number): Promise<string[]> {
+    const heads = await Promise.all(this.keys.shards.map((s) => this.redis.zrange(s.ready, 0, limit - 1, 'WITHSCORES')));
+    const all: Array<{ key: string; seq: number }> = [];
+    for (const h of heads) for (let i = 0; i < h.length; i += 2) all.push({ key: h[i]!, seq: Number(h[i + 1]) });
+    return all
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, limit)
+      .map((r) => r.key);
+  }
+
+  async inFlightId(channelKey: string): Promise<string | null> {
+    return this.redis.hget(this.keys.channel(channelKey).hash, 'fid');
+  }
+}
