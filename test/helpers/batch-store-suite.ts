@@ -144,6 +144,89 @@ export function describeBatchStore(name: string, factory: StoreFactory): void {
       expect((await store.take('p:r', 0))?.batch.id).toBe(batch.id);
     });
 
+    it('overflow merge: at the bound every waiting batch becomes one, nothing lost', async () => {
+      const { store } = await make({ disabled: true, maxQueuedBatches: 2, overflow: 'merge' });
+      for (const t of ['1', '2', '3']) await store.append(msg('c', t), 0);
+      expect(await store.stats('p:c')).toMatchObject({ queuedBatches: 2, queuedMessages: 3 });
+      expect((await store.take('p:c', 1))?.batch.messages.map((m) => m.text)).toEqual(['1', '2']);
+    });
+
+    it('overflow drop-oldest: the oldest waiting batch goes, counted and reported', async () => {
+      const { store, events } = await make({ disabled: true, maxQueuedBatches: 2, overflow: 'drop-oldest' });
+      const first = await store.append(msg('c', '1'), 0);
+      for (const t of ['2', '3']) await store.append(msg('c', t), 0);
+      const dropped = events.filter((e) => e.type === QueueEventType.Dropped);
+      expect(dropped).toEqual([
+        expect.objectContaining({ channelKey: 'p:c', count: 1, reason: 'overflow', batchId: first.status === 'sealed' ? first.sealed.batchId : '' }),
+      ]);
+      expect((await store.stats('p:c'))?.counters).toMatchObject({ received: 3, dropped: 1 });
+      expect((await store.take('p:c', 1))?.batch.messages[0]?.text).toBe('2');
+    });
+
+    it('overflow reject: a message that finds the queue full is refused, counted and reported', async () => {
+      const { store, events } = await make({ disabled: true, maxQueuedBatches: 1, overflow: 'reject' });
+      expect((await store.append(msg('c', '1'), 0)).status).toBe('sealed');
+      expect(await store.append(msg('c', '2'), 1)).toMatchObject({ status: 'rejected', reason: 'queue full' });
+      expect(events.filter((e) => e.type === QueueEventType.Dropped)).toEqual([expect.objectContaining({ count: 1, reason: 'rejected' })]);
+      expect(await store.stats('p:c')).toMatchObject({ queuedBatches: 1, counters: { received: 2, dropped: 1 } });
+    });
+
+    it('queue warnings fire once per crossing of queueWarnRatio', async () => {
+      const { store, events } = await make({ disabled: true, maxQueuedBatches: 4 });
+      for (const t of ['1', '2', '3', '4']) await store.append(msg('c', t), 0);
+      const warns = () => events.filter((e) => e.type === QueueEventType.OverWarn || e.type === QueueEventType.UnderWarn);
+      expect(warns()).toEqual([expect.objectContaining({ type: QueueEventType.OverWarn, queuedBatches: 3, limit: 4 })]);
+      const a = (await store.take('p:c', 1))!;
+      await store.finish('p:c', a.batch.id, 'processed', 2);
+      await store.take('p:c', 3);
+      expect(warns().map((e) => e.type)).toEqual([QueueEventType.OverWarn, QueueEventType.UnderWarn]);
+    });
+
+    it('disarm drops the deadline until the next message re-arms it', async () => {
+      const { store } = await make();
+      await store.append(msg('c', 'a'), 0);
+      expect(await store.disarm('p:c')).toBe(true);
+      expect(await store.nextDeadline()).toBeNull();
+      expect(await store.sealDue(500, 10)).toEqual([]);
+      expect(await store.append(msg('c', 'b'), 600)).toMatchObject({ status: 'open', pending: 2, deadline: 700 });
+      expect(await store.disarm('p:unknown')).toBe(false);
+    });
+
+    it('seal and sealAll close open windows at once', async () => {
+      const { store, events } = await make();
+      await store.append(msg('c', 'a'), 0);
+      await store.append(msg('d', 'b'), 0);
+      expect(await store.seal('p:c', 'admin', 5)).toMatchObject({ channelKey: 'p:c', reason: 'admin', size: 1 });
+      expect(events.at(-1)).toMatchObject({ type: QueueEventType.Flushed, reason: 'admin', deadline: 5, latenessMs: 0 });
+      expect(await store.seal('p:c', 'admin', 6)).toBeNull();
+      expect((await store.sealAll('shutdown', 7)).map((s) => [s.channelKey, s.reason])).toEqual([['p:d', 'shutdown']]);
+      expect(await store.stats('p:d')).toMatchObject({ pending: 0, queuedBatches: 1, deadline: null });
+    });
+
+    it('stats and list show what waits, what runs and the settings in force', async () => {
+      const { store } = await make({ disabled: true });
+      await store.append(msg('c', '1'), 0);
+      await store.append(msg('c', '2'), 0);
+      const running = (await store.take('p:c', 10))!;
+      await store.setOverride('p:d', { disabled: false, windowMs: 50 }, 11);
+      await store.append(msg('d', 'x'), 12);
+      expect(await store.stats('p:c')).toMatchObject({
+        key: 'p:c',
+        platform: 'p',
+        channelId: 'c',
+        pending: 0,
+        queuedBatches: 1,
+        queuedMessages: 1,
+        processing: true,
+        inFlight: { batchId: running.batch.id, size: 1, startedAt: 10 },
+        deadline: null,
+        active: true,
+      });
+      expect(await store.stats('p:d')).toMatchObject({ pending: 1, deadline: 62, processing: false, inFlight: null, settings: { windowMs: 50 } });
+      expect((await store.list()).map((s) => s.key).sort()).toEqual(['p:c', 'p:d']);
+      expect(store.activeChannels()).toBe(2);
+    });
+
     it('an idle channel is dropped but its counters stay readable', async () => {
       const { store } = await make({ disabled: true });
       await store.append(msg('c', 'a'), 0);
