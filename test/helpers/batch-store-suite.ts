@@ -4,6 +4,13 @@ import { QueueEventType, type QueueEvent } from '../../src/core/events.js';
 import { MessageBatch, type QueuedMessage } from '../../src/core/model.js';
 import { SettingsPolicy, type ChannelSettings } from '../../src/core/policy.js';
 
+let messages = 0;
+
+/** A message of channel `p:<channelId>`; ids are unique unless given. */
+export function storeMessage(channelId: string, text: string, id = `s${++messages}`): QueuedMessage {
+  return { id, platform: 'p', channelId, userId: 'u', userName: 'U', text, queuedAt: 0, extra: {} };
+}
+
 export type StoreFactory = (emit: (e: QueueEvent) => void, policy: SettingsPolicy) => BatchStore | Promise<BatchStore>;
 
 /**
@@ -12,17 +19,7 @@ export type StoreFactory = (emit: (e: QueueEvent) => void, policy: SettingsPolic
  */
 export function describeBatchStore(name: string, factory: StoreFactory): void {
   describe(`BatchStore contract: ${name}`, () => {
-    let n = 0;
-    const msg = (channelId: string, text: string): QueuedMessage => ({
-      id: `s${++n}`,
-      platform: 'p',
-      channelId,
-      userId: 'u',
-      userName: 'U',
-      text,
-      queuedAt: 0,
-      extra: {},
-    });
+    const msg = storeMessage;
     const make = async (settings: Partial<ChannelSettings> = {}) => {
       const events: QueueEvent[] = [];
       const store = await factory((e) => events.push(e), new SettingsPolicy({ windowMs: 100, maxWaitMs: 1_000, ...settings }));

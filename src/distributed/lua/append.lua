@@ -7,9 +7,11 @@ if not redis.call('SET', KEYS[11], '1', 'NX', 'PX', ARGV[10]) then
   return reply({ s = 'duplicate', ov = redis.call('HGET', c.h, 'ov') or nil })
 end
 activate(c)
-local s, ov = channel_settings(c, BASE_SETTINGS)
+local f = redis.call('HMGET', c.h, 'ov', 'st', 'of')
+local ov = f[1] or nil
+local s = settings(BASE_SETTINGS, ov)
 -- sealDue and sealAll read the settings of channels they find: keep the caller's base here.
-if redis.call('HGET', c.h, 'st') ~= BASE_SETTINGS then redis.call('HSET', c.h, 'st', BASE_SETTINGS) end
+if f[2] ~= BASE_SETTINGS then redis.call('HSET', c.h, 'st', BASE_SETTINGS) end
 redis.call('HINCRBY', c.h, 'received', 1)
 local open = redis.call('LLEN', c.o)
 
@@ -21,12 +23,13 @@ if s.overflow == 'reject' and open == 0 and redis.call('LLEN', c.q) >= s.maxQueu
   return reply({ s = 'rejected', ov = ov })
 end
 
+local now = fmt(NOW)
 if s.disabled then
   local sealed
   if open > 0 then
     -- Turned on while a window was open: the open messages go first, in the same batch.
     redis.call('RPUSH', c.o, ARGV[9])
-    redis.call('HSET', c.h, 'ol', fmt(NOW))
+    redis.call('HSET', c.h, 'ol', now)
     sealed = seal_open(c, s, 'disabled', NOW)
   else
     local h = { id = new_id(), size = 1, firstAt = NOW, lastAt = NOW, reason = 'disabled' }
@@ -36,15 +39,22 @@ if s.disabled then
   return reply({ s = 'sealed', sealed = sealed, ov = ov })
 end
 
-if open == 0 then
-  redis.call('HSET', c.h, 'oid', new_id(), 'of', fmt(NOW), 'ol', fmt(NOW))
-else
-  redis.call('HSET', c.h, 'ol', fmt(NOW))
-end
-local pending = redis.call('RPUSH', c.o, ARGV[9])
+-- The hot path: one HSET for the window's bounds and deadline, one RPUSH, one ZADD.
+local first = open == 0 and NOW or tonumber(f[3])
+local pending = open + 1
 if pending >= s.maxBatchSize then
+  if open == 0 then redis.call('HSET', c.h, 'oid', new_id(), 'of', now, 'ol', now) else redis.call('HSET', c.h, 'ol', now) end
+  redis.call('RPUSH', c.o, ARGV[9])
   local sealed = seal_open(c, s, 'size', NOW)
   sync_ready(c)
   return reply({ s = 'sealed', sealed = sealed, ov = ov })
 end
-return reply({ s = 'open', pending = pending, deadline = arm(c, s), ov = ov })
+local deadline = math.min(NOW + s.windowMs, first + s.maxWaitMs)
+if open == 0 then
+  redis.call('HSET', c.h, 'oid', new_id(), 'of', now, 'ol', now, 'dl', fmt(deadline))
+else
+  redis.call('HSET', c.h, 'ol', now, 'dl', fmt(deadline))
+end
+redis.call('RPUSH', c.o, ARGV[9])
+redis.call('ZADD', SH.due, fmt(deadline), c.key)
+return reply({ s = 'open', pending = pending, deadline = deadline, ov = ov })
