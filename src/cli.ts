@@ -24,14 +24,11 @@ export function buildCli(): Command {
 
   program
     .command('worker')
-    .description('run a distributed-mode worker (not in this build yet)')
-    .addOption(new Option('-c, --config <path>', 'config file'))
-    .action(() => {
-      process.stderr.write(
-        'batchgate worker: distributed mode (Redis + BullMQ workers) is not part of this build yet.\n' +
-          'Run `batchgate start` for the embedded gateway; see docs/ARCHITECTURE.md for the plan.\n',
-      );
-      process.exitCode = 2;
+    .description('run a distributed-mode worker: processes batches from Redis/BullMQ (needs redis.url)')
+    .addOption(new Option('-c, --config <path>', 'config file (else BATCHGATE_CONFIG, else config/default.yaml)'))
+    .action(async (opts: { config?: string }) => {
+      const { runWorker } = await import('./cli/worker.js');
+      process.exit(await runWorker(opts.config));
     });
 
   registerAdminCommands(program);

@@ -9,6 +9,7 @@ import { GatewayError, InvalidMessageError, LifecycleError, asGatewayError } fro
 import type { QueueEvent } from './core/events.js';
 import type { BatchingEngine } from './core/engine.js';
 import { MessageQueue } from './core/message-queue.js';
+import type { GatewayCluster } from './distributed/cluster.js';
 import { parseChannelKey, type OutboundMessage } from './core/model.js';
 import { SettingsPolicy } from './core/policy.js';
 import { createAdapters } from './adapters.js';
@@ -71,6 +72,8 @@ export class Gateway {
   private closePromise: Promise<ShutdownReport> | undefined;
   private replayed = 0;
   private address = '';
+  /** Set in distributed mode. */
+  private cluster: GatewayCluster | undefined;
 
   constructor(options: GatewayOptions) {
     this.options = options;
@@ -128,9 +131,6 @@ export class Gateway {
   async start(): Promise<void> {
     if (this.state !== 'new') throw new LifecycleError(`gateway cannot start: it is ${this.state}`);
     this.state = 'starting';
-    if (this.config.redis.url) {
-      this.logger.warn({ redisUrl: this.config.redis.url.replace(/\/\/[^@/]*@/, '//***@') }, 'redis.url is set, but distributed mode is not part of this build: running embedded (state in memory, spool at shutdown)');
-    }
     try {
       await this.build();
       await this.http.listen({ host: this.config.http.host, port: this.config.http.port });
@@ -145,11 +145,12 @@ export class Gateway {
           signal: this.shutdown.signal,
         });
       }
+      this.cluster?.relay.start();
       // Spooled batches were queued during build (ahead of any new message); they run only now that
       // the adapters that deliver their replies are connected.
       await this.queue.startProcessing();
       this.state = 'running';
-      this.logger.info({ url: this.address, adapters: this.adapters.map((a) => a.platform), processor: this.config.processor.type, replayed: this.replayed }, 'gateway started');
+      this.logger.info({ url: this.address, mode: this.cluster ? 'distributed' : 'embedded', adapters: this.adapters.map((a) => a.platform), processor: this.config.processor.type, replayed: this.replayed }, 'gateway started');
     } catch (err) {
       this.state = 'closing';
       await this.spoolAfterFailedStart();
@@ -161,27 +162,11 @@ export class Gateway {
 
   private async build(): Promise<void> {
     const baseDir = this.options.baseDir ?? process.cwd();
-    const processor = this.options.processor ?? (await createProcessor(this.config.processor, baseDir));
-    const { batching } = this.config;
-    const replies = this.bus.get('replies');
     const events = this.bus.get('events');
-    this.queue = new MessageQueue({
-      processor,
-      onReply: async (reply) => {
-        await replies.internalProducer.send(reply);
-      },
-      onTyping: (channelKey) => {
-        const { platform, channelId } = parseChannelKey(channelKey);
-        return this.adapters.find((a) => a.platform === platform)?.typing?.(channelId);
-      },
-      policy: new SettingsPolicy(batching.defaults, batching.channels),
-      maxConcurrentBatches: batching.maxConcurrentBatches,
-      queueWarnRatio: batching.queueWarnRatio,
-      logger: this.logger.child({ component: 'queue' }),
-      clock: this.options.clock,
-      scheduler: this.options.scheduler,
-    });
+    if (this.config.redis.url) await this.buildDistributed();
+    else await this.buildEmbedded(baseDir);
     this.queue.pauseDispatch(); // resumed once the adapters are connected
+
     this.queue.on((event) => {
       events.internalProducer.send(event).catch(() => undefined); // after stop, events have nowhere to go
     });
@@ -208,6 +193,40 @@ export class Gateway {
       await this.queue.restore(spooled);
       this.logger.info({ batches: spooled.length, messages: this.replayed, file: this.spool.file }, 'replaying spooled batches');
     }
+  }
+
+  /** Embedded mode: state in memory, the processor runs here. */
+  private async buildEmbedded(baseDir: string): Promise<void> {
+    const processor = this.options.processor ?? (await createProcessor(this.config.processor, baseDir));
+    const { batching } = this.config;
+    const replies = this.bus.get('replies');
+    this.queue = new MessageQueue({
+      processor,
+      onReply: async (reply) => {
+        await replies.internalProducer.send(reply);
+      },
+      onTyping: (channelKey) => {
+        const { platform, channelId } = parseChannelKey(channelKey);
+        return this.adapters.find((a) => a.platform === platform)?.typing?.(channelId);
+      },
+      policy: new SettingsPolicy(batching.defaults, batching.channels),
+      maxConcurrentBatches: batching.maxConcurrentBatches,
+      queueWarnRatio: batching.queueWarnRatio,
+      logger: this.logger.child({ component: 'queue' }),
+      clock: this.options.clock,
+      scheduler: this.options.scheduler,
+    });
+  }
+
+  /** Distributed mode: state in Redis, batches to BullMQ workers, replies back through Redis streams. */
+  private async buildDistributed(): Promise<void> {
+    const { createGatewayCluster } = await import('./distributed/cluster.js');
+    const replies = this.bus.get('replies');
+    this.cluster = await createGatewayCluster(this.config, this.logger.child({ component: 'cluster' }), async (reply) => {
+      await replies.internalProducer.send(reply);
+    });
+    this.queue = this.cluster.queue;
+    await this.cluster.queue.start();
   }
 
   /** An adapter failed after others already accepted messages: keep them for the next start. */
@@ -265,8 +284,9 @@ export class Gateway {
     this.http.get('/healthz', async () => ({ status: 'ok' }));
     this.http.get('/readyz', async (_req, reply) => {
       const adapters = Object.fromEntries(this.adapters.map((a) => [a.platform, a.ready ? a.ready() : this.state === 'running']));
-      const ready = this.state === 'running' && Object.values(adapters).every(Boolean);
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : this.state === 'running' ? 'degraded' : this.state, adapters });
+      const redis = this.cluster ? { redis: this.cluster.queue.available() } : {};
+      const ready = this.state === 'running' && Object.values(adapters).every(Boolean) && redis.redis !== false;
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : this.state === 'running' ? 'degraded' : this.state, adapters, ...redis });
     });
   }
 
@@ -323,6 +343,7 @@ export class Gateway {
     this.shutdown.abort(new GatewayError('BG_ERR_SHUTTING_DOWN', 'gateway shutting down'));
     const steps: Array<[string, () => Promise<unknown>]> = [
       ['queue', async () => this.queue?.close()],
+      ['redis', async () => this.cluster?.close()],
       ['bus', () => this.bus.stop()],
       ...this.adapters.map((a): [string, () => Promise<unknown>] => [`adapter ${a.platform}`, () => a.close()]),
       ['http', () => this.http.close()],

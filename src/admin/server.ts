@@ -9,6 +9,7 @@ import { registerChannelRoutes } from './routes/channels.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerSettingsRoutes } from './routes/settings.js';
 import { registerStatsRoute } from './routes/stats.js';
+import { registerDeadLetterRoute } from './routes/dead-letters.js';
 
 /** Tuning of the admin plugin (tests shorten the heartbeat). */
 export interface AdminOptions {
@@ -53,6 +54,7 @@ export async function registerAdmin(app: FastifyInstance, gateway: Gateway, opti
     registerSettingsRoutes(scope, gateway);
     const stream = registerEventStream(scope, gateway, logger, options.events);
     registerStatsRoute(scope, gateway, metrics, stream);
+    registerDeadLetterRoute(scope, gateway);
     registerMetricsRoute(scope, metrics);
     scope.get('/dashboard', (request, reply) => dashboard.page(request, reply));
   });

@@ -1,4 +1,4 @@
-import { loadConfig } from '../config/load.js';
+import { loadConfigOrReport } from './load-config.js';
 import { GatewayError } from '../core/errors.js';
 import { createGateway } from '../gateway.js';
 import { createLogger } from '../logger.js';
@@ -9,13 +9,8 @@ import { banner } from './banner.js';
  * gracefully (flush, drain, spool); a second one exits at once.
  */
 export async function runStart(configPath?: string): Promise<number> {
-  let loaded;
-  try {
-    loaded = await loadConfig(configPath);
-  } catch (err) {
-    process.stderr.write(`batchgate: ${(err as Error).message}\n`);
-    return 1;
-  }
+  const loaded = await loadConfigOrReport(configPath);
+  if (loaded === null) return 1;
   const { config } = loaded;
   const logger = createLogger(config.log.level);
   const gateway = createGateway({ config, logger });

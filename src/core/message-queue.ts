@@ -153,6 +153,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
       this.logger?.warn({ channelKey, limit: result.settings.maxQueuedBatches }, 'queue full: message rejected');
       return { accepted: false, reason: 'queue full', channelKey, id };
     }
+    if (result.status === 'duplicate') return { accepted: false, reason: 'duplicate', channelKey, id };
     if (result.status === 'sealed') {
       this.onSealed(result.sealed);
       return { accepted: true, channelKey, id, pending: 0, typing: result.settings.typing };

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config/schema.js';
+import type { QueueEvent } from '../core/events.js';
+import type { OutboundMessage } from '../core/model.js';
+import { SettingsPolicy } from '../core/policy.js';
+import { connectRedis, whenReady } from './connection.js';
+import { ControlBus } from './control.js';
+import { BatchDispatcher } from './dispatcher.js';
+import { DistributedQueue } from './distributed-queue.js';
+import { Flusher } from './flusher.js';
+import { RedisBatchStore } from './redis-store.js';
+import { ReplyRelay } from './reply-relay.js';
+
+/** The Redis side every process of a cluster needs: connections, the store, BullMQ dispatch, pub/sub. */
+export interface ClusterConnection {
+  commands: Redis;
+  store: RedisBatchStore;
+  dispatcher: BatchDispatcher;
+  control: ControlBus;
+  /** A connection that waits for Redis as long as it takes (BullMQ workers, blocking reads). */
+  blockingUrl: string;
+  close(): Promise<void>;
+}
+
+/** Connects to the cluster's Redis; fails with a clear message when Redis cannot be reached. */
+export async function connectCluster(config: GatewayConfig, logger: Logger, emit: (event: QueueEvent) => void): Promise<ClusterConnection> {
+  const url = config.redis.url;
+  const d = config.distributed;
+  const commands = connectRedis(url, 'commands', logger);
+  const subscriber = connectRedis(url, 'subscriber', logger);
+  const closeAll = async () => {
+    commands.disconnect();
+    subscriber.disconnect();
+  };
+  try {
+    await whenReady(commands, url);
+    const store = await RedisBatchStore.create({
+      redis: commands,
+      policy: new SettingsPolicy(config.batching.defaults, config.batching.channels),
+      emit,
+      queueWarnRatio: config.batching.queueWarnRatio,
+      prefix: d.prefix,
+      shards: d.shards,
+      dedupeTtlMs: d.dedupeTtlMs,
+    });
+    const dispatcher = new BatchDispatcher({ store, connection: commands, prefix: d.prefix, attempts: d.attempts, backoffMs: d.backoffMs, logger });
+    const control = new ControlBus(commands, subscriber, d.prefix, logger);
+    await control.start();
+    return {
+      commands,
+      store,
+      dispatcher,
+      control,
+      blockingUrl: url,
+      close: async () => {
+        await dispatcher.close().catch(() => undefined);
+        await closeAll();
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** A gateway's id in the cluster: where its web-chat replies are addressed. */
+export function newGatewayId(): string {
+  return `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+export interface GatewayCluster {
+  queue: DistributedQueue;
+  relay: ReplyRelay;
+  connection: ClusterConnection;
+  close(): Promise<void>;
+}
+
+/** Builds a gateway's distributed engine and its reply relay (started by the caller). */
+export async function createGatewayCluster(config: GatewayConfig, logger: Logger, deliver: (reply: OutboundMessage) => Promise<void>): Promise<GatewayCluster> {
+  let queue: DistributedQueue | undefined;
+  const connection = await connectCluster(config, logger, (event) => queue?.emit(event));
+  const d = config.distributed;
+  const gatewayId = newGatewayId();
+  const flusher = new Flusher({
+    store: connection.store,
+    pollMs: d.pollMs,
+    logger: logger.child({ component: 'flusher' }),
+    onSealed: (sealed) => queue?.onFlusherSealed(sealed),
+  });
+  queue = new DistributedQueue({
+    store: connection.store,
+    dispatcher: connection.dispatcher,
+    flusher,
+    control: connection.control,
+    gatewayId,
+    redisReady: () => connection.commands.status === 'ready',
+    keepRaw: d.keepRaw,
+    reconcileMs: d.reconcileMs,
+    maxConcurrentBatches: config.batching.maxConcurrentBatches,
+    logger: logger.child({ component: 'queue', gatewayId }),
+  });
+  const relay = new ReplyRelay({
+    blocking: connectRedis(config.redis.url, 'blocking', logger),
+    commands: connection.commands,
+    prefix: d.prefix,
+    gatewayId,
+    deliver,
+    logger: logger.child({ component: 'reply-relay' }),
+  });
+  return {
+    queue,
+    relay,
+    connection,
+    close: async () => {
+      await queue?.close();
+      await relay.stop();
+      await connection.close();
+    },
+  };
+}

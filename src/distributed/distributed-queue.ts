@@ -1,0 +1,332 @@
+import type { Logger } from 'pino';
+import type { ChannelStats, SealResult } from '../core/batch-store.js';
+import type { BatchingEngine, SettingsView } from '../core/engine.js';
+import { ErrorCode, GatewayError, UnknownChannelError } from '../core/errors.js';
+import { QueueEventType, type QueueEvent } from '../core/events.js';
+import type { DrainResult, EnqueueResult, QueueTotals } from '../core/message-queue.js';
+import { MessageBatch, type QueuedMessage } from '../core/model.js';
+import { parseSettingsOverride } from '../core/policy.js';
+import { validateMessage } from '../core/validate.js';
+import type { ControlBus } from './control.js';
+import { jobIdOf as jobIdFor, type BatchDispatcher } from './dispatcher.js';
+import type { Flusher } from './flusher.js';
+import type { DeadLetter, DistributedBatchStore } from './store-steps.js';
+
+export interface DistributedQueueOptions {
+  store: DistributedBatchStore;
+  dispatcher: BatchDispatcher;
+  flusher: Flusher;
+  control: ControlBus;
+  /** Written into each message's `extra.gatewayId`: web-chat replies come back to this gateway. */
+  gatewayId: string;
+  /** True while the command connection to Redis is up. */
+  redisReady: () => boolean;
+  /** Keep messages' `raw` payload (config `distributed.keepRaw`). */
+  keepRaw: boolean;
+  /** Reconciler period. */
+  reconcileMs: number;
+  maxConcurrentBatches: number;
+  logger: Logger;
+}
+
+/**
+ * The gateway's batching engine in distributed mode: the same {@link BatchingEngine} the embedded
+ * MessageQueue offers, with the state in Redis and the batches run by workers. This process appends,
+ * seals due windows, hands batches to BullMQ and answers operators; it runs no processor.
+ */
+export class DistributedQueue implements BatchingEngine {
+  private readonly o: DistributedQueueOptions;
+  private readonly listeners = new Set<(event: QueueEvent) => void>();
+  private dispatching = true;
+  /** Channels kicked while dispatch was paused (start-up): kicked on startProcessing(). */
+  private readonly heldKicks = new Set<string>();
+  private closing = false;
+  private reconcileTimer: NodeJS.Timeout | null = null;
+  private reconciling: Promise<void> | null = null;
+  private running = 0;
+  private repliesDropped = 0;
+  private readonly offControl: () => void;
+
+  constructor(options: DistributedQueueOptions) {
+    this.o = options;
+    this.offControl = options.control.on((msg) => {
+      if (msg.type === 'event') this.relay(msg.event);
+    });
+  }
+
+  /** Starts sealing due windows and reconciling. */
+  async start(): Promise<void> {
+    await this.o.flusher.start();
+    this.reconcileTimer = setInterval(() => {
+      this.reconciling ??= this.reconcile().finally(() => (this.reconciling = null));
+    }, this.o.reconcileMs);
+    this.reconcileTimer.unref();
+  }
+
+  /** Events from this gateway's store steps. */
+  emit(event: QueueEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.o.logger.error({ err, event: event.type }, 'queue event listener threw');
+      }
+    }
+  }
+
+  /** Events a worker published: counted for totals, then emitted like local ones. */
+  private relay(event: QueueEvent): void {
+    if (event.type === QueueEventType.Started) this.running++;
+    else if (event.type === QueueEventType.Completed || event.type === QueueEventType.Failed || event.type === QueueEventType.Cancelled) this.running = Math.max(0, this.running - 1);
+    else if (event.type === QueueEventType.ReplyDropped) this.repliesDropped++;
+    this.emit(event);
+  }
+
+  on(listener: (event: QueueEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** False while Redis is unreachable: readiness and intake depend on it. */
+  available(): boolean {
+    return this.o.redisReady();
+  }
+
+  // ── intake ────────────────────────────────────────────────────────────────
+
+  async enqueue(input: unknown): Promise<EnqueueResult> {
+    const msg = this.prepare(validateMessage(input, Date.now()));
+    const channelKey = `${msg.platform}:${msg.channelId}`;
+    if (this.closing) return { accepted: false, reason: 'shutting down', channelKey, id: msg.id };
+    if (!this.o.redisReady()) return { accepted: false, reason: 'unavailable', channelKey, id: msg.id };
+    let result;
+    try {
+      result = await this.o.store.append(msg, Number.NaN, channelKey);
+    } catch (err) {
+      // Not persisted, so not accepted: the sender retries (503 + Retry-After).
+      this.o.logger.warn({ err, channelKey }, 'append to Redis failed; message refused');
+      return { accepted: false, reason: 'unavailable', channelKey, id: msg.id };
+    }
+    switch (result.status) {
+      case 'duplicate':
+        return { accepted: false, reason: 'duplicate', channelKey, id: msg.id };
+      case 'rejected':
+        this.o.logger.warn({ channelKey, limit: result.settings.maxQueuedBatches }, 'queue full: message rejected');
+        return { accepted: false, reason: 'queue full', channelKey, id: msg.id };
+      case 'sealed':
+        this.onSealed([result.sealed]);
+        return { accepted: true, channelKey, id: msg.id, pending: 0, typing: result.settings.typing };
+      case 'open':
+        this.o.flusher.arm(result.deadline);
+        return { accepted: true, channelKey, id: msg.id, deadline: this.o.flusher.toLocalTime(result.deadline), pending: result.pending, typing: result.settings.typing };
+    }
+  }
+
+  /** Tags the message with this gateway (for web-chat replies) and drops `raw` unless kept. */
+  private prepare(msg: QueuedMessage): QueuedMessage {
+    const out: QueuedMessage = { ...msg, extra: { ...msg.extra, gatewayId: this.o.gatewayId } };
+    if (!this.o.keepRaw) delete out.raw;
+    return out;
+  }
+
+  async enqueueFront(item: MessageBatch | unknown): Promise<EnqueueResult> {
+    let channelKey: string;
+    let payload: MessageBatch | QueuedMessage;
+    if (item instanceof MessageBatch) {
+      if (item.size === 0) throw new GatewayError(ErrorCode.EmptyBatch, 'cannot enqueue an empty batch');
+      channelKey = item.channelKey;
+      payload = item;
+    } else {
+      payload = this.prepare(validateMessage(item, Date.now()));
+      channelKey = `${payload.platform}:${payload.channelId}`;
+    }
+    const id = payload.id;
+    if (this.closing) return { accepted: false, reason: 'shutting down', channelKey, id };
+    if (!this.o.redisReady()) return { accepted: false, reason: 'unavailable', channelKey, id };
+    await this.o.store.pushFront(channelKey, payload, Number.NaN);
+    this.kick(channelKey);
+    const settings = await this.o.store.settings(channelKey);
+    return { accepted: true, channelKey, id, pending: 0, typing: settings.typing };
+  }
+
+  async restore(batches: MessageBatch[]): Promise<void> {
+    const sealed = await this.o.store.restore(batches, Number.NaN);
+    for (const s of sealed) this.kick(s.channelKey);
+  }
+
+  // ── dispatch ──────────────────────────────────────────────────────────────
+
+  /** The flusher's sealed windows. */
+  onFlusherSealed(sealed: SealResult[]): void {
+    this.onSealed(sealed);
+  }
+
+  private onSealed(sealed: SealResult[]): void {
+    for (const s of sealed) {
+      if (s.mode === 'interrupt') void this.interrupt(s.channelKey);
+      else this.kick(s.channelKey);
+    }
+  }
+
+  /** Hands the channel's next batch to BullMQ (no-op when one is in flight or it is paused). */
+  private kick(channelKey: string): void {
+    if (!this.dispatching) {
+      this.heldKicks.add(channelKey);
+      return;
+    }
+    this.o.dispatcher.kick(channelKey).catch((err: unknown) => this.o.logger.warn({ err, channelKey }, 'dispatch failed; the reconciler retries'));
+  }
+
+  /** Interrupt mode: the in-flight batch is aborted and its messages re-run merged in front of the new ones. */
+  private async interrupt(channelKey: string): Promise<void> {
+    try {
+      const batchId = await this.o.store.inFlightId(channelKey);
+      if (batchId !== null) {
+        const result = await this.o.store.interrupt(channelKey, batchId, Number.NaN);
+        if (result.current) await this.o.control.publish({ type: 'cancel', channelKey, batchId, reason: 'cancel' });
+      }
+    } catch (err) {
+      this.o.logger.warn({ err, channelKey }, 'interrupt failed; the batch in flight runs on');
+    }
+    this.kick(channelKey);
+  }
+
+  /** Finds work a crash left half done: ready channels nobody took, in-flight batches without a job. */
+  private async reconcile(): Promise<void> {
+    try {
+      const ready = await this.o.store.readyChannels(500);
+      for (const key of ready) this.kick(key);
+      const before = (await this.o.store.redisNow()) - this.o.reconcileMs;
+      for (const b of await this.o.store.inFlightBefore(before, 500)) {
+        const job = await this.o.dispatcher.queue.getJob(jobIdFor(b.batchId));
+        if (job) continue;
+        this.o.logger.warn({ channelKey: b.channelKey, batchId: b.batchId, enqueued: b.enqueued }, 'batch in flight without a job: dispatching it again');
+        await this.o.dispatcher.send(b.channelKey, b.batchId);
+      }
+    } catch (err) {
+      this.o.logger.warn({ err }, 'reconcile pass failed');
+    }
+  }
+
+  // ── operator actions ──────────────────────────────────────────────────────
+
+  async cancelCurrent(channelKey: string): Promise<boolean> {
+    return this.cancelInFlight(channelKey, 'cancel');
+  }
+
+  private async cancelInFlight(channelKey: string, reason: 'cancel' | 'stop'): Promise<boolean> {
+    const batchId = await this.o.store.inFlightId(channelKey);
+    if (batchId === null) return false;
+    const stats = await this.o.store.stats(channelKey);
+    const result = await this.o.store.finish(channelKey, batchId, 'cancelled', Number.NaN);
+    if (!result.current) return false;
+    // The fence already stops the worker from replying or ACKing; the message aborts its signal now.
+    await this.o.control.publish({ type: 'cancel', channelKey, batchId, reason });
+    const startedAt = stats?.inFlight?.startedAt ?? Date.now();
+    this.emit({ type: QueueEventType.Cancelled, channelKey, at: Date.now(), batchId, size: stats?.inFlight?.size ?? 0, durationMs: Math.max(0, Date.now() - startedAt), reason });
+    if (result.nextSeq !== null) this.kick(channelKey);
+    return true;
+  }
+
+  async stop(channelKey: string): Promise<{ paused: boolean; cancelled: boolean }> {
+    const known = await this.o.store.pause(channelKey, Number.NaN);
+    if (!known) throw new UnknownChannelError(channelKey);
+    const cancelled = await this.cancelInFlight(channelKey, 'stop');
+    return { paused: true, cancelled };
+  }
+
+  async resume(channelKey: string): Promise<{ paused: boolean }> {
+    const result = await this.o.store.resume(channelKey, Number.NaN);
+    if (result === undefined) throw new UnknownChannelError(channelKey);
+    if (result.nextSeq !== null) this.kick(channelKey);
+    return { paused: false };
+  }
+
+  async startProcessing(channelKey?: string): Promise<void> {
+    if (channelKey !== undefined) {
+      await this.resume(channelKey);
+      return;
+    }
+    this.dispatching = true;
+    const held = [...this.heldKicks];
+    this.heldKicks.clear();
+    for (const key of held) this.kick(key);
+  }
+
+  pauseDispatch(): void {
+    this.dispatching = false;
+  }
+
+  async flush(channelKey: string): Promise<boolean> {
+    const sealed = await this.o.store.seal(channelKey, 'admin', Number.NaN);
+    if (sealed) this.onSealed([sealed]);
+    return sealed !== null;
+  }
+
+  async clear(channelKey: string): Promise<number> {
+    return this.o.store.clear(channelKey, Number.NaN);
+  }
+
+  // ── settings and reading ──────────────────────────────────────────────────
+
+  async getSettings(channelKey: string): Promise<SettingsView> {
+    const [effective, override] = await Promise.all([this.o.store.settings(channelKey), this.o.store.getOverride(channelKey)]);
+    return { effective, override };
+  }
+
+  async setSettings(channelKey: string, input: unknown): Promise<SettingsView> {
+    const override = parseSettingsOverride(input);
+    const result = await this.o.store.setOverride(channelKey, override, Number.NaN);
+    if (result.deadline !== null) this.o.flusher.arm(result.deadline);
+    return this.getSettings(channelKey);
+  }
+
+  async deleteSettings(channelKey: string): Promise<SettingsView> {
+    const result = await this.o.store.deleteOverride(channelKey, Number.NaN);
+    if (result?.deadline != null) this.o.flusher.arm(result.deadline);
+    return this.getSettings(channelKey);
+  }
+
+  async deadLetters(limit: number): Promise<DeadLetter[]> {
+    return this.o.store.deadLetters(limit);
+  }
+
+  async stats(channelKey: string): Promise<ChannelStats | null> {
+    return this.o.store.stats(channelKey);
+  }
+
+  async list(): Promise<ChannelStats[]> {
+    return this.o.store.list();
+  }
+
+  /** `running` counts batches workers reported started and not yet ended (cluster-wide, as seen here). */
+  totals(): QueueTotals {
+    return { repliesDropped: this.repliesDropped, running: this.running, waitingForSlot: 0, maxConcurrentBatches: this.o.maxConcurrentBatches };
+  }
+
+  // ── shutdown ──────────────────────────────────────────────────────────────
+
+  /**
+   * Distributed shutdown leaves the state in Redis (DESIGN §9): open windows stay open for another gateway's
+   * flusher, queued batches stay queued, running ones finish on their workers. Nothing to spool.
+   */
+  async drain(): Promise<DrainResult> {
+    this.closing = true;
+    await this.stopTimers();
+    return { drained: 0, waiting: [] };
+  }
+
+  private async stopTimers(): Promise<void> {
+    if (this.reconcileTimer !== null) clearInterval(this.reconcileTimer);
+    this.reconcileTimer = null;
+    await this.o.flusher.stop();
+    await this.reconciling;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.offControl();
+    await this.stopTimers();
+  }
+}
+

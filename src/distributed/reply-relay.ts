@@ -1,0 +1,152 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { MessageBatch, OutboundMessage } from '../core/model.js';
+
+/**
+ * Platforms whose replies only the gateway holding the connection can send (a browser's WebSocket);
+ * every other platform's replies can go out from any gateway.
+ */
+const GATEWAY_BOUND_PLATFORMS = new Set(['web']);
+
+export const sharedReplyStream = (prefix: string): string => `${prefix}:replies`;
+export const gatewayReplyStream = (prefix: string, gatewayId: string): string => `${prefix}:replies:gw:${gatewayId}`;
+
+/** Where a worker XADDs a reply: the accepting gateway's own stream for web chat, else the shared one. */
+export function replyStreamFor(prefix: string, reply: OutboundMessage, batch: MessageBatch): string {
+  if (!GATEWAY_BOUND_PLATFORMS.has(reply.platform)) return sharedReplyStream(prefix);
+  const gatewayId = batch.messages.at(-1)?.extra?.['gatewayId'];
+  return typeof gatewayId === 'string' ? gatewayReplyStream(prefix, gatewayId) : sharedReplyStream(prefix);
+}
+
+export interface ReplyRelayOptions {
+  /** A connection of its own: XREAD BLOCK holds it. */
+  blocking: Redis;
+  /** For the lease and the cursor. */
+  commands: Redis;
+  prefix: string;
+  gatewayId: string;
+  /** Hands a reply to this gateway's bus (then the adapter). */
+  deliver: (reply: OutboundMessage) => Promise<void>;
+  logger: Logger;
+  /** @defaultValue 5000 */
+  leaseMs?: number;
+}
+
+const RENEW_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+
+/**
+ * Brings replies from Redis to this gateway's adapters. Its own stream (web chat) is always read; the
+ * shared stream is read by one gateway at a time, the holder of a lease, from a cursor kept in Redis, so
+ * each reply goes out once and in stream order (which is per-channel batch order). A leader that dies
+ * loses the lease after `leaseMs`; the next one resumes from the cursor (a reply handed over but not yet
+ * sent by the dead one is the only thing that can repeat or go missing).
+ */
+export class ReplyRelay {
+  private readonly o: ReplyRelayOptions;
+  private readonly leaseKey: string;
+  private readonly cursorKey: string;
+  private readonly own: string;
+  private readonly shared: string;
+  private ownCursor = '$';
+  private sharedCursor: string | null = null;
+  private leader = false;
+  private leaseUntil = 0;
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  delivered = 0;
+
+  constructor(options: ReplyRelayOptions) {
+    this.o = options;
+    this.leaseKey = `${options.prefix}:replies:lease`;
+    this.cursorKey = `${options.prefix}:replies:cursor`;
+    this.own = gatewayReplyStream(options.prefix, options.gatewayId);
+    this.shared = sharedReplyStream(options.prefix);
+  }
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.refreshLease();
+        await this.readOnce();
+      } catch (err) {
+        if (this.stopped) break;
+        this.o.logger.warn({ err }, 'reading replies from Redis failed; retrying');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  private async refreshLease(): Promise<void> {
+    const leaseMs = this.o.leaseMs ?? 5_000;
+    const now = Date.now();
+    if (this.leader && now < this.leaseUntil - leaseMs / 2) return;
+    const ok = this.leader
+      ? (await this.o.commands.eval(RENEW_LEASE, 1, this.leaseKey, this.o.gatewayId, String(leaseMs))) === 1
+      : (await this.o.commands.set(this.leaseKey, this.o.gatewayId, 'PX', leaseMs, 'NX')) === 'OK';
+    if (ok && !this.leader) {
+      this.sharedCursor = (await this.o.commands.get(this.cursorKey)) ?? '0';
+      this.o.logger.info({ cursor: this.sharedCursor }, 'delivering the shared reply stream');
+    }
+    if (!ok && this.leader) this.o.logger.warn('lost the reply lease; another gateway delivers shared replies');
+    this.leader = ok;
+    if (ok) this.leaseUntil = now + leaseMs;
+  }
+
+  private async readOnce(): Promise<void> {
+    const streams = [this.own];
+    const cursors = [this.ownCursor];
+    if (this.leader && this.sharedCursor !== null) {
+      streams.push(this.shared);
+      cursors.push(this.sharedCursor);
+    }
+    const leaseMs = this.o.leaseMs ?? 5_000;
+    const res = (await this.o.blocking.xread('COUNT', 200, 'BLOCK', Math.min(1_000, leaseMs / 4), 'STREAMS', ...streams, ...cursors)) as Array<[string, Array<[string, string[]]>]> | null;
+    if (res === null) return;
+    for (const [stream, entries] of res) {
+      for (const [id, fields] of entries) {
+        await this.deliverEntry(fields);
+        if (stream === this.own) this.ownCursor = id;
+        else this.sharedCursor = id;
+      }
+      if (stream === this.shared && entries.length > 0 && this.leader) await this.o.commands.set(this.cursorKey, this.sharedCursor!);
+    }
+  }
+
+  private async deliverEntry(fields: string[]): Promise<void> {
+    const i = fields.indexOf('reply');
+    if (i < 0 || i + 1 >= fields.length) return;
+    let reply: OutboundMessage;
+    try {
+      reply = JSON.parse(fields[i + 1]!) as OutboundMessage;
+    } catch {
+      this.o.logger.warn('skipping a reply entry that is not JSON');
+      return;
+    }
+    try {
+      await this.o.deliver(reply);
+      this.delivered++;
+    } catch (err) {
+      this.o.logger.error({ err, channelId: reply.channelId, batchId: reply.batchId }, 'could not hand a reply to the adapter');
+    }
+  }
+
+  /** Stops reading and gives the lease up so another gateway takes over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    // Unblocks a pending XREAD.
+    this.o.blocking.disconnect();
+    await this.loop?.catch(() => undefined);
+    if (this.leader) {
+      await this.o.commands.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, this.leaseKey, this.o.gatewayId).catch(() => undefined);
+      this.leader = false;
+    }
+  }
+}

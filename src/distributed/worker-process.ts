@@ -1,0 +1,78 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config/schema.js';
+import { createProcessor } from '../processors/create.js';
+import type { Processor } from '../processors/processor.js';
+import { connectCluster, type ClusterConnection } from './cluster.js';
+import { connectRedis } from './connection.js';
+import { BullBatchConsumer } from './worker.js';
+
+export interface WorkerProcessOptions {
+  config: GatewayConfig;
+  logger: Logger;
+  baseDir?: string;
+  /** Replaces the configured processor (tests, embedding). */
+  processor?: Processor;
+}
+
+/**
+ * `batchgate worker`: runs the configured processor for batches from BullMQ, and answers `GET /healthz`
+ * and `GET /readyz` (ready while Redis is reachable and the consumer runs) on `http.host:http.port`.
+ */
+export class WorkerProcess {
+  private readonly o: WorkerProcessOptions;
+  private connection: ClusterConnection | undefined;
+  private consumer: BullBatchConsumer | undefined;
+  private http: FastifyInstance | undefined;
+  private closing: Promise<void> | undefined;
+  url = '';
+
+  constructor(options: WorkerProcessOptions) {
+    this.o = options;
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.o;
+    const processor = this.o.processor ?? (await createProcessor(config.processor, this.o.baseDir ?? process.cwd()));
+    // A worker's own steps (claim, ack) report through the control channel, not locally.
+    this.connection = await connectCluster(config, logger, () => undefined);
+    const d = config.distributed;
+    this.consumer = new BullBatchConsumer({
+      store: this.connection.store,
+      dispatcher: this.connection.dispatcher,
+      control: this.connection.control,
+      connection: connectRedis(config.redis.url, 'blocking', logger),
+      prefix: d.prefix,
+      concurrency: config.batching.maxConcurrentBatches,
+      lockDurationMs: d.lockDurationMs,
+      stalledIntervalMs: d.stalledIntervalMs,
+      onBatchFailed: d.onBatchFailed,
+      logger: logger.child({ component: 'worker' }),
+    });
+    void this.consumer.run(processor);
+    this.http = Fastify({ logger: false, forceCloseConnections: true });
+    this.http.get('/healthz', async () => ({ status: 'ok', role: 'worker' }));
+    this.http.get('/readyz', async (_req, reply) => {
+      const redis = this.connection?.commands.status === 'ready';
+      const consuming = this.consumer?.isRunning ?? false;
+      const ready = redis && consuming && this.closing === undefined;
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'degraded', redis, consuming, running: this.consumer?.running ?? 0 });
+    });
+    await this.http.listen({ host: config.http.host, port: config.http.port });
+    const addr = this.http.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.http.port;
+    this.url = `http://${config.http.host}:${port}`;
+    logger.info({ url: this.url, concurrency: config.batching.maxConcurrentBatches, processor: config.processor.type }, 'worker started');
+  }
+
+  /** Stops taking batches, lets running ones finish (shutdownTimeoutMs), then disconnects. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.consumer?.shutdown(this.o.config.shutdownTimeoutMs);
+      await this.http?.close();
+      await this.connection?.close();
+      this.o.logger.info('worker stopped');
+    })();
+    return this.closing;
+  }
+}

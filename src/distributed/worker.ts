@@ -1,0 +1,195 @@
+import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { BatchConsumer } from '../core/batch-consumer.js';
+import { ProcessorTimeoutError, ShuttingDownError, GatewayError, ErrorCode } from '../core/errors.js';
+import { QueueEventType, type QueueEvent } from '../core/events.js';
+import { parseChannelKey, type OutboundMessage } from '../core/model.js';
+import type { ProcessContext, Processor, ReplyInput } from '../processors/processor.js';
+import type { ControlBus } from './control.js';
+import { BATCH_QUEUE, bullPrefix, type BatchDispatcher, type BatchJobData } from './dispatcher.js';
+import { replyStreamFor } from './reply-relay.js';
+import type { ClaimedBatch, DistributedBatchStore } from './store-steps.js';
+
+export interface BullBatchConsumerOptions {
+  store: DistributedBatchStore;
+  dispatcher: BatchDispatcher;
+  control: ControlBus;
+  /** BullMQ needs a connection that waits for Redis (`maxRetriesPerRequest: null`). */
+  connection: ConnectionOptions;
+  prefix: string;
+  /** Batches run at once by this worker (config `batching.maxConcurrentBatches`). */
+  concurrency: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  onBatchFailed: 'block' | 'dead-letter';
+  logger: Logger;
+}
+
+/** One delivery running here. */
+interface Active {
+  controller: AbortController;
+  claimed: ClaimedBatch;
+}
+
+/**
+ * Runs batches from BullMQ. Each delivery first CLAIMs its batch (fence check + a new token): a job for
+ * a batch that is no longer in flight (cancelled, cleared, already ACKed, or re-delivered after a stall
+ * and taken by another worker) runs nothing. Replies and the ACK go through fenced scripts, so a worker
+ * that lost its batch (SIGSTOP past its lock, a cancel it missed) can neither reply nor ACK.
+ */
+export class BullBatchConsumer implements BatchConsumer {
+  private readonly o: BullBatchConsumerOptions;
+  private readonly active = new Map<string, Active>();
+  private worker: Worker<BatchJobData> | null = null;
+  private stopped: Promise<void> | null = null;
+  private resolveRun: (() => void) | null = null;
+  private offControl: (() => void) | null = null;
+
+  constructor(options: BullBatchConsumerOptions) {
+    this.o = options;
+  }
+
+  /** Batches running in this worker now. */
+  get running(): number {
+    return this.active.size;
+  }
+
+  get isRunning(): boolean {
+    return this.worker !== null && this.stopped === null && this.worker.isRunning();
+  }
+
+  run(handler: Processor): Promise<void> {
+    if (this.worker !== null) throw new GatewayError(ErrorCode.Lifecycle, 'this consumer already runs');
+    this.offControl = this.o.control.on((msg) => {
+      if (msg.type !== 'cancel') return;
+      const run = this.active.get(msg.batchId);
+      if (run === undefined) return;
+      this.o.logger.info({ channelKey: msg.channelKey, batchId: msg.batchId, reason: msg.reason }, 'cancel received: aborting the batch');
+      run.controller.abort(new GatewayError(ErrorCode.Cancelled, `batch ${msg.reason === 'stop' ? 'stopped' : 'cancelled'} by an operator`));
+    });
+    this.worker = new Worker<BatchJobData>(BATCH_QUEUE, (job, _token, signal) => this.process(job, handler, signal), {
+      connection: this.o.connection,
+      prefix: bullPrefix(this.o.prefix),
+      concurrency: this.o.concurrency,
+      lockDuration: this.o.lockDurationMs,
+      stalledInterval: this.o.stalledIntervalMs,
+      // A batch re-runs however often its worker dies; giving up would strand its channel.
+      maxStalledCount: 1_000,
+    });
+    this.worker.on('error', (err) => this.o.logger.warn({ err: err.message }, 'worker error'));
+    this.worker.on('stalled', (jobId) => this.o.logger.warn({ jobId }, 'a batch stalled (its worker died or froze): it runs again'));
+    return new Promise<void>((resolve) => (this.resolveRun = resolve));
+  }
+
+  private async process(job: Job<BatchJobData>, handler: Processor, bullSignal?: AbortSignal): Promise<string> {
+    const { channelKey, batchId } = job.data;
+    const claim = await this.o.store.claim(channelKey, batchId);
+    if (claim.status !== 'claimed') {
+      this.o.logger.debug({ channelKey, batchId }, 'batch no longer in flight: skipped');
+      return 'stale';
+    }
+    const claimed = claim.claimed;
+    const { batch, settings, fence } = claimed;
+    const controller = new AbortController();
+    const onBullAbort = () => controller.abort(new ShuttingDownError());
+    bullSignal?.addEventListener('abort', onBullAbort, { once: true });
+    const timeout = setTimeout(() => controller.abort(new ProcessorTimeoutError(settings.processingTimeoutMs)), settings.processingTimeoutMs);
+    this.active.set(batchId, { controller, claimed });
+    const startedAt = Date.now();
+    let replies = 0;
+    this.publishEvent({ type: QueueEventType.Started, channelKey, at: startedAt, batchId, size: batch.size, waitMs: Math.max(0, startedAt - claimed.sealedAt), messageIds: batch.messages.map((m) => m.id) });
+    const { platform, channelId } = parseChannelKey(channelKey);
+    const logger = this.o.logger.child({ channelKey, batchId });
+    const ctx: ProcessContext = {
+      signal: controller.signal,
+      reply: async (input: ReplyInput) => {
+        const out = toOutbound(input, platform, channelId, batch.id, batch.messages.map((m) => m.id));
+        const sent = !controller.signal.aborted && (await this.o.store.publishReply(channelKey, batchId, fence, out, replyStreamFor(this.o.prefix, out, batch)));
+        if (sent) replies++;
+        else this.publishEvent({ type: QueueEventType.ReplyDropped, channelKey, at: Date.now(), batchId });
+        return sent;
+      },
+      typing: async () => undefined,
+      logger,
+      channel: { key: channelKey, platform, channelId, settings },
+      attempt: claimed.attempt,
+    };
+    let error: unknown = null;
+    try {
+      await handler(batch, ctx);
+    } catch (err) {
+      error = err;
+    } finally {
+      clearTimeout(timeout);
+      bullSignal?.removeEventListener('abort', onBullAbort);
+      this.active.delete(batchId);
+    }
+    const durationMs = Date.now() - startedAt;
+    const reason: unknown = controller.signal.aborted ? controller.signal.reason : null;
+    if (reason instanceof ProcessorTimeoutError) error = reason;
+    else if (controller.signal.aborted) {
+      // Cancelled (the gateway already ended the batch) or shutting down (the batch stays in flight; the
+      // reconciler gives it a new job). Either way this delivery ends without an ACK.
+      logger.info({ reason: (reason as Error | undefined)?.message }, 'batch aborted');
+      return 'aborted';
+    }
+    if (error === null) {
+      const result = await this.o.store.ack(channelKey, batchId, fence, 'processed');
+      if (!result.current) {
+        logger.warn({ fence }, 'late ACK refused: this batch was taken over or cancelled');
+        return 'stale';
+      }
+      this.publishEvent({ type: QueueEventType.Completed, channelKey, at: Date.now(), batchId, size: batch.size, durationMs, replies });
+      if (result.nextSeq !== null) await this.o.dispatcher.kick(channelKey);
+      return 'processed';
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    const attempts = job.opts.attempts ?? 1;
+    if (job.attemptsMade + 1 < attempts) {
+      logger.warn({ err: error, attempt: job.attemptsMade + 1, attempts }, 'processor failed; the batch runs again (the channel waits)');
+      throw error; // BullMQ retries with backoff; the batch stays in flight, so order holds
+    }
+    const result = await this.o.store.failFinally(channelKey, batchId, fence, this.o.onBatchFailed, message);
+    if (!result.current) return 'stale';
+    logger.error({ err: error, attempts, policy: this.o.onBatchFailed }, this.o.onBatchFailed === 'block' ? 'batch failed every attempt: channel blocked until an operator acts' : 'batch failed every attempt: dead-lettered, the channel moves on');
+    this.publishEvent({ type: QueueEventType.Failed, channelKey, at: Date.now(), batchId, size: batch.size, durationMs, error: message, timeout: error instanceof ProcessorTimeoutError });
+    if (result.nextSeq !== null) await this.o.dispatcher.kick(channelKey);
+    return 'failed';
+  }
+
+  private publishEvent(event: QueueEvent): void {
+    void this.o.control.publish({ type: 'event', event });
+  }
+
+  /** Stops taking jobs; running batches get `timeoutMs`, then their signals abort (they re-run elsewhere). */
+  shutdown(timeoutMs = 10_000): Promise<void> {
+    this.stopped ??= this.close(timeoutMs);
+    return this.stopped;
+  }
+
+  private async close(timeoutMs: number): Promise<void> {
+    this.offControl?.();
+    const worker = this.worker;
+    if (worker !== null) {
+      const closing = worker.close();
+      const timer = setTimeout(() => {
+        for (const run of this.active.values()) run.controller.abort(new ShuttingDownError());
+      }, timeoutMs);
+      try {
+        await closing;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    this.resolveRun?.();
+  }
+}
+
+function toOutbound(input: ReplyInput, platform: string, channelId: string, batchId: string, inReplyTo: string[]): OutboundMessage {
+  const r = typeof input === 'string' ? { text: input } : input;
+  if (typeof r?.text !== 'string') throw new TypeError('ctx.reply needs a string or { text: string }');
+  const out: OutboundMessage = { platform, channelId, text: r.text, batchId, inReplyTo };
+  if (r.threadId !== undefined) out.threadId = r.threadId;
+  if (r.replyTo !== undefined) out.replyTo = r.replyTo;
+  return out;
+}

@@ -1,0 +1,210 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/load.js';
+import type { MessageBatch, OutboundMessage } from '../../../src/core/model.js';
+import { createGatewayCluster, type GatewayCluster } from '../../../src/distributed/cluster.js';
+import { WorkerProcess } from '../../../src/distributed/worker-process.js';
+import { silentLogger } from '../../../src/logger.js';
+import type { ProcessContext } from '../../../src/processors/processor.js';
+import { startRedis, type RedisServer } from '../../helpers/redis-server.js';
+
+type Behaviour = (batch: MessageBatch, ctx: ProcessContext) => Promise<void>;
+
+const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> => {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+// A gateway and a worker in this process, talking only through a real redis-server and real BullMQ.
+describe('distributed mode in one process: gateway engine + BullMQ worker on real Redis', () => {
+  let redis: RedisServer;
+  let prefixN = 0;
+  let gateway: GatewayCluster;
+  let worker: WorkerProcess;
+  let replies: OutboundMessage[];
+  let behaviour: Behaviour;
+  let runs: Array<{ ids: string[]; attempt: number; aborted: boolean }>;
+
+  beforeAll(async () => {
+    redis = await startRedis({ appendonly: false });
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  async function start(distributed: Record<string, unknown> = {}, defaults: Record<string, unknown> = {}): Promise<void> {
+    const config = parseConfig(
+      {
+        http: { host: '127.0.0.1', port: 0 },
+        redis: { url: redis.url },
+        distributed: { prefix: `ip${++prefixN}`, pollMs: 50, reconcileMs: 300, lockDurationMs: 1_000, stalledIntervalMs: 500, attempts: 2, backoffMs: 50, ...distributed },
+        batching: { maxConcurrentBatches: 4, defaults: { windowMs: 60, maxBatchSize: 5, maxWaitMs: 600, ...defaults } },
+        shutdownTimeoutMs: 1_000,
+      },
+      {},
+    );
+    replies = [];
+    runs = [];
+    behaviour = async (batch, ctx) => {
+      await ctx.reply(batch.messages.map((m) => m.text).join('+'));
+    };
+    gateway = await createGatewayCluster(config, silentLogger(), async (r) => {
+      replies.push(r);
+    });
+    await gateway.queue.start();
+    gateway.relay.start();
+    worker = new WorkerProcess({
+      config,
+      logger: silentLogger(),
+      processor: async (batch, ctx) => {
+        const run = { ids: batch.messages.map((m) => m.id), attempt: 0, aborted: false };
+        runs.push(run);
+        ctx.signal.addEventListener('abort', () => (run.aborted = true));
+        await behaviour(batch, ctx);
+      },
+    });
+    await worker.start();
+  }
+
+  afterEach(async () => {
+    await worker?.close();
+    await gateway?.close();
+  });
+
+  const send = (channelId: string, id: string, text = id) =>
+    gateway.queue.enqueue({ id, platform: 'webhook', channelId, userId: 'u', text });
+
+  it('a burst becomes one batch on the worker, and its one reply comes back through the relay with every id', async () => {
+    await start();
+    for (const id of ['a', 'b', 'c']) expect(await send('room', id)).toMatchObject({ accepted: true });
+    await until('reply', () => replies.length === 1);
+    expect(runs.map((r) => r.ids)).toEqual([['a', 'b', 'c']]);
+    expect(replies[0]).toMatchObject({ platform: 'webhook', channelId: 'room', text: 'a+b+c', inReplyTo: ['a', 'b', 'c'] });
+  });
+
+  it('a repeated message id is answered duplicate and not enqueued twice', async () => {
+    await start();
+    expect(await send('room', 'same')).toMatchObject({ accepted: true });
+    expect(await send('room', 'same')).toMatchObject({ accepted: false, reason: 'duplicate' });
+    await until('reply', () => replies.length === 1);
+    expect(runs.flatMap((r) => r.ids)).toEqual(['same']);
+  });
+
+  it('a failing attempt re-runs the same batch while the channel waits; order holds', async () => {
+    await start({ attempts: 3 });
+    let calls = 0;
+    behaviour = async (batch, ctx) => {
+      if (batch.messages[0]!.id === 'first' && ++calls === 1) throw new Error('flaky bot');
+      await ctx.reply(batch.messages.map((m) => m.text).join('+'));
+    };
+    await send('room', 'first');
+    await until('first run', () => runs.length >= 1);
+    await send('room', 'second');
+    await until('two replies', () => replies.length === 2);
+    expect(replies.map((r) => r.inReplyTo)).toEqual([['first'], ['second']]);
+    expect(runs.map((r) => r.ids)).toEqual([['first'], ['first'], ['second']]);
+  });
+
+  it('dead-letter: a batch failing every attempt is kept for the admin API and the channel moves on', async () => {
+    await start({ attempts: 2, onBatchFailed: 'dead-letter' });
+    behaviour = async (batch, ctx) => {
+      if (batch.messages.some((m) => m.text === 'poison')) throw new Error('cannot digest');
+      await ctx.reply('ok');
+    };
+    await send('room', 'p1', 'poison');
+    await until('two failed runs', () => runs.length >= 2);
+    await send('room', 'after');
+    await until('the next batch replied', () => replies.length === 1);
+    expect(replies[0]!.inReplyTo).toEqual(['after']);
+    const dead = await gateway.queue.deadLetters(10);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ channelKey: 'webhook:room', error: 'cannot digest' });
+    expect((await gateway.queue.stats('webhook:room'))?.counters.failed).toBe(1);
+  });
+
+  it('block: a batch failing every attempt pauses its channel with the batch in front; resume runs it again', async () => {
+    await start({ attempts: 1, onBatchFailed: 'block' });
+    let broken = true;
+    behaviour = async (batch, ctx) => {
+      if (broken) throw new Error('down');
+      await ctx.reply(batch.messages.map((m) => m.text).join('+'));
+    };
+    await send('room', 'x');
+    await until('paused', async () => (await gateway.queue.stats('webhook:room'))?.paused === true);
+    await send('room', 'y');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(replies).toEqual([]);
+    broken = false;
+    await gateway.queue.resume('webhook:room');
+    await until('both replied', () => replies.flatMap((r) => r.inReplyTo).length === 2);
+    expect(replies.flatMap((r) => r.inReplyTo)).toEqual(['x', 'y']);
+  });
+
+  it('cancel at the gateway aborts the worker’s signal; the late reply is dropped; the channel moves on', async () => {
+    await start();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    behaviour = async (batch, ctx) => {
+      if (batch.messages[0]!.id === 'slow') {
+        await held;
+        await ctx.reply('too late'); // after the cancel: must be refused
+        return;
+      }
+      await ctx.reply(batch.messages.map((m) => m.text).join('+'));
+    };
+    await send('room', 'slow');
+    await until('running', () => runs.length === 1);
+    expect(await gateway.queue.cancelCurrent('webhook:room')).toBe(true);
+    await until('signal aborted', () => runs[0]!.aborted);
+    release();
+    await send('room', 'next');
+    await until('next replied', () => replies.length === 1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(replies.map((r) => r.text)).toEqual(['next']);
+    expect((await gateway.queue.stats('webhook:room'))?.counters.cancelled).toBe(1);
+  });
+
+  it('interrupt mode: a new batch aborts the running one, whose messages re-run merged in front', async () => {
+    await start({}, { mode: 'interrupt' });
+    behaviour = async (batch, ctx) => {
+      if (batch.messages.length === 1 && batch.messages[0]!.id === 'one') {
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+        return;
+      }
+      await ctx.reply(batch.messages.map((m) => m.text).join('+'));
+    };
+    await send('room', 'one');
+    await until('running', () => runs.length === 1);
+    await send('room', 'two');
+    await until('merged reply', () => replies.length === 1);
+    expect(runs[0]!.aborted).toBe(true);
+    expect(replies[0]!.inReplyTo).toEqual(['one', 'two']);
+  });
+
+  it('the reconciler dispatches a batch left in flight without a job (a crash between take and add)', async () => {
+    await start();
+    // Seal and take as a gateway would, then "crash" before adding the BullMQ job.
+    await gateway.connection.store.append({ id: 'orphan', platform: 'webhook', channelId: 'lost', userId: 'u', userName: 'u', text: 'orphan', queuedAt: Date.now(), extra: {} }, Number.NaN);
+    await gateway.connection.store.seal('webhook:lost', 'admin', Number.NaN);
+    const taken = await gateway.connection.store.take('webhook:lost', Number.NaN);
+    expect(taken).not.toBeNull();
+    await until('reconciled and replied', () => replies.length === 1, 10_000);
+    expect(replies[0]!.inReplyTo).toEqual(['orphan']);
+  });
+
+  it('while Redis is unreachable, intake answers unavailable instead of accepting what it cannot persist', async () => {
+    await start();
+    await redis.kill('SIGKILL');
+    try {
+      await until('disconnected', () => gateway.connection.commands.status !== 'ready', 5_000);
+      expect(gateway.queue.available()).toBe(false);
+      expect(await send('room', 'nowhere')).toMatchObject({ accepted: false, reason: 'unavailable' });
+    } finally {
+      await redis.restart();
+    }
+    await until('reconnected', () => gateway.connection.commands.status === 'ready', 10_000);
+    expect(await send('room', 'later')).toMatchObject({ accepted: true });
+  });
+});
