@@ -169,6 +169,8 @@ local function evict_if_idle(c)
     redis.call('DEL', c.h)
     return
   end
+  -- Redis drops an empty hash: a channel that only ever had an override must stay readable too.
+  redis.call('HSETNX', c.h, 'received', '0')
   redis.call('ZADD', SH.idle, fmt(NOW), c.key)
   local extra = redis.call('ZCARD', SH.idle) - IDLE_CAP
   if extra > 0 then
