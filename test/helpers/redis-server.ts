@@ -4,6 +4,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 
 const REDIS_SERVER = '/usr/bin/redis-server';
 
@@ -156,5 +157,20 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       })();
       return stopped;
     },
+  };
+}
+
+/** One server for a test file: started in `beforeAll`, stopped in `afterAll`; call the getter inside tests. */
+export function redisForSuite(options: StartRedisOptions = {}): () => RedisServer {
+  let server: RedisServer | undefined;
+  beforeAll(async () => {
+    server = await startRedis(options);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => {
+    if (server === undefined) throw new Error('redisForSuite: the server starts in beforeAll; use it inside tests');
+    return server;
   };
 }

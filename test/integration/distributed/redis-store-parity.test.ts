@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { BatchStore, ChannelStats, FinishResult, SealResult, TakenBatch } from '../../../src/core/batch-store.js';
 import type { QueueEvent } from '../../../src/core/events.js';
 import { InMemoryBatchStore } from '../../../src/core/memory-batch-store.js';
@@ -7,19 +7,13 @@ import { MessageBatch } from '../../../src/core/model.js';
 import { SettingsPolicy, type SettingsOverride } from '../../../src/core/policy.js';
 import { RedisBatchStore } from '../../../src/distributed/redis-store.js';
 import { storeMessage } from '../../helpers/batch-store-suite.js';
-import { startRedis, type RedisServer } from '../../helpers/redis-server.js';
+import { redisForSuite } from '../../helpers/redis-server.js';
 
 // Random step sequences run on the in-memory store (the reference) and on the Redis store; after every
 // step the answers, the events and every channel's stats must match. Batch ids and seal orders differ
 // by design (each store makes its own), so they are compared by presence only.
 
-let server: RedisServer;
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = redisForSuite();
 
 const CHANNELS = ['a', 'b', 'c'] as const;
 const ch = fc.constantFrom(...CHANNELS);
@@ -119,7 +113,7 @@ class Driver {
 
 let runs = 0;
 it('the Redis store answers every step sequence as the in-memory store does', async () => {
-  const redis = server.client();
+  const redis = server().client();
   await fc.assert(
     fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
       const policy = new SettingsPolicy({ windowMs: 100, maxWaitMs: 250, maxBatchSize: 3, maxQueuedBatches: 2 });

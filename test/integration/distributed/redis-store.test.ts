@@ -1,24 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { QueueEventType, type QueueEvent } from '../../../src/core/events.js';
 import type { OutboundMessage, QueuedMessage } from '../../../src/core/model.js';
 import { SettingsPolicy, type ChannelSettings } from '../../../src/core/policy.js';
 import { RedisBatchStore, type RedisBatchStoreOptions } from '../../../src/distributed/redis-store.js';
 import type { ClaimedBatch } from '../../../src/distributed/store-steps.js';
 import { describeBatchStore, storeMessage } from '../../helpers/batch-store-suite.js';
-import { startRedis, type RedisServer } from '../../helpers/redis-server.js';
+import { redisForSuite, startRedis } from '../../helpers/redis-server.js';
 
-let server: RedisServer;
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = redisForSuite();
 
 // A unique prefix per store keeps tests apart on one server without FLUSHALL.
 let prefixes = 0;
 describeBatchStore('RedisBatchStore', (emit, policy: SettingsPolicy) =>
-  RedisBatchStore.create({ redis: server.client(), policy, emit, clock: 'caller', prefix: `suite${++prefixes}` }),
+  RedisBatchStore.create({ redis: server().client(), policy, emit, clock: 'caller', prefix: `suite${++prefixes}` }),
 );
 
 describe('RedisBatchStore: distributed steps', () => {
@@ -28,7 +22,7 @@ describe('RedisBatchStore: distributed steps', () => {
   /** A store on the shared server; `prefix` lets two stores (two gateways) share one cluster's keys. */
   const open = async (settings: Partial<ChannelSettings> = {}, options: Partial<RedisBatchStoreOptions> = {}) => {
     const events: QueueEvent[] = [];
-    const redis = server.client();
+    const redis = server().client();
     onTestFinished(() => redis.disconnect());
     const store = await RedisBatchStore.create({
       redis,
