@@ -25,6 +25,8 @@ export interface SpawnGatewayOptions {
   env?: Record<string, string>;
   /** @defaultValue the repository root */
   cwd?: string;
+  /** `start` runs a gateway, `worker` a distributed-mode worker (`npm run worker`). @defaultValue 'start' */
+  command?: 'start' | 'worker';
   /** How long to wait for the gateway to say where it listens. @defaultValue 30000 */
   startTimeoutMs?: number;
 }
@@ -50,6 +52,8 @@ export interface SpawnedGateway {
    * `timeoutMs` the process group is killed and the promise rejects, so a hung shutdown fails the test.
    */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+  /** Sends `signal` to the whole process group (npm and the node it runs): SIGKILL, SIGSTOP, SIGCONT for fault tests. */
+  signalGroup(signal: NodeJS.Signals): void;
 }
 
 const LISTEN_BANNER = /^\s+health\s+(http:\/\/\S+)\/healthz\s*$/;
@@ -96,7 +100,7 @@ export async function spawnGateway(options: SpawnGatewayOptions): Promise<Spawne
   let args: string[];
   if (via === 'npm') {
     command = 'npm';
-    args = ['start', '--silent'];
+    args = options.command === 'worker' ? ['run', 'worker', '--silent'] : ['start', '--silent'];
     env['BATCHGATE_CONFIG'] = configPath;
     // npm runs scripts through `sh -c`; dash forks instead of exec'ing, so the SIGTERM npm forwards kills
     // the shell and orphans the gateway. bash execs a lone command, so the gateway itself gets the signal and
@@ -105,7 +109,7 @@ export async function spawnGateway(options: SpawnGatewayOptions): Promise<Spawne
     env['npm_config_update_notifier'] = 'false';
   } else {
     command = process.execPath;
-    args = [path.join(REPO_ROOT, 'bin/batchgate.js'), 'start', '--config', configPath];
+    args = [path.join(REPO_ROOT, 'bin/batchgate.js'), options.command ?? 'start', '--config', configPath];
   }
 
   const proc = spawn(command, args, { cwd: options.cwd ?? REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -196,6 +200,11 @@ export async function spawnGateway(options: SpawnGatewayOptions): Promise<Spawne
     // Not inside a test: the caller stops it; the exit hook is the backstop.
   }
 
+  const signalGroup = (signal: NodeJS.Signals): void => {
+    if (proc.pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
+    process.kill(-proc.pid, signal);
+  };
+
   const jsonLogs = (): Array<Record<string, unknown>> =>
     logs.flatMap((l) => {
       if (!l.startsWith('{')) return [];
@@ -215,5 +224,5 @@ export async function spawnGateway(options: SpawnGatewayOptions): Promise<Spawne
     await cleanup();
     throw err;
   }
-  return { url, proc, logs, jsonLogs, configPath, dir, waitForLog, exited, stop };
+  return { url, proc, logs, jsonLogs, configPath, dir, waitForLog, exited, stop, signalGroup };
 }

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { completedBatches, overlaps, startCluster, until, type Cluster } from './distributed-harness.js';
+
+// 2 gateways + 2 workers as child processes (`npm start`, `npm run worker`) on a real redis-server.
+describe('distributed mode: 2 gateways, 2 workers, one Redis', () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster({ gateways: 2, workers: 2, via: 'npm' });
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all([...(cluster?.gateways ?? []), ...(cluster?.workers ?? [])].map((p) => p.stop('SIGTERM').catch(() => undefined)));
+    await cluster?.sink.close();
+    await cluster?.redis.stop();
+  }, 60_000);
+
+  it('20 channels × 50 messages posted alternately to both gateways: every message processed, each reply once, order intact, never two batches of a channel at once', async () => {
+    const channels = Array.from({ length: 20 }, (_, i) => `room-${i}`);
+    const posted = new Map<string, string[]>();
+    // Each channel posts its 50 messages in order (awaiting each), alternating gateways; channels run in parallel.
+    await Promise.all(
+      channels.map(async (channel, c) => {
+        const ids: string[] = [];
+        posted.set(`webhook:${channel}`, ids);
+        for (let i = 0; i < 50; i++) {
+          const id = `${channel}-m${String(i).padStart(2, '0')}`;
+          const status = await cluster.post((i + c) % 2, channel, id);
+          expect(status).toBe(202);
+          ids.push(id);
+          // Bursts with pauses, so windows close by quiet time as well as by the size cap.
+          if (i % 7 === 6) await new Promise((r) => setTimeout(r, 200));
+        }
+      }),
+    );
+    const total = 20 * 50;
+    await until('every message processed', async () => completedBatches(await cluster.deliveries()).reduce((n, b) => n + b.ids.length, 0) >= total, 60_000);
+    const deliveries = await cluster.deliveries();
+    const batches = completedBatches(deliveries);
+
+    // Every message reached the processor, exactly once in completed batches, in per-channel order.
+    for (const [key, ids] of posted) {
+      const seen = batches.filter((b) => b.key === key).flatMap((b) => b.ids);
+      expect(seen, key).toEqual(ids);
+    }
+    // Both workers did work (the load is shared).
+    expect(new Set(batches.map((b) => b.pid)).size).toBe(2);
+    // Never two batches of one channel in flight at once.
+    expect(overlaps(deliveries)).toEqual([]);
+
+    // Each batch's reply arrives exactly once, and per channel in batch order.
+    await until('every reply delivered', () => cluster.sink.delivered().length >= batches.length, 30_000);
+    await new Promise((r) => setTimeout(r, 500)); // a duplicate would arrive now
+    const replies = cluster.sink.delivered().map((r) => r.body as { channelId: string; batchId: string; inReplyTo: string[] });
+    expect(replies.length).toBe(batches.length);
+    expect(new Set(replies.map((r) => r.batchId)).size).toBe(replies.length);
+    for (const [key, ids] of posted) {
+      const channelId = key.slice('webhook:'.length);
+      expect(replies.filter((r) => r.channelId === channelId).flatMap((r) => r.inReplyTo), key).toEqual(ids);
+    }
+
+    // Any gateway answers for any channel, with cluster-wide state.
+    const stats = await cluster.admin(1, 'GET', `/api/v1/channels/${encodeURIComponent('webhook:room-3')}`);
+    expect(stats.status).toBe(200);
+    expect(stats.body).toMatchObject({ key: 'webhook:room-3', pending: 0, processing: false, counters: { received: 50 } });
+  }, 120_000);
+});
