@@ -64,7 +64,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     distributed: { prefix: 'bge', lockDurationMs: 2_000, stalledIntervalMs: 1_000, pollMs: 100, reconcileMs: 1_000, attempts: 3, backoffMs: 100, ...options.distributed },
     batching: { maxConcurrentBatches: 8, defaults: { windowMs: 150, maxBatchSize: 10, maxWaitMs: 1_000 }, ...options.batching },
     processor: { type: 'module', path: BOT },
-    adapters: { web: { enabled: false }, webhook: { enabled: true, replyUrl: sink.url } },
+    adapters: { web: { enabled: true }, webhook: { enabled: true, replyUrl: sink.url } },
     shutdownTimeoutMs: 3_000,
     log: { level: 'info' },
   };

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { completedBatches, overlaps, startCluster, until, type Cluster } from './distributed-harness.js';
 
 // 2 gateways + 2 workers as child processes (`npm start`, `npm run worker`) on a real redis-server.
@@ -62,4 +63,25 @@ describe('distributed mode: 2 gateways, 2 workers, one Redis', () => {
     expect(stats.status).toBe(200);
     expect(stats.body).toMatchObject({ key: 'webhook:room-3', pending: 0, processing: false, counters: { received: 50 } });
   }, 120_000);
+
+  it('a web-chat reply comes back to the gateway holding the browser socket, whichever worker ran the batch', async () => {
+    for (const g of [0, 1]) {
+      const ws = new WebSocket(`${cluster.gateways[g]!.url.replace('http', 'ws')}/chat/ws`);
+      const frames: Array<Record<string, unknown>> = [];
+      ws.on('message', (data) => frames.push(JSON.parse(String(data)) as Record<string, unknown>));
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      ws.send(JSON.stringify({ type: 'hello' }));
+      await until('welcome', () => frames.some((f) => f.type === 'welcome'));
+      ws.send(JSON.stringify({ type: 'message', text: `hello via gateway ${g}`, clientId: 'c1' }));
+      await until(`reply on gateway ${g}'s socket`, () => frames.some((f) => f.type === 'reply'), 20_000);
+      const reply = frames.find((f) => f.type === 'reply')!;
+      const accepted = frames.find((f) => f.type === 'accepted')!;
+      expect(reply.inReplyTo).toEqual([accepted.id]);
+      expect(String(reply.text)).toContain(`hello via gateway ${g}`);
+      ws.close();
+    }
+  }, 60_000);
 });
