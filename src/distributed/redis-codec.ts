@@ -1,5 +1,6 @@
+import type { ChannelStats, FinishResult, SealResult } from '../core/batch-store.js';
 import type { QueueEvent } from '../core/events.js';
-import { MessageBatch, messageToJSON, type FlushReason, type QueuedMessage } from '../core/model.js';
+import { MessageBatch, messageToJSON, parseChannelKey, type FlushReason, type QueuedMessage } from '../core/model.js';
 import type { ChannelSettings } from '../core/policy.js';
 
 /**
@@ -84,4 +85,52 @@ export function asList<T>(value: unknown): T[] {
 /** A seal order sent as digits (lib.lua `fmt`), or null. */
 export function seqOf(value: unknown): number | null {
   return typeof value === 'string' ? Number(value) : null;
+}
+
+/** A seal as lib.lua `seal_result()` writes it: the seal order as digits. */
+export type RawSeal = Omit<SealResult, 'headSeq'> & { headSeq: string };
+
+export function decodeSeal(raw: RawSeal): SealResult {
+  return { ...raw, headSeq: Number(raw.headSeq) };
+}
+
+/** lib.lua `finish_reply()`. */
+export function decodeFinish(meta: ScriptMeta): FinishResult {
+  return meta.cur === true ? { current: true, nextSeq: seqOf(meta.next) } : { current: false, nextSeq: null };
+}
+
+/** A channel's state as lib.lua `channel_stats()` writes it. */
+export interface RawStats {
+  k: string;
+  active: boolean;
+  paused: boolean;
+  /** The override's JSON, when one is set. */
+  ov?: string;
+  dl?: number;
+  pending: number;
+  qb: number;
+  qm: number;
+  counters: ChannelStats['counters'];
+  fid?: string;
+  fst?: number;
+  fsize?: number;
+}
+
+export function decodeStats(st: RawStats, settings: ChannelSettings): ChannelStats {
+  const { platform, channelId } = parseChannelKey(st.k);
+  return {
+    key: st.k,
+    platform,
+    channelId,
+    pending: st.pending,
+    queuedBatches: st.qb,
+    queuedMessages: st.qm,
+    processing: st.fid !== undefined,
+    paused: st.paused,
+    settings,
+    counters: st.counters,
+    deadline: st.dl ?? null,
+    inFlight: st.fid !== undefined ? { batchId: st.fid, size: st.fsize ?? 0, startedAt: st.fst ?? 0 } : null,
+    active: st.active,
+  };
 }

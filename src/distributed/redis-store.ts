@@ -1,23 +1,26 @@
 import type { Redis } from 'ioredis';
-import type {
-  AppendResult,
-  ChannelStats,
-  EmitQueueEvent,
-  FinishOutcome,
-  FinishResult,
-  SealResult,
-  TakenBatch,
-} from '../core/batch-store.js';
-import type { QueueEvent } from '../core/events.js';
-import { MessageBatch, channelKeyOf, createBatchId, parseChannelKey, type FlushReason, type OutboundMessage, type QueuedMessage } from '../core/model.js';
+import type { AppendResult, ChannelStats, EmitQueueEvent, FinishOutcome, FinishResult, SealResult, TakenBatch } from '../core/batch-store.js';
+import { MessageBatch, channelKeyOf, type FlushReason, type OutboundMessage, type QueuedMessage } from '../core/model.js';
 import type { ChannelSettings, SettingsOverride, SettingsPolicy } from '../core/policy.js';
-import { KeyLayout, type ShardKeys } from './keys.js';
-import { asList, batchArgs, decodeEntry, encodeMessage, encodeSettings, seqOf, splitFirstLine, type ScriptMeta } from './redis-codec.js';
-import { StoreScripts, type StepScript } from './redis-scripts.js';
+import { KeyLayout } from './keys.js';
+import {
+  asList,
+  batchArgs,
+  decodeEntry,
+  decodeFinish,
+  decodeSeal,
+  decodeStats,
+  encodeMessage,
+  seqOf,
+  splitFirstLine,
+  type RawSeal,
+  type RawStats,
+} from './redis-codec.js';
+import { StepRunner, type StepReply } from './step-runner.js';
 import type { ClaimResult, DeadLetter, DistributedBatchStore, Fence, UnenqueuedBatch } from './store-steps.js';
 
 export interface RedisBatchStoreOptions {
-  /** A command connection (not one that blocks or subscribes). The store does not close it. */
+  /** A command connection (not one that blocks or subscribes), without `keyPrefix`. The store does not close it. */
   redis: Redis;
   policy: SettingsPolicy;
   emit: EmitQueueEvent;
@@ -39,35 +42,6 @@ export interface RedisBatchStoreOptions {
   replyStreamMaxLen?: number;
 }
 
-interface RawSeal {
-  channelKey: string;
-  batchId: string;
-  size: number;
-  reason: FlushReason;
-  mode: ChannelSettings['mode'];
-  headSeq: string;
-}
-
-interface RawStats {
-  k: string;
-  active: boolean;
-  paused: boolean;
-  ov?: string;
-  dl?: number;
-  pending: number;
-  qb: number;
-  qm: number;
-  counters: ChannelStats['counters'];
-  fid?: string;
-  fst?: number;
-  fsize?: number;
-}
-
-interface StepReply {
-  meta: ScriptMeta;
-  blobs: string[];
-}
-
 const OVERRIDE_CACHE_MAX = 1_000;
 
 /**
@@ -79,96 +53,41 @@ const OVERRIDE_CACHE_MAX = 1_000;
  * exact for shards this process touched last and may lag for shards only other gateways touched.
  */
 export class RedisBatchStore implements DistributedBatchStore {
-  private readonly redis: Redis;
-  private readonly policy: SettingsPolicy;
-  private readonly emit: EmitQueueEvent;
-  private readonly keys: KeyLayout;
-  private readonly shardKeyLists: string[][];
-  private readonly callerClock: boolean;
-  private readonly warnRatioText: string;
-  private readonly dedupeTtlText: string;
-  private readonly idleCapText: string;
-  private readonly deadLetterMaxText: string;
-  private readonly replyMaxLenText: string;
-  private readonly activeByShard: number[];
   private readonly overrides = new Map<string, SettingsOverride>();
-  private gen = 0;
   private sealRotor = 0;
-  private readonly onReady = () => {
-    // A reconnect may be to a restarted Redis; a failure here is retried at the next reconnect.
-    void this.checkGeneration().catch(() => undefined);
-  };
 
   private constructor(
-    options: RedisBatchStoreOptions,
-    private readonly scripts: StoreScripts,
-  ) {
-    this.redis = options.redis;
-    this.policy = options.policy;
-    this.emit = options.emit;
-    this.keys = new KeyLayout(options.prefix ?? 'bg', options.shards ?? 16);
-    this.shardKeyLists = this.keys.shards.map((s) => [s.due, s.chans, s.inflight, s.ready, s.idle, s.seq]);
-    this.callerClock = options.clock === 'caller';
-    this.warnRatioText = String(options.queueWarnRatio ?? 0.75);
-    this.dedupeTtlText = String(options.dedupeTtlMs ?? 86_400_000);
-    this.idleCapText = String(Math.ceil((options.rememberIdle ?? 1_000) / this.keys.shards.length));
-    this.deadLetterMaxText = String(options.deadLetterMax ?? 1_000);
-    this.replyMaxLenText = String(options.replyStreamMaxLen ?? 100_000);
-    this.activeByShard = this.keys.shards.map(() => 0);
-  }
+    private readonly redis: Redis,
+    private readonly policy: SettingsPolicy,
+    private readonly keys: KeyLayout,
+    private readonly runner: StepRunner,
+    private readonly limits: { dedupeTtl: string; deadLetterMax: string; replyMaxLen: string },
+  ) {}
 
   /** Loads the scripts, counts the generation (bumped when Redis's run changed) and the active channels. */
   static async create(options: RedisBatchStoreOptions): Promise<RedisBatchStore> {
-    const store = new RedisBatchStore(options, await StoreScripts.load(options.redis));
-    await store.checkGeneration();
-    const counts = await Promise.all(store.keys.shards.map((s) => store.redis.scard(s.chans)));
-    counts.forEach((n, i) => (store.activeByShard[i] = n));
-    store.redis.on('ready', store.onReady);
-    return store;
+    const { redis, policy } = options;
+    // ioredis would prefix the keys a script declares but not the names the script builds from them.
+    if (redis.options.keyPrefix) throw new Error("RedisBatchStore needs a client without keyPrefix; set the store's `prefix` instead");
+    const keys = new KeyLayout(options.prefix ?? 'bg', options.shards ?? 16);
+    const runner = await StepRunner.start({
+      redis,
+      keys,
+      policy,
+      emit: options.emit,
+      callerClock: options.clock === 'caller',
+      queueWarnRatio: options.queueWarnRatio ?? 0.75,
+      idlePerShard: Math.ceil((options.rememberIdle ?? 1_000) / keys.shards.length),
+    });
+    return new RedisBatchStore(redis, policy, keys, runner, {
+      dedupeTtl: String(options.dedupeTtlMs ?? 86_400_000),
+      deadLetterMax: String(options.deadLetterMax ?? 1_000),
+      replyMaxLen: String(options.replyStreamMaxLen ?? 100_000),
+    });
   }
 
-  private async checkGeneration(): Promise<void> {
-    const info = await this.redis.info('server');
-    const runId = /^run_id:(\w+)/m.exec(info)?.[1];
-    if (runId === undefined) throw new Error('INFO server has no run_id: cannot tell whether Redis restarted');
-    this.gen = Number(await this.scripts.run('generation', [this.keys.generation], [runId]));
-  }
-
-  // ── running scripts ───────────────────────────────────────────────────────
-
-  private nowArg(now: number): string {
-    return this.callerClock && Number.isFinite(now) ? String(Math.floor(now)) : '';
-  }
-
-  private common(now: number, shard: ShardKeys, channelKey: string, base: string): string[] {
-    return [this.nowArg(now), this.warnRatioText, String(this.gen), createBatchId(), this.idleCapText, shard.base, channelKey, base];
-  }
-
-  /** One channel's step: shard keys, the channel's keys, then `extraKeys`. */
-  private async step(name: StepScript, channelKey: string, now: number, extraArgs: string[] = [], extraKeys: string[] = []): Promise<StepReply> {
-    const k = this.keys.channel(channelKey);
-    const keys = [...this.shardKeyLists[k.shard.index]!, k.hash, k.open, k.queue, k.flight, ...extraKeys];
-    const args = [...this.common(now, k.shard, channelKey, encodeSettings(this.policy.base(channelKey))), ...extraArgs];
-    return this.settle(k.shard, await this.scripts.run(name, keys, args));
-  }
-
-  private async shardStep(name: StepScript, shard: ShardKeys, now: number, extraArgs: string[] = []): Promise<StepReply> {
-    const args = [...this.common(now, shard, '', encodeSettings(this.policy.base(''))), ...extraArgs];
-    return this.settle(shard, await this.scripts.run(name, this.shardKeyLists[shard.index]!, args));
-  }
-
-  private eachShard(name: StepScript, now: number, extraArgs: string[] = []): Promise<StepReply[]> {
-    return Promise.all(this.keys.shards.map((s) => this.shardStep(name, s, now, extraArgs)));
-  }
-
-  private settle(shard: ShardKeys, reply: unknown): StepReply {
-    const [head, ...blobs] = reply as string[];
-    const meta = JSON.parse(head!) as ScriptMeta;
-    this.activeByShard[shard.index] = meta.ac;
-    for (const { t, k, ...fields } of asList<NonNullable<ScriptMeta['ev']>[number]>(meta.ev)) {
-      this.emit({ type: t, channelKey: k, at: meta.now, ...fields } as QueueEvent);
-    }
-    return { meta, blobs };
+  private step(...args: Parameters<StepRunner['step']>): Promise<StepReply> {
+    return this.runner.step(...args);
   }
 
   // ── decoding replies ──────────────────────────────────────────────────────
@@ -185,48 +104,25 @@ export class RedisBatchStore implements DistributedBatchStore {
     return this.policy.resolve(channelKey, override);
   }
 
-  private sealResult(raw: RawSeal): SealResult {
-    return { channelKey: raw.channelKey, batchId: raw.batchId, size: raw.size, reason: raw.reason, mode: raw.mode, headSeq: Number(raw.headSeq) };
-  }
-
   private sealResults(replies: StepReply[]): SealResult[] {
-    return replies.flatMap((r) => asList<RawSeal>(r.meta.sealed).map((s) => this.sealResult(s)));
-  }
-
-  private finishResult(meta: ScriptMeta): FinishResult {
-    return meta.cur === true ? { current: true, nextSeq: seqOf(meta.next) } : { current: false, nextSeq: null };
+    return replies.flatMap((r) => asList<RawSeal>(r.meta.sealed).map(decodeSeal));
   }
 
   private toStats(st: RawStats): ChannelStats {
-    const { platform, channelId } = parseChannelKey(st.k);
-    return {
-      key: st.k,
-      platform,
-      channelId,
-      pending: st.pending,
-      queuedBatches: st.qb,
-      queuedMessages: st.qm,
-      processing: st.fid !== undefined,
-      paused: st.paused,
-      settings: this.settingsFrom(st.k, st.ov),
-      counters: st.counters,
-      deadline: st.dl ?? null,
-      inFlight: st.fid !== undefined ? { batchId: st.fid, size: st.fsize ?? 0, startedAt: st.fst ?? 0 } : null,
-      active: st.active,
-    };
+    return decodeStats(st, this.settingsFrom(st.k, st.ov));
   }
 
   // ── BatchStore ────────────────────────────────────────────────────────────
 
   async append(msg: QueuedMessage, now: number, channelKey: string = channelKeyOf(msg)): Promise<AppendResult> {
     const dedupeKey = this.keys.dedupe(channelKey, msg.id);
-    const { meta } = await this.step('append', channelKey, now, [encodeMessage(msg), this.dedupeTtlText], [dedupeKey]);
+    const { meta } = await this.step('append', channelKey, now, [encodeMessage(msg), this.limits.dedupeTtl], [dedupeKey]);
     const settings = this.settingsFrom(channelKey, meta.ov);
     switch (meta.s) {
       case 'open':
         return { status: 'open', pending: meta.pending as number, deadline: meta.deadline as number, settings };
       case 'sealed':
-        return { status: 'sealed', sealed: this.sealResult(meta.sealed as RawSeal), settings };
+        return { status: 'sealed', sealed: decodeSeal(meta.sealed as RawSeal), settings };
       case 'rejected':
         return { status: 'rejected', reason: 'queue full', settings };
       default:
@@ -247,7 +143,7 @@ export class RedisBatchStore implements DistributedBatchStore {
       const budget = limit - out.length;
       const share = Math.floor(budget / order.length);
       const asked = order.map((shard, i) => ({ shard, quota: share + (i < budget % order.length ? 1 : 0) })).filter((a) => a.quota > 0);
-      const replies = await Promise.all(asked.map((a) => this.shardStep('seal-due', a.shard, now, [String(a.quota)])));
+      const replies = await Promise.all(asked.map((a) => this.runner.shardStep('seal-due', a.shard, now, [String(a.quota)])));
       // Shards not asked this round, and those that filled their quota, may hold more.
       const next = order.filter((s) => !asked.some((a) => a.shard === s));
       replies.forEach((r, i) => {
@@ -269,11 +165,11 @@ export class RedisBatchStore implements DistributedBatchStore {
 
   async seal(channelKey: string, reason: FlushReason, now: number): Promise<SealResult | null> {
     const { meta } = await this.step('seal', channelKey, now, [reason]);
-    return meta.sealed === undefined ? null : this.sealResult(meta.sealed as RawSeal);
+    return meta.sealed === undefined ? null : decodeSeal(meta.sealed as RawSeal);
   }
 
   async sealAll(reason: FlushReason, now: number): Promise<SealResult[]> {
-    return this.sealResults(await this.eachShard('seal-all', now, [reason]));
+    return this.sealResults(await this.runner.eachShard('seal-all', now, [reason]));
   }
 
   async pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now: number): Promise<SealResult> {
@@ -285,7 +181,7 @@ export class RedisBatchStore implements DistributedBatchStore {
       args = ['message', `[${encodeMessage(item)}]`, '', '1', '0', '0'];
     }
     const { meta } = await this.step('push-front', channelKey, now, args);
-    return this.sealResult(meta.sealed as RawSeal);
+    return decodeSeal(meta.sealed as RawSeal);
   }
 
   async restore(batches: MessageBatch[], now: number): Promise<SealResult[]> {
@@ -293,7 +189,7 @@ export class RedisBatchStore implements DistributedBatchStore {
     const replies = await Promise.all(
       batches.filter((b) => b.size > 0).map((b) => this.step('restore', b.channelKey, now, [...batchArgs(b), b.flushReason ?? ''])),
     );
-    return replies.map((r) => this.sealResult(r.meta.sealed as RawSeal));
+    return replies.map((r) => decodeSeal(r.meta.sealed as RawSeal));
   }
 
   async take(channelKey: string, now: number): Promise<TakenBatch | null> {
@@ -304,15 +200,15 @@ export class RedisBatchStore implements DistributedBatchStore {
   }
 
   async finish(channelKey: string, batchId: string, outcome: FinishOutcome, now: number): Promise<FinishResult> {
-    return this.finishResult((await this.step('finish', channelKey, now, [batchId, outcome])).meta);
+    return decodeFinish((await this.step('finish', channelKey, now, [batchId, outcome])).meta);
   }
 
   async interrupt(channelKey: string, batchId: string, now: number): Promise<FinishResult> {
-    return this.finishResult((await this.step('interrupt', channelKey, now, [batchId])).meta);
+    return decodeFinish((await this.step('interrupt', channelKey, now, [batchId])).meta);
   }
 
   async release(channelKey: string, batchId: string, now: number): Promise<FinishResult> {
-    return this.finishResult((await this.step('release', channelKey, now, [batchId])).meta);
+    return decodeFinish((await this.step('release', channelKey, now, [batchId])).meta);
   }
 
   async pause(channelKey: string, now: number): Promise<boolean> {
@@ -335,7 +231,7 @@ export class RedisBatchStore implements DistributedBatchStore {
   /** Per channel in queue order; channels ordered by their oldest waiting batch (ids sort by creation). */
   async drainWaiting(): Promise<MessageBatch[]> {
     const channels: MessageBatch[][] = [];
-    for (const { meta, blobs } of await this.eachShard('drain', Number.NaN)) {
+    for (const { meta, blobs } of await this.runner.eachShard('drain', Number.NaN)) {
       let at = 0;
       for (const g of asList<{ k: string; n: number }>(meta.groups)) {
         channels.push(blobs.slice(at, at + g.n).map((e) => decodeEntry(g.k, e).batch));
@@ -372,18 +268,16 @@ export class RedisBatchStore implements DistributedBatchStore {
   }
 
   async list(): Promise<ChannelStats[]> {
-    return (await this.eachShard('list', Number.NaN)).flatMap((r) => asList<RawStats>(r.meta.list).map((st) => this.toStats(st)));
+    return (await this.runner.eachShard('list', Number.NaN)).flatMap((r) => asList<RawStats>(r.meta.list).map((st) => this.toStats(st)));
   }
 
   activeChannels(): number {
-    let n = 0;
-    for (const c of this.activeByShard) n += c;
-    return n;
+    return this.runner.activeChannels();
   }
 
   /** Stops following reconnects; the connection belongs to the caller. */
   close(): void {
-    this.redis.off('ready', this.onReady);
+    this.runner.stop();
   }
 
   // ── DistributedBatchStore ─────────────────────────────────────────────────
@@ -394,7 +288,7 @@ export class RedisBatchStore implements DistributedBatchStore {
   }
 
   generation(): number {
-    return this.gen;
+    return this.runner.generation();
   }
 
   async markEnqueued(channelKey: string, batchId: string): Promise<boolean> {
@@ -420,21 +314,22 @@ export class RedisBatchStore implements DistributedBatchStore {
 
   /** The stream is one more key of the script: on a Cluster it must share the channel's slot. */
   async publishReply(channelKey: string, batchId: string, fence: Fence, reply: OutboundMessage, stream: string): Promise<boolean> {
-    const args = [...this.fenceArgs(batchId, fence), JSON.stringify(reply), this.replyMaxLenText];
+    const args = [...this.fenceArgs(batchId, fence), JSON.stringify(reply), this.limits.replyMaxLen];
     return (await this.step('publish-reply', channelKey, Number.NaN, args, [stream])).meta.ok === true;
   }
 
   async ack(channelKey: string, batchId: string, fence: Fence, outcome: FinishOutcome): Promise<FinishResult> {
-    return this.finishResult((await this.step('ack', channelKey, Number.NaN, [...this.fenceArgs(batchId, fence), outcome])).meta);
+    return decodeFinish((await this.step('ack', channelKey, Number.NaN, [...this.fenceArgs(batchId, fence), outcome])).meta);
   }
 
   async failFinally(channelKey: string, batchId: string, fence: Fence, policy: 'block' | 'dead-letter', error: string): Promise<FinishResult> {
-    const args = [...this.fenceArgs(batchId, fence), policy, error, this.deadLetterMaxText];
-    return this.finishResult((await this.step('fail-finally', channelKey, Number.NaN, args, [this.keys.shardOf(channelKey).dead])).meta);
+    const args = [...this.fenceArgs(batchId, fence), policy, error, this.limits.deadLetterMax];
+    return decodeFinish((await this.step('fail-finally', channelKey, Number.NaN, args, [this.keys.shardOf(channelKey).dead])).meta);
   }
 
   /** Newest first across shards (each shard keeps its own capped list, so the step stays in one slot). */
   async deadLetters(limit: number): Promise<DeadLetter[]> {
+    if (limit <= 0) return [];
     const lists = await Promise.all(this.keys.shards.map((s) => this.redis.lrange(s.dead, 0, limit - 1)));
     const out = lists.flat().map((text) => {
       const [head, entry] = splitFirstLine(text);
@@ -445,7 +340,7 @@ export class RedisBatchStore implements DistributedBatchStore {
   }
 
   async inFlightBefore(olderThan: number, limit: number): Promise<UnenqueuedBatch[]> {
-    const replies = await this.eachShard('in-flight-before', Number.NaN, [String(Math.floor(olderThan)), String(limit)]);
+    const replies = await this.runner.eachShard('in-flight-before', Number.NaN, [String(Math.floor(olderThan)), String(limit)]);
     return replies
       .flatMap((r) => asList<{ k: string; id: string; at: number; enq: boolean }>(r.meta.list))
       .sort((a, b) => a.at - b.at)
@@ -455,6 +350,7 @@ export class RedisBatchStore implements DistributedBatchStore {
 
   /** Oldest seal first across shards. */
   async readyChannels(limit: number): Promise<string[]> {
+    if (limit <= 0) return [];
     const heads = await Promise.all(this.keys.shards.map((s) => this.redis.zrange(s.ready, 0, limit - 1, 'WITHSCORES')));
     const all: Array<{ key: string; seq: number }> = [];
     for (const h of heads) for (let i = 0; i < h.length; i += 2) all.push({ key: h[i]!, seq: Number(h[i + 1]) });
