@@ -222,9 +222,14 @@ export class Gateway {
   private async buildDistributed(): Promise<void> {
     const { createGatewayCluster } = await import('./distributed/cluster.js');
     const replies = this.bus.get('replies');
-    this.cluster = await createGatewayCluster(this.config, this.logger.child({ component: 'cluster' }), async (reply) => {
-      await replies.internalProducer.send(reply);
-    });
+    this.cluster = await createGatewayCluster(
+      this.config,
+      this.logger.child({ component: 'cluster' }),
+      async (reply) => {
+        await replies.internalProducer.send(reply);
+      },
+      () => this.replyRouter.flush(60_000),
+    );
     this.queue = this.cluster.queue;
     await this.cluster.queue.start();
   }

@@ -79,7 +79,12 @@ export interface GatewayCluster {
 }
 
 /** Builds a gateway's distributed engine and its reply relay (started by the caller). */
-export async function createGatewayCluster(config: GatewayConfig, logger: Logger, deliver: (reply: OutboundMessage) => Promise<void>): Promise<GatewayCluster> {
+export async function createGatewayCluster(
+  config: GatewayConfig,
+  logger: Logger,
+  deliver: (reply: OutboundMessage) => Promise<void>,
+  settled?: () => Promise<unknown>,
+): Promise<GatewayCluster> {
   let queue: DistributedQueue | undefined;
   const connection = await connectCluster(config, logger, (event) => queue?.emit(event));
   const d = config.distributed;
@@ -108,6 +113,7 @@ export async function createGatewayCluster(config: GatewayConfig, logger: Logger
     prefix: d.prefix,
     gatewayId,
     deliver,
+    ...(settled ? { settled } : {}),
     logger: logger.child({ component: 'reply-relay' }),
   });
   return {

@@ -27,6 +27,8 @@ export interface ReplyRelayOptions {
   gatewayId: string;
   /** Hands a reply to this gateway's bus (then the adapter). */
   deliver: (reply: OutboundMessage) => Promise<void>;
+  /** Resolves once every reply handed over so far was sent (or finally failed); the cursor waits for it. */
+  settled?: () => Promise<unknown>;
   logger: Logger;
   /** @defaultValue 5000 */
   leaseMs?: number;
@@ -37,9 +39,9 @@ const RENEW_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.
 /**
  * Brings replies from Redis to this gateway's adapters. Its own stream (web chat) is always read; the
  * shared stream is read by one gateway at a time, the holder of a lease, from a cursor kept in Redis, so
- * each reply goes out once and in stream order (which is per-channel batch order). A leader that dies
- * loses the lease after `leaseMs`; the next one resumes from the cursor (a reply handed over but not yet
- * sent by the dead one is the only thing that can repeat or go missing).
+ * each reply goes out in stream order (which is per-channel batch order). The cursor moves only after
+ * the replies before it were sent, so a leader that dies (its lease lapses after `leaseMs`) leaves the
+ * next one to resume at the first reply not known to be sent: a reply may repeat then, none is lost.
  */
 export class ReplyRelay {
   private readonly o: ReplyRelayOptions;
@@ -53,6 +55,7 @@ export class ReplyRelay {
   private leaseUntil = 0;
   private stopped = false;
   private loop: Promise<void> | null = null;
+  private cursorWrites: Promise<unknown> = Promise.resolve();
   delivered = 0;
 
   constructor(options: ReplyRelayOptions) {
@@ -116,8 +119,17 @@ export class ReplyRelay {
         if (stream === this.own) this.ownCursor = id;
         else this.sharedCursor = id;
       }
-      if (stream === this.shared && entries.length > 0 && this.leader) await this.o.commands.set(this.cursorKey, this.sharedCursor!);
+      if (stream === this.shared && entries.length > 0 && this.leader) this.saveCursor(this.sharedCursor!);
     }
+  }
+
+  /** Stores the shared cursor once what precedes it was sent; writes stay in order. */
+  private saveCursor(id: string): void {
+    const settled = this.o.settled ?? (() => Promise.resolve());
+    this.cursorWrites = this.cursorWrites
+      .then(() => settled())
+      .then(() => (this.leader ? this.o.commands.set(this.cursorKey, id) : undefined))
+      .catch((err: unknown) => this.o.logger.warn({ err }, 'could not store the reply cursor; replies after it may repeat'));
   }
 
   private async deliverEntry(fields: string[]): Promise<void> {
@@ -144,6 +156,7 @@ export class ReplyRelay {
     // Unblocks a pending XREAD.
     this.o.blocking.disconnect();
     await this.loop?.catch(() => undefined);
+    await this.cursorWrites;
     if (this.leader) {
       await this.o.commands.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, this.leaseKey, this.o.gatewayId).catch(() => undefined);
       this.leader = false;
