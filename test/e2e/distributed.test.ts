@@ -62,6 +62,12 @@ describe('distributed mode: 2 gateways, 2 workers, one Redis', () => {
     const stats = await cluster.admin(1, 'GET', `/api/v1/channels/${encodeURIComponent('webhook:room-3')}`);
     expect(stats.status).toBe(200);
     expect(stats.body).toMatchObject({ key: 'webhook:room-3', pending: 0, processing: false, counters: { received: 50 } });
+    // Workers' events reach every gateway's metrics: both count every processed batch.
+    for (const g of cluster.gateways) {
+      const metrics = await (await fetch(`${g.url}/metrics`)).text();
+      const completed = /^batchgate_processing_seconds_count\{outcome="completed"\} (\d+)$/m.exec(metrics)?.[1];
+      expect(Number(completed)).toBe(batches.length);
+    }
   }, 120_000);
 
   it('a web-chat reply comes back to the gateway holding the browser socket, whichever worker ran the batch', async () => {
