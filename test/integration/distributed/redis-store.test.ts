@@ -241,7 +241,7 @@ describe('RedisBatchStore: generation', () => {
     const fresh = await RedisBatchStore.create(options());
     expect(fresh.generation()).toBe(gen + 1);
     // The running store learns it when its client reconnects.
-    for (let i = 0; i < 100 && running.generation() === gen; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && running.generation() === gen; i++) await new Promise((r) => setTimeout(r, 50));
     expect(running.generation()).toBe(gen + 1);
     expect((await fresh.stats('p:c'))?.pending).toBe(1); // AOF kept the acknowledged append
     running.close();
