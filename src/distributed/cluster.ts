@@ -12,6 +12,7 @@ import { BatchDispatcher } from './dispatcher.js';
 import { DistributedQueue } from './distributed-queue.js';
 import { Flusher } from './flusher.js';
 import { RedisBatchStore } from './redis-store.js';
+import { KeyLayout } from './keys.js';
 import { ReplyRelay } from './reply-relay.js';
 
 /** The Redis side every process of a cluster needs: connections, the store, BullMQ dispatch, pub/sub. */
@@ -110,7 +111,7 @@ export async function createGatewayCluster(
   const relay = new ReplyRelay({
     blocking: connectRedis(config.redis.url, 'blocking', logger),
     commands: connection.commands,
-    prefix: d.prefix,
+    keys: new KeyLayout(d.prefix, d.shards),
     gatewayId,
     deliver,
     ...(settled ? { settled } : {}),

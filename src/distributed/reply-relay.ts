@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { MessageBatch, OutboundMessage } from '../core/model.js';
+import type { KeyLayout } from './keys.js';
 
 /**
  * Platforms whose replies only the gateway holding the connection can send (a browser's WebSocket);
@@ -8,14 +9,20 @@ import type { MessageBatch, OutboundMessage } from '../core/model.js';
  */
 const GATEWAY_BOUND_PLATFORMS = new Set(['web']);
 
-export const sharedReplyStream = (prefix: string): string => `${prefix}:replies`;
-export const gatewayReplyStream = (prefix: string, gatewayId: string): string => `${prefix}:replies:gw:${gatewayId}`;
+/**
+ * Reply streams live in the shard of their channel (`<prefix>:{n}:replies`, and per gateway
+ * `<prefix>:{n}:replies:gw:<id>`), so the fenced XADD touches one Cluster slot like every other script,
+ * and a channel's replies stay in one stream, in order.
+ */
+export const sharedReplyStream = (shardBase: string): string => `${shardBase}:replies`;
+export const gatewayReplyStream = (shardBase: string, gatewayId: string): string => `${shardBase}:replies:gw:${gatewayId}`;
 
 /** Where a worker XADDs a reply: the accepting gateway's own stream for web chat, else the shared one. */
-export function replyStreamFor(prefix: string, reply: OutboundMessage, batch: MessageBatch): string {
-  if (!GATEWAY_BOUND_PLATFORMS.has(reply.platform)) return sharedReplyStream(prefix);
+export function replyStreamFor(keys: KeyLayout, reply: OutboundMessage, batch: MessageBatch): string {
+  const base = keys.shardOf(batch.channelKey).base;
+  if (!GATEWAY_BOUND_PLATFORMS.has(reply.platform)) return sharedReplyStream(base);
   const gatewayId = batch.messages.at(-1)?.extra?.['gatewayId'];
-  return typeof gatewayId === 'string' ? gatewayReplyStream(prefix, gatewayId) : sharedReplyStream(prefix);
+  return typeof gatewayId === 'string' ? gatewayReplyStream(base, gatewayId) : sharedReplyStream(base);
 }
 
 export interface ReplyRelayOptions {
@@ -23,7 +30,7 @@ export interface ReplyRelayOptions {
   blocking: Redis;
   /** For the lease and the cursor. */
   commands: Redis;
-  prefix: string;
+  keys: KeyLayout;
   gatewayId: string;
   /** Hands a reply to this gateway's bus (then the adapter). */
   deliver: (reply: OutboundMessage) => Promise<void>;
@@ -47,10 +54,12 @@ export class ReplyRelay {
   private readonly o: ReplyRelayOptions;
   private readonly leaseKey: string;
   private readonly cursorKey: string;
-  private readonly own: string;
-  private readonly shared: string;
-  private ownCursor = '$';
-  private sharedCursor: string | null = null;
+  /** This gateway's streams, one per shard, and where it has read them up to. */
+  private readonly own: string[];
+  private readonly ownCursors: string[];
+  /** The shared streams, and (while leader) where delivery has got to. */
+  private readonly shared: string[];
+  private sharedCursors: string[] | null = null;
   private leader = false;
   private leaseUntil = 0;
   private stopped = false;
@@ -60,10 +69,12 @@ export class ReplyRelay {
 
   constructor(options: ReplyRelayOptions) {
     this.o = options;
-    this.leaseKey = `${options.prefix}:replies:lease`;
-    this.cursorKey = `${options.prefix}:replies:cursor`;
-    this.own = gatewayReplyStream(options.prefix, options.gatewayId);
-    this.shared = sharedReplyStream(options.prefix);
+    const { prefix, shards } = options.keys;
+    this.leaseKey = `${prefix}:replies:lease`;
+    this.cursorKey = `${prefix}:replies:cursor`;
+    this.own = shards.map((s) => gatewayReplyStream(s.base, options.gatewayId));
+    this.ownCursors = this.own.map(() => '$');
+    this.shared = shards.map((s) => sharedReplyStream(s.base));
   }
 
   get isLeader(): boolean {
@@ -95,8 +106,9 @@ export class ReplyRelay {
       ? (await this.o.commands.eval(RENEW_LEASE, 1, this.leaseKey, this.o.gatewayId, String(leaseMs))) === 1
       : (await this.o.commands.set(this.leaseKey, this.o.gatewayId, 'PX', leaseMs, 'NX')) === 'OK';
     if (ok && !this.leader) {
-      this.sharedCursor = (await this.o.commands.get(this.cursorKey)) ?? '0';
-      this.o.logger.info({ cursor: this.sharedCursor }, 'delivering the shared reply stream');
+      const stored = await this.o.commands.hmget(this.cursorKey, ...this.shared.map((_, i) => String(i)));
+      this.sharedCursors = stored.map((c) => c ?? '0');
+      this.o.logger.info('delivering the shared reply streams');
     }
     if (!ok && this.leader) this.o.logger.warn('lost the reply lease; another gateway delivers shared replies');
     this.leader = ok;
@@ -104,31 +116,38 @@ export class ReplyRelay {
   }
 
   private async readOnce(): Promise<void> {
-    const streams = [this.own];
-    const cursors = [this.ownCursor];
-    if (this.leader && this.sharedCursor !== null) {
-      streams.push(this.shared);
-      cursors.push(this.sharedCursor);
+    const streams = [...this.own];
+    const cursors = [...this.ownCursors];
+    if (this.leader && this.sharedCursors !== null) {
+      streams.push(...this.shared);
+      cursors.push(...this.sharedCursors);
     }
     const leaseMs = this.o.leaseMs ?? 5_000;
     const res = (await this.o.blocking.xread('COUNT', 200, 'BLOCK', Math.min(1_000, leaseMs / 4), 'STREAMS', ...streams, ...cursors)) as Array<[string, Array<[string, string[]]>]> | null;
     if (res === null) return;
     for (const [stream, entries] of res) {
-      for (const [id, fields] of entries) {
-        await this.deliverEntry(fields);
-        if (stream === this.own) this.ownCursor = id;
-        else this.sharedCursor = id;
+      if (entries.length === 0) continue;
+      for (const [, fields] of entries) await this.deliverEntry(fields);
+      const last = entries.at(-1)![0];
+      const own = this.own.indexOf(stream);
+      if (own >= 0) {
+        this.ownCursors[own] = last;
+        continue;
       }
-      if (stream === this.shared && entries.length > 0 && this.leader) this.saveCursor(this.sharedCursor!);
+      const shard = this.shared.indexOf(stream);
+      if (shard >= 0 && this.sharedCursors !== null) {
+        this.sharedCursors[shard] = last;
+        if (this.leader) this.saveCursor(shard, last);
+      }
     }
   }
 
-  /** Stores the shared cursor once what precedes it was sent; writes stay in order. */
-  private saveCursor(id: string): void {
+  /** Stores a shard's shared cursor once what precedes it was sent; writes stay in order. */
+  private saveCursor(shard: number, id: string): void {
     const settled = this.o.settled ?? (() => Promise.resolve());
     this.cursorWrites = this.cursorWrites
       .then(() => settled())
-      .then(() => (this.leader ? this.o.commands.set(this.cursorKey, id) : undefined))
+      .then(() => (this.leader ? this.o.commands.hset(this.cursorKey, String(shard), id) : undefined))
       .catch((err: unknown) => this.o.logger.warn({ err }, 'could not store the reply cursor; replies after it may repeat'));
   }
 

@@ -43,6 +43,7 @@ export class WorkerProcess {
       control: this.connection.control,
       connection: connectRedis(config.redis.url, 'blocking', logger),
       prefix: d.prefix,
+      shards: d.shards,
       concurrency: config.batching.maxConcurrentBatches,
       lockDurationMs: d.lockDurationMs,
       stalledIntervalMs: d.stalledIntervalMs,

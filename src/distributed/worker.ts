@@ -7,6 +7,7 @@ import { parseChannelKey, type OutboundMessage } from '../core/model.js';
 import type { ProcessContext, Processor, ReplyInput } from '../processors/processor.js';
 import type { ControlBus } from './control.js';
 import { BATCH_QUEUE, bullPrefix, type BatchDispatcher, type BatchJobData } from './dispatcher.js';
+import { KeyLayout } from './keys.js';
 import { replyStreamFor } from './reply-relay.js';
 import type { ClaimedBatch, DistributedBatchStore } from './store-steps.js';
 
@@ -17,6 +18,8 @@ export interface BullBatchConsumerOptions {
   /** BullMQ needs a connection that waits for Redis (`maxRetriesPerRequest: null`). */
   connection: ConnectionOptions;
   prefix: string;
+  /** Shards of the key layout (config `distributed.shards`): reply streams live in their channel's shard. */
+  shards: number;
   /** Batches run at once by this worker (config `batching.maxConcurrentBatches`). */
   concurrency: number;
   lockDurationMs: number;
@@ -45,8 +48,11 @@ export class BullBatchConsumer implements BatchConsumer {
   private resolveRun: (() => void) | null = null;
   private offControl: (() => void) | null = null;
 
+  private readonly keys: KeyLayout;
+
   constructor(options: BullBatchConsumerOptions) {
     this.o = options;
+    this.keys = new KeyLayout(options.prefix, options.shards);
   }
 
   /** Batches running in this worker now. */
@@ -104,7 +110,7 @@ export class BullBatchConsumer implements BatchConsumer {
       signal: controller.signal,
       reply: async (input: ReplyInput) => {
         const out = toOutbound(input, platform, channelId, batch.id, batch.messages.map((m) => m.id));
-        const sent = !controller.signal.aborted && (await this.o.store.publishReply(channelKey, batchId, fence, out, replyStreamFor(this.o.prefix, out, batch)));
+        const sent = !controller.signal.aborted && (await this.o.store.publishReply(channelKey, batchId, fence, out, replyStreamFor(this.keys, out, batch)));
         if (sent) replies++;
         else this.publishEvent({ type: QueueEventType.ReplyDropped, channelKey, at: Date.now(), batchId });
         return sent;

@@ -62,6 +62,7 @@ async function bullRig(): Promise<Rig> {
     control: connection.control,
     connection: connectRedis(redis.url, 'blocking', silentLogger()),
     prefix: config.distributed.prefix,
+    shards: config.distributed.shards,
     concurrency: 4,
     lockDurationMs: 2_000,
     stalledIntervalMs: 1_000,
