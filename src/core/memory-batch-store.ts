@@ -14,14 +14,21 @@ import { QueueEventType, type DropReason } from './events.js';
 import { MessageBatch, channelKeyOf, parseChannelKey, type FlushReason, type QueuedMessage } from './model.js';
 import type { ChannelSettings, SettingsOverride, SettingsPolicy } from './policy.js';
 
-interface QueuedEntry {
-  batch: MessageBatch;
-  sealedAt: number;
+/** A sealed batch in a channel's queue. `take` hands the entry itself out as the TakenBatch (one object less per batch). */
+interface QueuedEntry extends TakenBatch {
   seq: number;
-  attempt: number;
   /** Set when the entry goes in flight. */
   startedAt: number;
 }
+
+function queuedEntry(batch: MessageBatch, sealedAt: number, seq: number, attempt: number, settings: ChannelSettings): QueuedEntry {
+  return { batch, sealedAt, attempt, settings, seq, startedAt: 0 };
+}
+
+/** Frozen answers for the common finish outcomes: nothing per batch to allocate. */
+const NOT_CURRENT: FinishResult = Object.freeze({ current: false, nextSeq: null });
+const NOTHING_NEXT: FinishResult = Object.freeze({ current: true, nextSeq: null });
+const finished = (nextSeq: number | null): FinishResult => (nextSeq === null ? NOTHING_NEXT : { current: true, nextSeq });
 
 /** Everything the store holds for one channel; dropped from the map as soon as the channel is idle. */
 class ChannelState {
@@ -37,6 +44,8 @@ class ChannelState {
   overWarn = false;
   /** Slot in the idle ring while remembered after eviction, else -1. */
   idleSlot = -1;
+  /** False once deleted from the store's map (saves a Map look-up per batch to check it). */
+  inMap = true;
   readonly counters: ChannelCounters = { received: 0, batches: 0, processed: 0, cancelled: 0, failed: 0, dropped: 0, cleared: 0 };
 
   constructor(
@@ -62,6 +71,11 @@ export interface InMemoryBatchStoreOptions {
   queueWarnRatio?: number;
   /** How many idle channels stay readable (counters, stop/resume) before they leave memory. @defaultValue 1000 */
   rememberIdle?: number;
+  /**
+   * Whether anyone consumes `batch.flushed` events; when it answers false the store does not build them
+   * (one object per seal on the hot path). @defaultValue always true
+   */
+  listening?: () => boolean;
 }
 
 /**
@@ -83,6 +97,7 @@ export class InMemoryBatchStore implements BatchStore {
   private readonly emit: EmitQueueEvent;
   private readonly warnRatio: number;
   private readonly rememberIdle: number;
+  private readonly listening: () => boolean;
   private seq = 0;
 
   constructor(options: InMemoryBatchStoreOptions) {
@@ -90,6 +105,7 @@ export class InMemoryBatchStore implements BatchStore {
     this.emit = options.emit;
     this.warnRatio = options.queueWarnRatio ?? 0.75;
     this.rememberIdle = options.rememberIdle ?? 1_000;
+    this.listening = options.listening ?? (() => true);
     this.idleRing = new Array<ChannelState | undefined>(this.rememberIdle);
   }
 
@@ -113,11 +129,11 @@ export class InMemoryBatchStore implements BatchStore {
 
   /** An idle channel holds no timer and leaves memory once `rememberIdle` newer channels went idle after it. */
   private evictIfIdle(ch: ChannelState): void {
-    if (!ch.idle || ch.idleSlot >= 0 || this.channels.get(ch.key) !== ch) return;
+    if (!ch.idle || ch.idleSlot >= 0 || !ch.inMap) return;
     ch.heapAt = Infinity;
     ch.overWarn = false;
     if (this.rememberIdle === 0) {
-      this.channels.delete(ch.key);
+      this.forget(ch);
       return;
     }
     const slot = this.idleNext;
@@ -126,11 +142,16 @@ export class InMemoryBatchStore implements BatchStore {
     if (oldest !== undefined && oldest.idleSlot === slot) {
       oldest.idleSlot = -1;
       this.idleCount--;
-      if (this.channels.get(oldest.key) === oldest) this.channels.delete(oldest.key);
+      if (oldest.inMap) this.forget(oldest);
     }
     this.idleRing[slot] = ch;
     ch.idleSlot = slot;
     this.idleCount++;
+  }
+
+  private forget(ch: ChannelState): void {
+    ch.inMap = false;
+    this.channels.delete(ch.key);
   }
 
   append(msg: QueuedMessage, now: number, channelKey: string = channelKeyOf(msg)): AppendResult {
@@ -185,9 +206,9 @@ export class InMemoryBatchStore implements BatchStore {
   private sealBatch(ch: ChannelState, batch: MessageBatch, reason: FlushReason, deadline: number, now: number): SealResult {
     batch.flushReason = reason;
     ch.counters.batches++;
-    const entry: QueuedEntry = { batch, sealedAt: now, seq: ++this.seq, attempt: 1, startedAt: 0 };
+    const entry = queuedEntry(batch, now, ++this.seq, 1, ch.settings);
     this.enqueueSealed(ch, entry, now);
-    this.emit({
+    if (this.listening()) this.emit({
       type: QueueEventType.Flushed,
       channelKey: ch.key,
       at: now,
@@ -222,7 +243,7 @@ export class InMemoryBatchStore implements BatchStore {
         // merge (and reject, whose refusals happen at append; a batch that still overflows is kept, never lost)
         const merged = new MessageBatch(ch.key, { at: now, messages: ch.queued.flatMap((e) => e.batch.messages) });
         merged.flushReason = ch.queued[0]!.batch.flushReason;
-        ch.queued = [{ batch: merged, sealedAt: ch.queued[0]!.sealedAt, seq: ch.queued[0]!.seq, attempt: 1, startedAt: 0 }];
+        ch.queued = [queuedEntry(merged, ch.queued[0]!.sealedAt, ch.queued[0]!.seq, 1, s)];
       }
     }
     ch.queued.push(entry);
@@ -303,7 +324,7 @@ export class InMemoryBatchStore implements BatchStore {
     batch.flushReason = 'admin';
     // Goes first in its channel; its seal order is the queue's current head so it keeps the channel's place.
     const seq = ch.queued[0]?.seq ?? ++this.seq;
-    ch.queued.unshift({ batch, sealedAt: now, seq, attempt: 1, startedAt: 0 });
+    ch.queued.unshift(queuedEntry(batch, now, seq, 1, ch.settings));
     this.emit({ type: QueueEventType.Flushed, channelKey, at: now, batchId: batch.id, size: batch.size, reason: 'admin', deadline: now, latenessMs: 0 });
     this.checkWarn(ch, now);
     return this.sealResult(ch, batch, 'admin');
@@ -316,7 +337,7 @@ export class InMemoryBatchStore implements BatchStore {
       const ch = this.state(batch.channelKey);
       ch.counters.received += batch.size;
       ch.counters.batches++;
-      ch.queued.push({ batch, sealedAt: now, seq: ++this.seq, attempt: 1, startedAt: 0 });
+      ch.queued.push(queuedEntry(batch, now, ++this.seq, 1, ch.settings));
       out.push(this.sealResult(ch, batch, batch.flushReason ?? 'shutdown'));
     }
     return out;
@@ -327,9 +348,10 @@ export class InMemoryBatchStore implements BatchStore {
     if (!ch || ch.paused || ch.inFlight !== null || ch.queued.length === 0) return null;
     const entry = ch.queued.shift()!;
     entry.startedAt = now;
+    entry.settings = ch.settings;
     ch.inFlight = entry;
     this.checkWarn(ch, now);
-    return { batch: entry.batch, sealedAt: entry.sealedAt, attempt: entry.attempt, settings: ch.settings };
+    return entry;
   }
 
   private next(ch: ChannelState): number | null {
@@ -338,36 +360,36 @@ export class InMemoryBatchStore implements BatchStore {
 
   finish(channelKey: string, batchId: string, outcome: FinishOutcome): FinishResult {
     const ch = this.channels.get(channelKey);
-    if (!ch || ch.inFlight?.batch.id !== batchId) return { current: false, nextSeq: null };
+    if (!ch || ch.inFlight?.batch.id !== batchId) return NOT_CURRENT;
     ch.inFlight = null;
     ch.counters[outcome]++;
     const nextSeq = this.next(ch);
     this.evictIfIdle(ch);
-    return { current: true, nextSeq };
+    return finished(nextSeq);
   }
 
   interrupt(channelKey: string, batchId: string, now: number): FinishResult {
     const ch = this.channels.get(channelKey);
-    if (!ch || ch.inFlight?.batch.id !== batchId) return { current: false, nextSeq: null };
+    if (!ch || ch.inFlight?.batch.id !== batchId) return NOT_CURRENT;
     const interrupted = ch.inFlight;
     ch.inFlight = null;
     const messages = [...interrupted.batch.messages, ...ch.queued.flatMap((e) => e.batch.messages)];
     const merged = new MessageBatch(channelKey, { at: now, messages });
     merged.flushReason = ch.queued.at(-1)?.batch.flushReason ?? interrupted.batch.flushReason;
-    ch.queued = [{ batch: merged, sealedAt: interrupted.sealedAt, seq: interrupted.seq, attempt: interrupted.attempt + 1, startedAt: 0 }];
+    ch.queued = [queuedEntry(merged, interrupted.sealedAt, interrupted.seq, interrupted.attempt + 1, ch.settings)];
     this.checkWarn(ch, now);
     this.emit({ type: QueueEventType.Interrupted, channelKey, at: now, batchId, size: interrupted.batch.size });
-    return { current: true, nextSeq: this.next(ch) };
+    return finished(this.next(ch));
   }
 
   release(channelKey: string, batchId: string, now: number): FinishResult {
     const ch = this.channels.get(channelKey);
-    if (!ch || ch.inFlight?.batch.id !== batchId) return { current: false, nextSeq: null };
+    if (!ch || ch.inFlight?.batch.id !== batchId) return NOT_CURRENT;
     const entry = ch.inFlight;
     ch.inFlight = null;
     ch.queued.unshift(entry);
     this.checkWarn(ch, now);
-    return { current: true, nextSeq: this.next(ch) };
+    return finished(this.next(ch));
   }
 
   /** Looks a channel up, bringing back a recently evicted one (an operator may act on a quiet channel). */

@@ -10,6 +10,7 @@ import { ReadyQueue } from './ready-queue.js';
 import { MessageBatch, parseChannelKey, type OutboundMessage, type QueuedMessage } from './model.js';
 import { SettingsPolicy, parseSettingsOverride, type ChannelSettings, type SettingsOverride } from './policy.js';
 import { Run, RunContext, abortReason, silentFallback, type AbortWhy, type RunHost } from './run.js';
+import { SharedTimeouts } from './shared-timeouts.js';
 import { validateMessage } from './validate.js';
 
 /** What `enqueue` answers; adapters pass it on to the sender. */
@@ -73,6 +74,8 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private readonly sealChunk: number;
   private readonly listeners = new Set<(event: QueueEvent) => void>();
   private readonly runs = new Map<string, Run>();
+  /** Processing timeouts of running batches: one timer per distinct `processingTimeoutMs`, not per run. */
+  private readonly timeouts: SharedTimeouts<Run>;
   /** Channels with a dispatchable batch, ordered by the seal order of their queue head. */
   private readonly ready = new ReadyQueue();
   private maxConcurrent: number;
@@ -96,10 +99,12 @@ export class MessageQueue implements RunHost, BatchingEngine {
     this.maxConcurrent = options.maxConcurrentBatches ?? 32;
     this.sealChunk = options.sealChunk ?? 5_000;
     this.policy = options.policy ?? new SettingsPolicy();
+    this.timeouts = new SharedTimeouts<Run>(this.clock, this.scheduler, (run) => void this.abortRun(run, 'timeout'));
     const emit = (event: QueueEvent) => this.emit(event);
+    const listening = () => this.listeners.size > 0;
     this.store = options.createStore
       ? options.createStore(emit, this.policy)
-      : new InMemoryBatchStore({ policy: this.policy, emit, queueWarnRatio: options.queueWarnRatio });
+      : new InMemoryBatchStore({ policy: this.policy, emit, listening, queueWarnRatio: options.queueWarnRatio });
   }
 
   // ── events ────────────────────────────────────────────────────────────────
@@ -282,7 +287,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     const { batch, settings } = taken;
     const run = new Run(key, batch, now, settings, taken.attempt);
     this.runs.set(key, run);
-    run.timeout = this.scheduler.setTimeout(() => void this.abortRun(run, 'timeout'), settings.processingTimeoutMs);
+    this.timeouts.add(run, now, settings.processingTimeoutMs);
     if (this.listeners.size > 0) {
       this.emit({
         type: QueueEventType.Started,
@@ -350,8 +355,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
 
   private endRun(run: Run): void {
     run.done = true;
-    if (run.timeout !== null) this.scheduler.clearTimeout(run.timeout);
-    run.timeout = null;
+    this.timeouts.remove(run);
     if (this.runs.get(run.key) === run) this.runs.delete(run.key);
   }
 

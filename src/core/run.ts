@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { ProcessContext, ReplyInput } from '../processors/processor.js';
-import type { TimerHandle } from './clock.js';
 import { ErrorCode, GatewayError, ProcessorTimeoutError, ShuttingDownError } from './errors.js';
 import { parseChannelKey, type MessageBatch } from './model.js';
 import type { ChannelSettings } from './policy.js';
+import type { TimeoutLinks, TimeoutList } from './shared-timeouts.js';
 
 /** Why a running batch was aborted. */
 export type AbortWhy = 'cancel' | 'stop' | 'interrupt' | 'timeout' | 'shutdown';
@@ -13,11 +13,15 @@ export type AbortWhy = 'cancel' | 'stop' | 'interrupt' | 'timeout' | 'shutdown';
  * `ctx.signal` (or the run must abort after that): on Node 20 a controller costs more than the rest of a
  * dispatch, and most processors that never look at the signal need none.
  */
-export class Run {
+export class Run implements TimeoutLinks<Run> {
   controller: AbortController | null = null;
   aborted = false;
   abortReason: unknown = undefined;
-  timeout: TimerHandle | null = null;
+  /** Processing timeout: links in the engine's shared timeout list (no timer per run). */
+  timeoutAt = Infinity;
+  timeoutPrev: Run | null = null;
+  timeoutNext: Run | null = null;
+  timeoutList: TimeoutList<Run> | null = null;
   replies = 0;
   done = false;
   logger: Logger | undefined = undefined;
