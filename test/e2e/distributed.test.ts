@@ -90,4 +90,24 @@ describe('distributed mode: 2 gateways, 2 workers, one Redis', () => {
       ws.close();
     }
   }, 60_000);
+
+  it('SIGTERM: a gateway exits 0 leaving its open window to the other gateway; a worker exits 0 after its batch', async () => {
+    // A long window on this channel (set at gateway 1, stored in Redis) keeps it open across the shutdown.
+    const key = encodeURIComponent('webhook:handover');
+    const seen = cluster.sink.delivered().length;
+    expect(await cluster.post(1, 'handover', 'h0')).toBe(202); // the channel exists from here on
+    await until('h0 replied', () => cluster.sink.delivered().length > seen);
+    const put = await fetch(`${cluster.gateways[1]!.url}/api/v1/channels/${key}/settings`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ windowMs: 2_000, maxWaitMs: 5_000 }) });
+    expect(put.status).toBe(200);
+    const before = cluster.sink.delivered().length;
+    expect(await cluster.post(0, 'handover', 'h1')).toBe(202);
+    expect(await cluster.post(0, 'handover', 'h2')).toBe(202);
+    const sentAt = Date.now();
+    expect(await cluster.gateways[0]!.stop('SIGTERM', 15_000)).toBe(0);
+    await until('the survivor sealed it and the reply went out', () => cluster.sink.delivered().slice(before).some((r) => (r.body as { channelId: string }).channelId === 'handover'), 20_000);
+    const reply = cluster.sink.delivered().slice(before).find((r) => (r.body as { channelId: string }).channelId === 'handover')!;
+    expect((reply.body as { inReplyTo: string[] }).inReplyTo).toEqual(['h1', 'h2']);
+    expect(reply.at - sentAt).toBeGreaterThanOrEqual(1_500); // sealed by its window, not by the shutdown
+    expect(await cluster.workers[0]!.stop('SIGTERM', 15_000)).toBe(0);
+  }, 60_000);
 });
