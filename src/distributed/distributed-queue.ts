@@ -199,8 +199,15 @@ export class DistributedQueue implements BatchingEngine {
       const before = (await this.o.store.redisNow()) - this.o.reconcileMs;
       for (const b of await this.o.store.inFlightBefore(before, 500)) {
         const job = await this.o.dispatcher.queue.getJob(jobIdFor(b.batchId));
-        if (job) continue;
-        this.o.logger.warn({ channelKey: b.channelKey, batchId: b.batchId, enqueued: b.enqueued }, 'batch in flight without a job: dispatching it again');
+        if (job) {
+          // A job BullMQ itself gave up on (e.g. its worker could not reach Redis to record an attempt)
+          // would hold the channel forever: replace it. Our own final failures never leave one in flight.
+          if ((await job.getState()) !== 'failed') continue;
+          await job.remove();
+          this.o.logger.warn({ channelKey: b.channelKey, batchId: b.batchId }, 'batch in flight whose job failed outside the processor: dispatching it again');
+        } else {
+          this.o.logger.warn({ channelKey: b.channelKey, batchId: b.batchId, enqueued: b.enqueued }, 'batch in flight without a job: dispatching it again');
+        }
         await this.o.dispatcher.send(b.channelKey, b.batchId);
       }
     } catch (err) {

@@ -1,7 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import type { MessageBatch, OutboundMessage } from '../../../src/core/model.js';
+import { Worker, UnrecoverableError } from 'bullmq';
 import { createGatewayCluster, type GatewayCluster } from '../../../src/distributed/cluster.js';
+import { BATCH_QUEUE, bullPrefix } from '../../../src/distributed/dispatcher.js';
 import { WorkerProcess } from '../../../src/distributed/worker-process.js';
 import { silentLogger } from '../../../src/logger.js';
 import type { ProcessContext } from '../../../src/processors/processor.js';
@@ -26,6 +28,7 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
   let replies: OutboundMessage[];
   let behaviour: Behaviour;
   let runs: Array<{ ids: string[]; attempt: number; aborted: boolean }>;
+  let workerConfig: ReturnType<typeof parseConfig>;
 
   beforeAll(async () => {
     redis = await startRedis({ appendonly: false });
@@ -35,7 +38,7 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
   });
 
   async function start(distributed: Record<string, unknown> = {}, defaults: Record<string, unknown> = {}): Promise<void> {
-    const config = parseConfig(
+    const config = (workerConfig = parseConfig(
       {
         http: { host: '127.0.0.1', port: 0 },
         redis: { url: redis.url },
@@ -44,7 +47,7 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
         shutdownTimeoutMs: 1_000,
       },
       {},
-    );
+    ));
     replies = [];
     runs = [];
     behaviour = async (batch, ctx) => {
@@ -192,6 +195,21 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
     expect(taken).not.toBeNull();
     await until('reconciled and replied', () => replies.length === 1, 10_000);
     expect(replies[0]!.inReplyTo).toEqual(['orphan']);
+  });
+
+  it('the reconciler replaces a job BullMQ failed outside the processor, so its channel is not held forever', async () => {
+    await start();
+    await worker.close(); // no batchgate worker for now
+    const failing = new Worker(BATCH_QUEUE, async () => {
+      throw new UnrecoverableError('worker lost Redis mid-job');
+    }, { connection: redis.client({ maxRetriesPerRequest: null }), prefix: bullPrefix(workerConfig.distributed.prefix) });
+    expect(await send('stuck', 's1')).toMatchObject({ accepted: true });
+    await until('the job failed in BullMQ', async () => (await gateway.connection.dispatcher.queue.getFailedCount()) === 1);
+    await failing.close();
+    worker = new WorkerProcess({ config: workerConfig, logger: silentLogger(), processor: async (batch, ctx) => void (await ctx.reply(batch.messages.map((m) => m.text).join('+'))) });
+    await worker.start();
+    await until('re-dispatched and replied', () => replies.length === 1, 10_000);
+    expect(replies[0]!.inReplyTo).toEqual(['s1']);
   });
 
   it('while Redis is unreachable, intake answers unavailable instead of accepting what it cannot persist', async () => {
