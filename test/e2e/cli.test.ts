@@ -94,3 +94,16 @@ describe('batchgate admin commands', { timeout: 90_000 }, () => {
     expect(JSON.parse(reset.stdout).override).toBeNull();
   }, 180_000);
 });
+
+describe('batchgate worker', { timeout: 90_000 }, () => {
+  it('without redis.url exits 2 and says what to set; with an unreachable Redis exits 1 naming it', async () => {
+    const bare = await cli(['worker'], { REDIS_URL: '' });
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/needs redis\.url \(or REDIS_URL\)/);
+    // Port 9 (discard) on loopback: nothing listens, so the connection is refused at once.
+    const away = await cli(['worker'], { REDIS_URL: 'redis://:secret@127.0.0.1:9' });
+    expect(away.code).toBe(1);
+    expect(away.stderr).toMatch(/cannot reach Redis at redis:\/\/\*\*\*@127\.0\.0\.1:9/);
+    expect(away.stderr).not.toContain('secret');
+  });
+});
