@@ -6,7 +6,7 @@ import type { BatchingEngine } from './engine.js';
 import { ErrorCode, GatewayError, UnknownChannelError, asGatewayError } from './errors.js';
 import { QueueEventType, type QueueEvent } from './events.js';
 import { InMemoryBatchStore } from './memory-batch-store.js';
-import { ReadyQueue } from './ready-queue.js';
+import { ChannelSlot, ReadyQueue } from './ready-queue.js';
 import { MessageBatch, parseChannelKey, type OutboundMessage, type QueuedMessage } from './model.js';
 import { SettingsPolicy, parseSettingsOverride, type ChannelSettings, type SettingsOverride } from './policy.js';
 import { Run, RunContext, abortReason, silentFallback, type AbortWhy, type RunHost } from './run.js';
@@ -73,7 +73,8 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private readonly logger: Logger | undefined;
   private readonly sealChunk: number;
   private readonly listeners = new Set<(event: QueueEvent) => void>();
-  private readonly runs = new Map<string, Run>();
+  /** Channels with a batch running here or ready to start (see {@link ChannelSlot}). */
+  private readonly slots = new Map<string, ChannelSlot>();
   /** Processing timeouts of running batches: one timer per distinct `processingTimeoutMs`, not per run. */
   private readonly timeouts: SharedTimeouts<Run>;
   /** Channels with a dispatchable batch, ordered by the seal order of their queue head. */
@@ -183,7 +184,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     const id = payload instanceof MessageBatch ? payload.id : payload.id;
     if (this.closing) return { accepted: false, reason: 'shutting down', channelKey, id };
     const sealed = await this.store.pushFront(channelKey, payload, now);
-    this.markReadyUnlessRunning(sealed);
+    this.markReadyUnlessRunning(sealed.channelKey, sealed.headSeq);
     const settings = await this.store.settings(channelKey);
     return { accepted: true, channelKey, id, pending: 0, typing: settings.typing };
   }
@@ -191,7 +192,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
   /** Spool replay: sealed batches go to the back of their channels' queues, in the given order. */
   async restore(batches: MessageBatch[]): Promise<void> {
     const sealed = await this.store.restore(batches, this.clock.now());
-    for (const s of sealed) this.markReadyUnlessRunning(s);
+    for (const s of sealed) this.markReadyUnlessRunning(s.channelKey, s.headSeq);
   }
 
   // ── the one deadline timer ──────────────────────────────────────────────
@@ -230,63 +231,86 @@ export class MessageQueue implements RunHost, BatchingEngine {
   // ── dispatch and the worker pool ────────────────────────────────────────
 
   private onSealed(sealed: SealResult, pump = true): void {
-    const run = this.runs.get(sealed.channelKey);
+    const run = this.runOf(sealed.channelKey);
     if (run && sealed.mode === 'interrupt') {
       void this.abortRun(run, 'interrupt');
       return;
     }
-    this.markReadyUnlessRunning(sealed, pump);
+    this.markReadyUnlessRunning(sealed.channelKey, sealed.headSeq, pump);
   }
 
-  private markReadyUnlessRunning(sealed: SealResult, pump = true): void {
+  private markReadyUnlessRunning(key: string, seq: number, pump = true): void {
+    const slot = this.slotFor(key);
     // A channel with a batch in flight is re-queued by that batch's finish, never before.
-    if (this.runs.has(sealed.channelKey)) return;
-    this.markReady(sealed.channelKey, sealed.headSeq, pump);
+    if (slot.run !== null) return;
+    this.markReady(slot, seq, pump);
   }
 
-  private markReady(key: string, seq: number, pump = true): void {
-    if (!this.ready.mark(key, seq)) return;
+  private markReady(slot: ChannelSlot, seq: number, pump = true): void {
+    if (!this.ready.mark(slot, seq)) return;
     if (pump) this.pump();
+  }
+
+  private slotFor(key: string): ChannelSlot {
+    let slot = this.slots.get(key);
+    if (slot === undefined) {
+      slot = new ChannelSlot(key);
+      this.slots.set(key, slot);
+    }
+    return slot;
+  }
+
+  private runOf(key: string): Run | undefined {
+    return this.slots.get(key)?.run ?? undefined;
+  }
+
+  /** A channel with nothing running here and nothing ready leaves the engine's map. */
+  private dropIfUnused(slot: ChannelSlot): void {
+    if (slot.run !== null || slot.ready || !slot.live) return;
+    slot.live = false;
+    this.slots.delete(slot.key);
   }
 
   /** Starts batches while slots are free, oldest seal first. */
   private pump(): void {
     while (this.dispatching && this.running < this.maxConcurrent && this.ready.size > 0) {
-      const key = this.ready.next();
-      if (key === undefined) break;
+      const slot = this.ready.next();
+      if (slot === undefined) break;
       this.running++;
-      this.startNext(key);
+      this.startNext(slot);
     }
     this.checkIdle();
   }
 
-  private startNext(key: string): void {
+  private startNext(slot: ChannelSlot): void {
     let taken: MaybePromise<TakenBatch | null>;
     try {
-      taken = this.store.take(key, this.clock.now());
+      taken = this.store.take(slot.key, this.clock.now());
     } catch (err) {
-      this.onTaken(key, null, err);
+      this.onTaken(slot, null, err);
       return;
     }
-    if (isPromise(taken)) taken.then((t) => this.onTaken(key, t), (err: unknown) => this.onTaken(key, null, err));
-    else this.onTaken(key, taken);
+    if (isPromise(taken)) taken.then((t) => this.onTaken(slot, t), (err: unknown) => this.onTaken(slot, null, err));
+    else this.onTaken(slot, taken);
   }
 
-  private onTaken(key: string, taken: TakenBatch | null, error?: unknown): void {
-    if (error !== undefined) this.logger?.error({ err: error, channelKey: key }, 'taking the next batch failed');
+  private onTaken(slot: ChannelSlot, taken: TakenBatch | null, error?: unknown): void {
+    if (error !== undefined) this.logger?.error({ err: error, channelKey: slot.key }, 'taking the next batch failed');
     if (!taken) {
       this.running--;
+      this.dropIfUnused(slot);
       this.pump();
       return;
     }
-    this.startRun(key, taken);
+    this.startRun(slot.live ? slot : this.slotFor(slot.key), taken);
   }
 
-  private startRun(key: string, taken: TakenBatch): void {
+  private startRun(slot: ChannelSlot, taken: TakenBatch): void {
     const now = this.clock.now();
     const { batch, settings } = taken;
-    const run = new Run(key, batch, now, settings, taken.attempt);
-    this.runs.set(key, run);
+    const key = slot.key;
+    const run = new Run(slot, batch, now, settings, taken.attempt);
+    slot.run = run;
     this.timeouts.add(run, now, settings.processingTimeoutMs);
     if (this.listeners.size > 0) {
       this.emit({
@@ -345,7 +369,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
       this.logger?.warn({ err: error, channelKey: key, batchId: batch.id }, 'processor failed; the channel moves on');
       this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error: err.message, timeout: false });
     }
-    this.afterRun(key, result);
+    this.afterRun(run, result);
   }
 
   private stepFailed(err: unknown): FinishResult {
@@ -356,14 +380,19 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private endRun(run: Run): void {
     run.done = true;
     this.timeouts.remove(run);
-    if (this.runs.get(run.key) === run) this.runs.delete(run.key);
+    if (run.slot.run === run) run.slot.run = null;
   }
 
-  private afterRun(key: string, result: FinishResult): void {
+  private afterRun(run: Run, result: FinishResult): void {
     this.running--;
+    // The slot may have been dropped and replaced while a store step was pending (Redis).
+    const slot = run.slot.live ? run.slot : this.slotFor(run.key);
     // Marked even while dispatch is paused: pump() checks `dispatching`, and startProcessing() pumps.
-    if (result.nextSeq !== null) this.markReady(key, result.nextSeq);
-    else this.pump();
+    if (result.nextSeq !== null) this.markReady(slot, result.nextSeq);
+    else {
+      this.dropIfUnused(slot);
+      this.pump();
+    }
   }
 
   /** Runs a store step that ends a flight, synchronously when the store answers synchronously. */
@@ -395,23 +424,23 @@ export class MessageQueue implements RunHost, BatchingEngine {
       case 'stop':
         await this.finishStep(() => this.store.finish(key, batch.id, 'cancelled', now), (result) => {
           this.emit({ type: QueueEventType.Cancelled, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, reason: why });
-          this.afterRun(key, result);
+          this.afterRun(run, result);
         });
         break;
       case 'timeout':
         await this.finishStep(() => this.store.finish(key, batch.id, 'failed', now), (result) => {
           this.logger?.warn({ channelKey: key, batchId: batch.id, timeoutMs: run.settings.processingTimeoutMs }, 'processor timed out; the channel moves on');
           this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error: `processor passed its ${run.settings.processingTimeoutMs} ms timeout`, timeout: true });
-          this.afterRun(key, result);
+          this.afterRun(run, result);
         });
         break;
       case 'interrupt':
-        await this.finishStep(() => this.store.interrupt(key, batch.id, now), (result) => this.afterRun(key, result));
+        await this.finishStep(() => this.store.interrupt(key, batch.id, now), (result) => this.afterRun(run, result));
         break;
       case 'shutdown':
         await this.finishStep(() => this.store.release(key, batch.id, now), (result) => {
           this.emit({ type: QueueEventType.Cancelled, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, reason: 'shutdown' });
-          this.afterRun(key, result);
+          this.afterRun(run, result);
         });
         break;
     }
@@ -452,7 +481,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
 
   /** Aborts the channel's in-flight batch; its messages are recorded as cancelled. */
   async cancelCurrent(channelKey: string): Promise<boolean> {
-    const run = this.runs.get(channelKey);
+    const run = this.runOf(channelKey);
     return run ? this.abortRun(run, 'cancel') : false;
   }
 
@@ -460,7 +489,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
   async stop(channelKey: string): Promise<{ paused: boolean; cancelled: boolean }> {
     const known = await this.store.pause(channelKey, this.clock.now());
     if (!known) throw new UnknownChannelError(channelKey);
-    const run = this.runs.get(channelKey);
+    const run = this.runOf(channelKey);
     const cancelled = run ? await this.abortRun(run, 'stop') : false;
     return { paused: true, cancelled };
   }
@@ -473,7 +502,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
   async resume(channelKey: string): Promise<{ paused: boolean }> {
     const result = await this.store.resume(channelKey, this.clock.now());
     if (result === undefined) throw new UnknownChannelError(channelKey);
-    if (result.nextSeq !== null && !this.runs.has(channelKey)) this.markReady(channelKey, result.nextSeq);
+    if (result.nextSeq !== null) this.markReadyUnlessRunning(channelKey, result.nextSeq);
     return { paused: false };
   }
 
@@ -542,7 +571,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
 
   /** True while a batch of the channel runs in this process. */
   isChannelProcessing(channelKey: string): boolean {
-    return this.runs.has(channelKey);
+    return this.runOf(channelKey) !== undefined;
   }
 
   /** Sealed batches waiting behind the in-flight one. */
@@ -566,6 +595,12 @@ export class MessageQueue implements RunHost, BatchingEngine {
 
   // ── shutdown ────────────────────────────────────────────────────────────
 
+  private runningRuns(): Run[] {
+    const runs: Run[] = [];
+    for (const slot of this.slots.values()) if (slot.run !== null) runs.push(slot.run);
+    return runs;
+  }
+
   private checkIdle(): void {
     if (this.running > 0 || this.ready.size > 0 || this.idleWaiters.length === 0) return;
     const waiters = this.idleWaiters;
@@ -587,7 +622,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     this.closing = true;
     this.drainedMessages = 0;
     const sealed = await this.store.sealAll('shutdown', this.clock.now());
-    for (const s of sealed) this.markReadyUnlessRunning(s);
+    for (const s of sealed) this.markReadyUnlessRunning(s.channelKey, s.headSeq);
     if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
     this.timer = null;
     this.timerAt = Infinity;
@@ -601,8 +636,9 @@ export class MessageQueue implements RunHost, BatchingEngine {
     if (timer !== null) this.scheduler.clearTimeout(timer);
     this.dispatching = false;
     if (timedOut) {
-      this.logger?.warn({ running: this.runs.size, timeoutMs }, 'shutdown timeout: aborting batches still running');
-      await Promise.all([...this.runs.values()].map((run) => this.abortRun(run, 'shutdown')));
+      const runs = this.runningRuns();
+      this.logger?.warn({ running: runs.length, timeoutMs }, 'shutdown timeout: aborting batches still running');
+      await Promise.all(runs.map((run) => this.abortRun(run, 'shutdown')));
     }
     const waiting = await this.store.drainWaiting();
     return { drained: this.drainedMessages, waiting };
@@ -614,7 +650,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     this.dispatching = false;
     if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
     this.timer = null;
-    for (const run of this.runs.values()) await this.abortRun(run, 'shutdown');
+    for (const run of this.runningRuns()) await this.abortRun(run, 'shutdown');
     await this.store.close();
   }
 }

@@ -1,35 +1,60 @@
 import { DeadlineHeap } from './deadlines.js';
+import type { Run } from './run.js';
+
+/**
+ * What the engine keeps for one channel while the channel has a batch running here or ready to start;
+ * the engine drops it once it has neither. One record (found with one Map look-up) instead of a Map of
+ * runs plus a Map of ready channels: each of those cost a set and a delete per batch on a Map that grows
+ * and shrinks (rehashing) with every burst.
+ */
+export class ChannelSlot {
+  run: Run | null = null;
+  /** In the ready queue, waiting for a worker slot. */
+  ready = false;
+  /** Seal order of the head it was marked ready with (valid while `ready`). */
+  readySeq = 0;
+  /** False once the engine dropped it from its map. */
+  live = true;
+
+  constructor(readonly key: string) {}
+}
 
 /**
  * Channels that have a batch ready to start, in the order their queue head was sealed (the worker pool's
  * "oldest seal first"). A channel is in it at most once; a stale entry (the channel was re-marked with a
- * newer head) is skipped when it surfaces.
+ * newer head, or taken) is skipped when it surfaces.
  */
 export class ReadyQueue {
-  private readonly heap = new DeadlineHeap<string>();
-  private readonly seqOf = new Map<string, number>();
+  private readonly heap = new DeadlineHeap<ChannelSlot>();
+  private count = 0;
 
   /** Channels waiting for a slot. */
   get size(): number {
-    return this.seqOf.size;
+    return this.count;
   }
 
   /** Marks a channel ready with the seal order of its head; false when it already was, with that head. */
-  mark(key: string, seq: number): boolean {
-    if (this.seqOf.get(key) === seq) return false;
-    this.seqOf.set(key, seq);
-    this.heap.push(seq, key);
+  mark(slot: ChannelSlot, seq: number): boolean {
+    if (slot.ready) {
+      if (slot.readySeq === seq) return false;
+    } else {
+      slot.ready = true;
+      this.count++;
+    }
+    slot.readySeq = seq;
+    this.heap.push(seq, slot);
     return true;
   }
 
   /** The channel whose head was sealed first, or undefined. */
-  next(): string | undefined {
+  next(): ChannelSlot | undefined {
     while (this.heap.size > 0) {
       const seq = this.heap.peekTime();
-      const key = this.heap.pop();
-      if (this.seqOf.get(key) !== seq) continue;
-      this.seqOf.delete(key);
-      return key;
+      const slot = this.heap.pop();
+      if (!slot.ready || slot.readySeq !== seq) continue;
+      slot.ready = false;
+      this.count--;
+      return slot;
     }
     return undefined;
   }

@@ -3,6 +3,7 @@ import type { ProcessContext, ReplyInput } from '../processors/processor.js';
 import { ErrorCode, GatewayError, ProcessorTimeoutError, ShuttingDownError } from './errors.js';
 import { parseChannelKey, type MessageBatch } from './model.js';
 import type { ChannelSettings } from './policy.js';
+import type { ChannelSlot } from './ready-queue.js';
 import type { TimeoutLinks, TimeoutList } from './shared-timeouts.js';
 
 /** Why a running batch was aborted. */
@@ -25,14 +26,18 @@ export class Run implements TimeoutLinks<Run> {
   replies = 0;
   done = false;
   logger: Logger | undefined = undefined;
+  readonly key: string;
 
   constructor(
-    readonly key: string,
+    /** The engine's record of the channel, which points back at this run while it is the channel's. */
+    readonly slot: ChannelSlot,
     readonly batch: MessageBatch,
     readonly startedAt: number,
     readonly settings: ChannelSettings,
     readonly attempt: number,
-  ) {}
+  ) {
+    this.key = slot.key;
+  }
 
   get signal(): AbortSignal {
     if (this.controller === null) {
