@@ -13,6 +13,11 @@ import { Run, RunContext, abortReason, silentFallback, type AbortWhy, type RunHo
 import { SharedTimeouts } from './shared-timeouts.js';
 import { validateMessage } from './validate.js';
 
+/** Batch starts and settles between two looks at the deadline heap while the event loop is kept busy. */
+const BUSY_SEAL_CHECK_EVERY = 64;
+/** Batches one pump starts before it yields to the event loop (and to the deadline timer). */
+const PUMP_CHUNK = 1_000;
+
 /** What `enqueue` answers; adapters pass it on to the sender. */
 export type EnqueueResult =
   | { accepted: true; channelKey: string; id: string; deadline?: number; pending: number; typing: boolean }
@@ -72,6 +77,11 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private readonly scheduler: Scheduler;
   private readonly logger: Logger | undefined;
   private readonly sealChunk: number;
+  /** The store answers sealDue synchronously, so a busy loop can seal due windows between starts. */
+  private readonly sealsInline: boolean;
+  private opsSinceSealCheck = 0;
+  /** Windows that may still seal inline before the timer turn resets it (see sealWhileBusy). */
+  private inlineSealBudget = 0;
   private readonly listeners = new Set<(event: QueueEvent) => void>();
   /** Channels with a batch running here or ready to start (see {@link ChannelSlot}). */
   private readonly slots = new Map<string, ChannelSlot>();
@@ -84,6 +94,8 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private dispatching = true;
   private closing = false;
   private timer: TimerHandle | null = null;
+  /** Set while a pump that started a full chunk waits for the next loop turn to go on. */
+  private pumpTimer: TimerHandle | null = null;
   private timerAt = Infinity;
   private repliesDropped = 0;
   private idleWaiters: Array<() => void> = [];
@@ -106,6 +118,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     this.store = options.createStore
       ? options.createStore(emit, this.policy)
       : new InMemoryBatchStore({ policy: this.policy, emit, listening, queueWarnRatio: options.queueWarnRatio });
+    this.sealsInline = this.store instanceof InMemoryBatchStore;
   }
 
   // ── events ────────────────────────────────────────────────────────────────
@@ -209,6 +222,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private async onTimer(): Promise<void> {
     this.timer = null;
     this.timerAt = Infinity;
+    this.inlineSealBudget = this.sealChunk;
     const now = this.clock.now();
     try {
       const due = this.store.sealDue(now, this.sealChunk);
@@ -226,6 +240,27 @@ export class MessageQueue implements RunHost, BatchingEngine {
       this.logger?.error({ err }, 'sealing due windows failed; retrying');
       this.arm(now + 100);
     }
+  }
+
+  /**
+   * A long run of batch starts (a pump after a burst sealed) or of settles (their microtasks) keeps the
+   * event loop, and so the deadline timer, from running: windows falling due meanwhile would seal late,
+   * and a window's flush time is when it seals. So every BUSY_SEAL_CHECK_EVERY starts or settles, when the
+   * store answers synchronously and a deadline has passed, due windows seal right here. Their batches are
+   * marked ready behind those already waiting: oldest seal still starts first. At most one chunk seals
+   * this way per timer turn, so a chain of settles that seals and starts more batches cannot hold the
+   * event loop for a whole burst: it drains, the loop turns, and the timer resets the budget.
+   */
+  private sealWhileBusy(): void {
+    if (++this.opsSinceSealCheck < BUSY_SEAL_CHECK_EVERY) return;
+    this.opsSinceSealCheck = 0;
+    if (!this.sealsInline || this.inlineSealBudget <= 0) return;
+    const next = this.store.nextDeadline() as number | null;
+    const now = this.clock.now();
+    if (next === null || next > now) return;
+    const sealed = this.store.sealDue(now, this.inlineSealBudget) as SealResult[];
+    this.inlineSealBudget -= sealed.length;
+    for (const s of sealed) this.onSealed(s, false);
   }
 
   // ── dispatch and the worker pool ────────────────────────────────────────
@@ -273,10 +308,23 @@ export class MessageQueue implements RunHost, BatchingEngine {
 
   /** Starts batches while slots are free, oldest seal first. */
   private pump(): void {
+    if (this.pumpTimer !== null) return; // a continuation is already waiting for its turn
+    let started = 0;
     while (this.dispatching && this.running < this.maxConcurrent && this.ready.size > 0) {
+      if (started === PUMP_CHUNK) {
+        // A burst that became ready at once starts over several loop turns, so windows falling due
+        // meanwhile seal on time (the timer gets its turn) and I/O is not held back by one long run.
+        this.pumpTimer = this.scheduler.setTimeout(() => {
+          this.pumpTimer = null;
+          this.pump();
+        }, 0);
+        return;
+      }
+      this.sealWhileBusy();
       const slot = this.ready.next();
       if (slot === undefined) break;
       this.running++;
+      started++;
       this.startNext(slot);
     }
     this.checkIdle();
@@ -357,6 +405,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
   }
 
   private settled(run: Run, error: unknown, now: number, result: FinishResult): void {
+    this.sealWhileBusy();
     const { batch, key } = run;
     if (this.closing) this.drainedMessages += batch.size;
     const durationMs = now - run.startedAt;
@@ -650,6 +699,8 @@ export class MessageQueue implements RunHost, BatchingEngine {
     this.dispatching = false;
     if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
     this.timer = null;
+    if (this.pumpTimer !== null) this.scheduler.clearTimeout(this.pumpTimer);
+    this.pumpTimer = null;
     for (const run of this.runningRuns()) await this.abortRun(run, 'shutdown');
     await this.store.close();
   }
