@@ -332,17 +332,19 @@ export class MessageQueue implements RunHost, BatchingEngine {
 
   private startNext(slot: ChannelSlot): void {
     let taken: MaybePromise<TakenBatch | null>;
+    const now = this.clock.now();
     try {
-      taken = this.store.take(slot.key, this.clock.now());
+      taken = this.store.take(slot.key, now);
     } catch (err) {
       this.onTaken(slot, null, err);
       return;
     }
     if (isPromise(taken)) taken.then((t) => this.onTaken(slot, t), (err: unknown) => this.onTaken(slot, null, err));
-    else this.onTaken(slot, taken);
+    // A synchronous take: the run starts at the time it was taken (one clock read per batch less).
+    else this.onTaken(slot, taken, undefined, now);
   }
 
-  private onTaken(slot: ChannelSlot, taken: TakenBatch | null, error?: unknown): void {
+  private onTaken(slot: ChannelSlot, taken: TakenBatch | null, error?: unknown, now = this.clock.now()): void {
     if (error !== undefined) this.logger?.error({ err: error, channelKey: slot.key }, 'taking the next batch failed');
     if (!taken) {
       this.running--;
@@ -350,11 +352,10 @@ export class MessageQueue implements RunHost, BatchingEngine {
       this.pump();
       return;
     }
-    this.startRun(slot.live ? slot : this.slotFor(slot.key), taken);
+    this.startRun(slot.live ? slot : this.slotFor(slot.key), taken, now);
   }
 
-  private startRun(slot: ChannelSlot, taken: TakenBatch): void {
-    const now = this.clock.now();
+  private startRun(slot: ChannelSlot, taken: TakenBatch, now: number): void {
     const { batch, settings } = taken;
     const key = slot.key;
     const run = new Run(slot, batch, now, settings, taken.attempt);
