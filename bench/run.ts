@@ -20,6 +20,7 @@ const SCENARIOS: Record<string, Scenario> = {
   lateness: (log, o) => runFlushLateness(log, o.repeats ? { repeats: o.repeats } : {}),
   memory: (log) => runIdleMemory(log),
   webhook: (log) => runWebhookBench(log),
+  distributed: async (log, o) => (await import('./distributed.js')).runDistributedBench(log, o),
   bus: async (log) => {
     // bench/bus.ts lands separately; the runner works with or without it.
     const file = new URL('./bus.ts', import.meta.url);
