@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/schema.js';
 import { createProcessor } from '../processors/create.js';
@@ -24,6 +25,8 @@ export class WorkerProcess {
   private connection: ClusterConnection | undefined;
   private consumer: BullBatchConsumer | undefined;
   private http: FastifyInstance | undefined;
+  /** BullMQ's connection (it blocks on BRPOPLPUSH-style reads): ours to close, BullMQ does not. */
+  private bullConnection: Redis | undefined;
   private closing: Promise<void> | undefined;
   url = '';
 
@@ -37,11 +40,12 @@ export class WorkerProcess {
     // A worker's own steps (claim, ack) report through the control channel, not locally.
     this.connection = await connectCluster(config, logger, () => undefined);
     const d = config.distributed;
+    this.bullConnection = connectRedis(config.redis.url, 'blocking', logger);
     this.consumer = new BullBatchConsumer({
       store: this.connection.store,
       dispatcher: this.connection.dispatcher,
       control: this.connection.control,
-      connection: connectRedis(config.redis.url, 'blocking', logger),
+      connection: this.bullConnection,
       prefix: d.prefix,
       shards: d.shards,
       concurrency: config.batching.maxConcurrentBatches,
@@ -72,6 +76,7 @@ export class WorkerProcess {
       await this.consumer?.shutdown(this.o.config.shutdownTimeoutMs);
       await this.http?.close();
       await this.connection?.close();
+      this.bullConnection?.disconnect();
       this.o.logger.info('worker stopped');
     })();
     return this.closing;

@@ -87,6 +87,15 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
     expect(replies[0]).toMatchObject({ platform: 'webhook', channelId: 'room', text: 'a+b+c', inReplyTo: ['a', 'b', 'c'] });
   });
 
+  it('closing the worker and the gateway closes every Redis connection they opened', async () => {
+    await start();
+    await worker.close();
+    await gateway.close();
+    const probe = redis.client();
+    await until('connections gone', async () => !/name=batchgate-/.test(String(await probe.call('CLIENT', 'LIST'))), 5_000);
+    probe.disconnect();
+  });
+
   it('a repeated message id is answered duplicate and not enqueued twice', async () => {
     await start();
     expect(await send('room', 'same')).toMatchObject({ accepted: true });
