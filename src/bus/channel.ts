@@ -6,6 +6,7 @@ import { matchesFilters, type ConsumerFilters, type FilterQuery } from './filter
 import { keepsProducersRunning, PRIORITY_ORDER, Priority } from './priority.js';
 import { Producer } from './producer.js';
 import { validateQueueOptions } from './queue-options.js';
+import { SendBatch } from './send-batch.js';
 
 /** Channel settings; the queue settings are defaults every consumer may override. */
 export interface ChannelOptions<T> {
@@ -46,10 +47,15 @@ export interface ChannelStopOptions {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
-function sumQueued(results: boolean[], base: number): number {
-  let n = base;
-  for (const r of results) if (r) n++;
-  return n;
+/** The count a send resolves to once its waiting queues answered: `base` took it at once. */
+function countWhenSettled(pending: Promise<boolean>[], base: number): Promise<number> {
+  // One full queue is the usual case: skip Promise.all and its arrays.
+  if (pending.length === 1) return pending[0]!.then((queued) => (queued ? base + 1 : base));
+  return Promise.all(pending).then((results) => {
+    let n = base;
+    for (const r of results) if (r) n++;
+    return n;
+  });
 }
 
 /** `RepliesChannel` → `Replies`, as OctoBot's `get_name()`. */
@@ -77,6 +83,8 @@ export class Channel<in out T> {
   /** Replaced, never mutated, so a send iterating it is unaffected by (un)subscribes from callbacks. */
   private consumerList: readonly Consumer<T>[] = [];
   private drainOrder: readonly Consumer<T>[] = [];
+  /** The batch the next query-less send may join (see {@link SendBatch}). */
+  private openBatch: SendBatch<T> | undefined;
   private producerList: readonly Producer<T>[] = [];
   private internal: Producer<T> | undefined;
   private paused = true;
@@ -235,6 +243,42 @@ export class Channel<in out T> {
   deliver(data: T, query?: FilterQuery): number | Promise<number> {
     if (this.closing) throw new LifecycleError(`bus channel ${this.name} is stopped`);
     const q = query ?? this.queryOf?.(data);
+    if (q === undefined) {
+      // Sends to every consumer in a row share one batch while it has room (see SendBatch).
+      const list = this.consumerList;
+      const batch = this.openBatch;
+      if (batch !== undefined && batch.room > 0 && batch.targets === list) {
+        batch.items.push(data);
+        batch.room--;
+        return list.length;
+      }
+      if (this.startBatch(data, list)) return list.length;
+    }
+    return this.offerEach(data, q);
+  }
+
+  /** Starts a batch for `targets` holding `data`; false when one of them cannot take one now. */
+  private startBatch(data: T, targets: readonly Consumer<T>[]): boolean {
+    if (this.synchronized || targets.length === 0) return false;
+    let room = Infinity;
+    for (let i = 0; i < targets.length; i++) room = Math.min(room, targets[i]!.batchRoom());
+    if (room < 1) return false;
+    const batch = new SendBatch(data, targets, room);
+    for (let i = 0; i < targets.length; i++) targets[i]!.enqueueBatch(batch);
+    this.openBatch = batch;
+    return true;
+  }
+
+  /**
+   * @internal A consumer read `batch` to its end (it is sealed now): let go of it, so the channel does
+   * not keep its items alive once every consumer is done with them.
+   */
+  forgetBatch(batch: SendBatch<T>): void {
+    if (this.openBatch === batch) this.openBatch = undefined;
+  }
+
+  /** Offers `data` to each consumer matching `q` on its own: the path that waits for room and drops. */
+  private offerEach(data: T, q: FilterQuery | undefined): number | Promise<number> {
     const list = this.consumerList;
     let queued = 0;
     let pending: Promise<boolean>[] | undefined;
@@ -247,7 +291,7 @@ export class Channel<in out T> {
     }
     if (this.synchronized) return this.draining ? queued : this.drainSynchronized(Priority.OPTIONAL).then(() => queued);
     if (pending === undefined) return queued;
-    return Promise.all(pending).then((results) => sumQueued(results, queued));
+    return countWhenSettled(pending, queued);
   }
 
   /**

@@ -2,10 +2,12 @@ import type { Logger } from 'pino';
 import { LifecycleError } from '../core/errors.js';
 import { silentLogger } from '../logger.js';
 import type { Channel } from './channel.js';
-import { Fifo } from './fifo.js';
+import { ConsumerQueue } from './consumer-queue.js';
 import type { ConsumerFilters } from './filters.js';
 import { Priority, priorityName } from './priority.js';
 import { validateQueueOptions } from './queue-options.js';
+import { RoomWaiters } from './room-waiters.js';
+import type { SendBatch } from './send-batch.js';
 
 /** What a consumer does with each item. Async callbacks are awaited: one item at a time, in order. */
 export type ConsumerCallback<T> = (data: T) => void | Promise<void>;
@@ -45,14 +47,8 @@ export interface ConsumerStopOptions {
   signal?: AbortSignal;
 }
 
-interface Waiter<T> {
-  item: T;
-  resolve: (queued: boolean) => void;
-  /** performance.now() after which the item is dropped. */
-  deadline: number;
-}
-
 const SILENT = silentLogger();
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * Reads its own bounded queue in a loop and calls {@link Consumer.perform} (by default the callback)
@@ -69,23 +65,28 @@ export class Consumer<in out T> {
   private channelRef: Channel<T> | undefined;
   private consumerName: string;
   private filterSet: ConsumerFilters = {};
-  private readonly queue = new Fifo<T>();
-  /**
-   * Sends waiting for room, oldest first. Every waiter of a consumer has the same timeout, so deadlines
-   * rise along the list: both admission and expiry take from the head, and one timer (for the head)
-   * serves them all.
-   */
-  private readonly overflow = new Fifo<Waiter<T>>(4);
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly queue = new ConsumerQueue<T>();
+  /** Sends waiting for room while the queue is full, admitted in order as items are taken. */
+  private readonly waiters = new RoomWaiters<T>(() => {
+    this.drop('queue full');
+    this.updateAdmission();
+  });
   private maxSize = Infinity;
-  private writeTimeoutMs = 0;
+  /**
+   * What `offer` compares the queue size with on its fast path: `maxSize` while the consumer is open and
+   * no send waits for room, else 0. One comparison stands for three checks (stopped, a send waiting,
+   * queue full); the slow path tells them apart.
+   */
+  private admitBelow = Infinity;
   private synchronized = false;
-  private waitingCount = 0;
   /** Attached to a non-synchronized channel and not yet stopped: the loop exists. */
   private looping = false;
-  /** A pump is scheduled or an item is in flight; an offer then only queues. */
-  private pumping = false;
+  /** A run is scheduled, performing, or suspended on a callback's promise: an offer then only queues. */
+  private running = false;
   private endLoop: (() => void) | undefined;
+  /** Settles when the current run has emptied the queue (what `drainQueued` callers wait for). */
+  private drained: Promise<void> | undefined;
+  private resolveDrained: (() => void) | undefined;
   private closed = false;
   private stopping = false;
   private stopPromise: Promise<void> | undefined;
@@ -95,24 +96,22 @@ export class Consumer<in out T> {
   private errors = 0;
   private detach: (() => void) | undefined;
 
-  /** Bound once, so scheduling a run allocates no closure. */
+  /** Bound once, so scheduling a run, or resuming one after a callback's promise, allocates no closure. */
   private readonly pump = (): void => {
-    void this.run();
+    this.work();
   };
 
-  /**
-   * The consumer loop. It runs only while there is work and ends when the queue is empty (the next
-   * `offer` schedules a new run) rather than parking on a promise per wake-up, which measured as the
-   * main per-item cost of an always-on loop. One item at a time, awaited, in queue order.
-   */
-  private async run(): Promise<void> {
-    // An offer that lands while the drain returns sees `pumping` still set and schedules nothing, so check
-    // again: the emptiness check and clearing `pumping` must happen in the same turn.
-    do await this.drainQueued();
-    while (this.queue.size > 0);
-    this.pumping = false;
-    if (this.stopping) this.finishLoop();
-  }
+  private readonly resumeAfterDone = (): void => {
+    this.delivered++;
+    this.itemEnded();
+    this.work();
+  };
+
+  private readonly resumeAfterFailure = (err: unknown): void => {
+    this.failed(err);
+    this.itemEnded();
+    this.work();
+  };
 
   constructor(callback?: ConsumerCallback<T>, options: ConsumerOptions = {}) {
     validateQueueOptions(options, 'consumer');
@@ -158,7 +157,7 @@ export class Consumer<in out T> {
 
   /** Nothing queued, nothing waiting for room, nothing performing. */
   get isIdle(): boolean {
-    return this.queue.size === 0 && this.waitingCount === 0 && !this.busy;
+    return this.queue.size === 0 && this.waiters.count === 0 && !this.busy;
   }
 
   stats(): ConsumerStats {
@@ -169,7 +168,7 @@ export class Consumer<in out T> {
       dropped: this.dropped,
       errors: this.errors,
       depth: this.queue.size,
-      waiting: this.waitingCount,
+      waiting: this.waiters.count,
     };
   }
 
@@ -204,10 +203,11 @@ export class Consumer<in out T> {
     this.detach = detach;
     if (this.consumerName === '') this.consumerName = `${channel.name}#${index}`;
     this.maxSize = this.options.queueSize ?? channel.queueSize;
-    this.writeTimeoutMs = this.options.writeTimeoutMs ?? channel.writeTimeoutMs;
+    this.waiters.timeoutMs = this.options.writeTimeoutMs ?? channel.writeTimeoutMs;
     this.synchronized = channel.synchronized;
     this.log = channel.logger.child({ consumer: this.consumerName });
     this.looping = !this.synchronized;
+    this.updateAdmission();
   }
 
   /**
@@ -216,43 +216,105 @@ export class Consumer<in out T> {
    * after `writeTimeoutMs`.
    */
   offer(item: T): boolean | Promise<boolean> {
+    const queue = this.queue;
+    if (queue.size < this.admitBelow) {
+      queue.push(item);
+      this.wake();
+      return true;
+    }
     if (this.closed) {
       this.drop('consumer stopped');
       return false;
     }
-    // Behind a waiting send, even a free slot is not ours: taking it would overtake that send.
-    if (this.waitingCount === 0 && this.queue.size < this.maxSize) {
-      this.queue.push(item);
-      if (!this.pumping && this.looping) {
-        this.pumping = true;
-        // A microtask, not a direct call: callbacks never run inside the producer's `send`.
-        queueMicrotask(this.pump);
-      }
-      return true;
-    }
+    // Full, or behind a waiting send: even a free slot is not ours, taking it would overtake that send.
     return this.waitForRoom(item);
   }
 
   /**
-   * @internal Performs everything queued, one item at a time, in order: the loop's body, and what a
-   * synchronized channel calls in the producer's turn (where nothing ever waits for room).
+   * @internal How many items a new {@link SendBatch} may hold for this consumer: its free room, or 0
+   * when it must go through {@link Consumer.offer} (stopped, a send waiting, full, or no loop to wake).
    */
-  async drainQueued(): Promise<void> {
+  batchRoom(): number {
+    return this.looping ? this.admitBelow - this.queue.size : 0;
+  }
+
+  /** @internal Queues a batch the channel created with room from {@link Consumer.batchRoom}. */
+  enqueueBatch(batch: SendBatch<T>): void {
+    this.queue.pushBatch(batch);
+    this.wake();
+  }
+
+  private wake(): void {
+    if (!this.running && this.looping) {
+      this.running = true;
+      // A microtask, not a direct call: callbacks never run inside the producer's `send`. A reaction on
+      // a settled promise rather than queueMicrotask, which builds an AsyncResource per call.
+      void RESOLVED.then(this.pump);
+    }
+  }
+
+  /**
+   * @internal Performs everything queued, in order, and settles once the queue is empty: what a
+   * synchronized channel calls in the producer's turn. Joins the run already going, if any, rather than
+   * start a second one, so items stay one at a time.
+   */
+  drainQueued(): Promise<void> {
+    if (!this.running) {
+      this.running = true;
+      this.work();
+    }
+    if (!this.running) return RESOLVED;
+    return (this.drained ??= new Promise<void>((resolve) => {
+      this.resolveDrained = resolve;
+    }));
+  }
+
+  /**
+   * The consumer loop: performs queued items one at a time, in queue order. A callback that returns no
+   * promise is followed by the next item in the same turn, so a burst of items costs one microtask, not
+   * one promise hop each; a callback's promise suspends the run until it settles. The run ends when the
+   * queue is empty (the next `offer` schedules a new one) rather than parking on a promise per wake-up.
+   */
+  private work(): void {
     const queue = this.queue;
     while (queue.size > 0) {
-      const item = queue.shift() as T;
-      if (this.waitingCount > 0) this.admit();
+      const item = queue.shift();
+      // admitBelow is 0 whenever a send waits (or the consumer stopped): one load in the usual case.
+      if (this.admitBelow === 0 && this.waiters.count > 0) this.admit();
       this.busy = true;
+      let pending: void | PromiseLike<void>;
       try {
-        const pending = this.perform(item);
-        if (pending !== undefined) await pending;
-        this.delivered++;
+        pending = this.perform(item);
       } catch (err) {
         this.failed(err);
+        this.itemEnded();
+        continue;
       }
-      this.busy = false;
-      this.consumeEnds();
+      // A callback typed `void` may still return a value (`(n) => list.push(n)`): a primitive does not
+      // suspend the run; an object might be a thenable, so it is awaited like a promise.
+      if (pending !== undefined && ((typeof pending === 'object' && pending !== null) || typeof pending === 'function')) {
+        const settled = pending instanceof Promise ? pending : Promise.resolve(pending);
+        settled.then(this.resumeAfterDone, this.resumeAfterFailure);
+        return;
+      }
+      this.delivered++;
+      this.itemEnded();
     }
+    const read = queue.releaseRead();
+    if (read !== undefined) this.channelRef?.forgetBatch(read);
+    this.running = false;
+    const resolve = this.resolveDrained;
+    if (resolve !== undefined) {
+      this.resolveDrained = undefined;
+      this.drained = undefined;
+      resolve();
+    }
+    if (this.stopping) this.finishLoop();
+  }
+
+  private itemEnded(): void {
+    this.busy = false;
+    this.consumeEnds();
   }
 
   private finishLoop(): void {
@@ -264,61 +326,30 @@ export class Consumer<in out T> {
 
   private waitForRoom(item: T): boolean | Promise<boolean> {
     // A synchronized channel has no loop to make room, and a timer would break its determinism.
-    if (this.synchronized || this.writeTimeoutMs <= 0) {
+    if (this.synchronized || this.waiters.timeoutMs <= 0) {
       this.drop('queue full');
       return false;
     }
-    return new Promise<boolean>((resolve) => {
-      this.overflow.push({ item, resolve, deadline: performance.now() + this.writeTimeoutMs });
-      this.waitingCount++;
-      if (this.timer === undefined) this.armTimer(this.writeTimeoutMs);
-    });
+    const queued = this.waiters.add(item);
+    this.admitBelow = 0;
+    return queued;
   }
-
-  private armTimer(ms: number): void {
-    // Only bounds a wait: must not keep the process alive on its own.
-    this.timer = setTimeout(this.expireDue, Math.max(1, Math.ceil(ms))).unref();
-  }
-
-  /** Drops the waiters whose deadline passed, oldest first, and re-arms for the next one. */
-  private readonly expireDue = (): void => {
-    this.timer = undefined;
-    // Timers may fire a fraction of a millisecond early against performance.now().
-    const now = performance.now() + 1;
-    for (let waiter = this.overflow.peek(); waiter !== undefined; waiter = this.overflow.peek()) {
-      if (waiter.deadline > now) {
-        this.armTimer(waiter.deadline - now + 1);
-        return;
-      }
-      this.overflow.shift();
-      this.waitingCount--;
-      this.drop('queue full');
-      waiter.resolve(false);
-    }
-  };
 
   /** Moves waiting sends into the freed slots, oldest first. */
   private admit(): void {
-    while (this.waitingCount > 0 && this.queue.size < this.maxSize) {
-      const waiter = this.overflow.shift() as Waiter<T>;
-      this.waitingCount--;
-      this.queue.push(waiter.item);
-      waiter.resolve(true);
-    }
-    if (this.waitingCount === 0) this.clearTimer();
+    const waiters = this.waiters;
+    while (waiters.count > 0 && this.queue.size < this.maxSize) this.queue.push(waiters.admitOldest());
+    if (waiters.count === 0) this.updateAdmission();
   }
 
-  private clearTimer(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+  private updateAdmission(): void {
+    this.admitBelow = this.closed || this.waiters.count > 0 ? 0 : this.maxSize;
   }
 
   private drop(reason: string): void {
     this.dropped++;
     this.log.warn(
-      { dropped: this.dropped, depth: this.queue.size, queueSize: this.maxSize, writeTimeoutMs: this.writeTimeoutMs, reason },
+      { dropped: this.dropped, depth: this.queue.size, queueSize: this.maxSize, writeTimeoutMs: this.waiters.timeoutMs, reason },
       'bus item dropped',
     );
   }
@@ -330,13 +361,8 @@ export class Consumer<in out T> {
 
   /** Drops everything queued or waiting; waiting sends resolve `false`. */
   private discard(): void {
-    let lost = this.queue.clear().length;
-    for (let waiter = this.overflow.shift(); waiter !== undefined; waiter = this.overflow.shift()) {
-      lost++;
-      waiter.resolve(false);
-    }
-    this.waitingCount = 0;
-    this.clearTimer();
+    const lost = this.queue.clear() + this.waiters.releaseAll();
+    this.updateAdmission();
     if (lost > 0) {
       this.dropped += lost;
       this.log.warn({ discarded: lost, dropped: this.dropped }, 'bus consumer stopped; queued items discarded');
@@ -345,11 +371,14 @@ export class Consumer<in out T> {
 
   private async shutdown({ drain = true, signal }: ConsumerStopOptions): Promise<void> {
     this.closed = true;
+    this.updateAdmission();
+    // A stopped consumer takes nothing more, not even through a batch it shares.
+    this.queue.closeTail();
     this.detach?.();
     this.detach = undefined;
     if (!drain || signal?.aborted) this.discard();
     this.stopping = true;
-    if (this.looping && !this.pumping) this.finishLoop();
+    if (this.looping && !this.running) this.finishLoop();
     if (this.looping) {
       const ended = new Promise<void>((resolve) => {
         this.endLoop = resolve;
@@ -359,6 +388,8 @@ export class Consumer<in out T> {
     } else if (this.queue.size > 0) {
       await this.drainQueued();
     }
+    // The lapsing write timer may still be armed though nobody waits any more.
+    if (this.waiters.count === 0) this.waiters.stopTimer();
     this.consumeEnds();
   }
 }

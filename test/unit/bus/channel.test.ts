@@ -82,6 +82,24 @@ describe('delivery', () => {
     await channel.stop();
   });
 
+  it('a callback may return anything: a thenable is awaited before the next item, other values are not', async () => {
+    const channel = new Channel<number>();
+    const order: string[] = [];
+    const gate = deferred();
+    const values = [null, 7, 'x', { then: (resolve: () => void) => void gate.promise.then(resolve) }, undefined];
+    const consumer = channel.newConsumer(((n: number) => {
+      order.push(`start ${n}`);
+      return values[n];
+    }) as (n: number) => void);
+    for (let n = 0; n < values.length; n++) channel.internalProducer.write(n);
+    await settle();
+    expect(order).toEqual(['start 0', 'start 1', 'start 2', 'start 3']); // held by the thenable
+    gate.resolve();
+    await channel.stop();
+    expect(order).toEqual(['start 0', 'start 1', 'start 2', 'start 3', 'start 4']);
+    expect(consumer.stats()).toMatchObject({ delivered: 5, errors: 0 });
+  });
+
   it('a consumer handles one item at a time even when its callback is slow', async () => {
     const channel = new Channel<number>();
     const gates = [deferred(), deferred(), deferred()];
