@@ -20,10 +20,9 @@ import type { GatewayConfig } from '../src/config/schema.js';
 import { QueueEventType } from '../src/core/events.js';
 import { MessageBatch, type QueuedMessage } from '../src/core/model.js';
 import { SettingsPolicy } from '../src/core/policy.js';
-import { connectCluster, createGatewayCluster } from '../src/distributed/cluster.js';
-import { connectRedis } from '../src/distributed/connection.js';
+import { createGatewayCluster } from '../src/distributed/cluster.js';
 import { RedisBatchStore } from '../src/distributed/redis-store.js';
-import { BullBatchConsumer } from '../src/distributed/worker.js';
+import { WorkerProcess } from '../src/distributed/worker-process.js';
 import { silentLogger } from '../src/logger.js';
 import { echoProcessor, echoText } from '../src/processors/echo.js';
 import { startRedis, type RedisServer } from '../test/helpers/redis-server.js';
@@ -261,36 +260,11 @@ class DistributedBench {
   };
 }
 
-/**
- * A `batchgate worker` without its HTTP probe: its own cluster connection and a BullBatchConsumer running
- * the built-in echo processor (one reply per batch). Built here rather than with WorkerProcess, whose
- * close() leaves the consumer's BullMQ connection open (BullMQ never closes a connection it was handed).
- */
+/** A `batchgate worker` in this process (its health probe on a free port), running the built-in echo processor. */
 async function startWorker(config: GatewayConfig, logger: Logger): Promise<{ close: () => Promise<void> }> {
-  const d = config.distributed;
-  const cluster = await connectCluster(config, logger, () => undefined);
-  const bullConnection = connectRedis(config.redis.url, 'blocking', logger);
-  const consumer = new BullBatchConsumer({
-    store: cluster.store,
-    dispatcher: cluster.dispatcher,
-    control: cluster.control,
-    connection: bullConnection,
-    prefix: d.prefix,
-    shards: d.shards,
-    concurrency: config.batching.maxConcurrentBatches,
-    lockDurationMs: d.lockDurationMs,
-    stalledIntervalMs: d.stalledIntervalMs,
-    onBatchFailed: d.onBatchFailed,
-    logger,
-  });
-  void consumer.run(echoProcessor);
-  return {
-    close: async () => {
-      await consumer.shutdown(config.shutdownTimeoutMs);
-      await cluster.close();
-      bullConnection.disconnect();
-    },
-  };
+  const worker = new WorkerProcess({ config: { ...config, http: { ...config.http, host: '127.0.0.1', port: 0 } }, logger, processor: echoProcessor });
+  await worker.start();
+  return worker;
 }
 
 interface Contender {
