@@ -269,14 +269,6 @@ export class Channel<in out T> {
     return true;
   }
 
-  /**
-   * @internal A consumer read `batch` to its end (it is sealed now): let go of it, so the channel does
-   * not keep its items alive once every consumer is done with them.
-   */
-  forgetBatch(batch: SendBatch<T>): void {
-    if (this.openBatch === batch) this.openBatch = undefined;
-  }
-
   /** Offers `data` to each consumer matching `q` on its own: the path that waits for room and drops. */
   private offerEach(data: T, q: FilterQuery | undefined): number | Promise<number> {
     const list = this.consumerList;

@@ -300,8 +300,7 @@ export class Consumer<in out T> {
       this.delivered++;
       this.itemEnded();
     }
-    const read = queue.releaseRead();
-    if (read !== undefined) this.channelRef?.forgetBatch(read);
+    queue.caughtUp();
     this.running = false;
     const resolve = this.resolveDrained;
     if (resolve !== undefined) {

@@ -3,6 +3,9 @@
  * array push however many consumers it reaches, instead of one queue write per consumer. Each target
  * queues the batch as a single entry the moment it is created, so its place among that consumer's
  * other items is fixed, and the batch grows while it has {@link SendBatch.room}.
+ *
+ * The channel and its consumers' queues keep their last batch until the next one replaces it, so after
+ * a burst at most one batch (no more items than the smallest queue size) outlives its reading.
  */
 export class SendBatch<T> {
   readonly items: T[];
