@@ -44,6 +44,11 @@ export interface SealResult {
   mode: ChannelSettings['mode'];
   /** Seal order of the channel's queue head, for oldest-seal-first dispatch. */
   headSeq: number;
+  /**
+   * True when the channel cannot take a batch now (one in flight, or paused): whatever frees it dispatches
+   * this one, so a dispatcher need not try. Optional: the in-memory store does not report it.
+   */
+  waits?: boolean;
 }
 
 export type AppendResult =

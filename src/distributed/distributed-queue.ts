@@ -164,7 +164,7 @@ export class DistributedQueue implements BatchingEngine {
   private onSealed(sealed: SealResult[]): void {
     for (const s of sealed) {
       if (s.mode === 'interrupt') void this.interrupt(s.channelKey);
-      else this.kick(s.channelKey);
+      else if (s.waits !== true) this.kick(s.channelKey);
     }
   }
 

@@ -209,7 +209,11 @@ local function merge_queue(c)
 end
 
 local function seal_result(c, s, id, size, reason)
-  return { channelKey = c.key, batchId = id, size = size, reason = reason, mode = s.mode, headSeq = fmt(head_seq(c)) }
+  -- waits: a batch is in flight or the channel is paused, so taking now would find nothing to do; the
+  -- ACK (or resume) that frees the channel dispatches it.
+  local busy = redis.call('HMGET', c.h, 'fid', 'p')
+  local waits = (busy[1] ~= false) or (busy[2] ~= false)
+  return { channelKey = c.key, batchId = id, size = size, reason = reason, mode = s.mode, headSeq = fmt(head_seq(c)), waits = waits }
 end
 
 -- Appends a sealed batch to the channel's queue, applying the overflow policy at the bound.

@@ -44,6 +44,17 @@ describe('RedisBatchStore: distributed steps', () => {
     return claim.claimed;
   };
 
+  it('a seal says whether the channel waits (a batch in flight, or paused), so the dispatcher skips a futile take', async () => {
+    const { store } = await open({ maxBatchSize: 1 });
+    const first = await store.append(msg('c', 'a'), 0);
+    expect(first).toMatchObject({ status: 'sealed', sealed: { waits: false } });
+    await store.take('p:c', 1);
+    expect(await store.append(msg('c', 'b'), 2)).toMatchObject({ status: 'sealed', sealed: { waits: true } });
+    await store.append(msg('other', 'x'), 3);
+    await store.pause('p:other', 4);
+    expect(await store.append(msg('other', 'y'), 5)).toMatchObject({ status: 'sealed', sealed: { waits: true } });
+  });
+
   it('a repeated message id is answered duplicate and changes nothing; another channel or an expired id is new', async () => {
     const { store } = await open({ maxBatchSize: 100 }, { dedupeTtlMs: 200 });
     expect((await store.append(msg('c', 'a', 'same'), 0)).status).toBe('open');
