@@ -10,7 +10,9 @@ export type ConnectionRole = 'commands' | 'blocking' | 'subscriber';
 
 /**
  * One ioredis client for a role. `commands` fails a command after one retry and a 2 s timeout, so an
- * inbound message is refused with 503 while Redis is away instead of waiting forever; `blocking` and
+ * inbound message is refused with 503 while Redis is away instead of waiting forever, and never resends
+ * a command whose answer a dropped connection lost (Redis may have run it: a resent reply XADD would
+ * post a reply twice; the caller's error path decides instead); `blocking` and
  * `subscriber` (BullMQ workers, XREAD, pub/sub) wait for Redis as long as it takes, as BullMQ requires.
  */
 export function connectRedis(url: string, role: ConnectionRole, logger: Logger): Redis {
@@ -22,7 +24,7 @@ export function connectRedis(url: string, role: ConnectionRole, logger: Logger):
   };
   const options: RedisOptions =
     role === 'commands'
-      ? { ...common, maxRetriesPerRequest: 1, commandTimeout: 2_000, enableOfflineQueue: true }
+      ? { ...common, maxRetriesPerRequest: 1, commandTimeout: 2_000, enableOfflineQueue: true, autoResendUnfulfilledCommands: false }
       : { ...common, maxRetriesPerRequest: null };
   const client = new Redis(url, options);
   let wasReady = false;

@@ -74,11 +74,9 @@ export class DistributedQueue implements BatchingEngine {
     }
   }
 
-  /** Events a worker published: counted for totals, then emitted like local ones. */
+  /** Events a worker published: emitted like local ones. */
   private relay(event: QueueEvent): void {
-    if (event.type === QueueEventType.Started) this.running++;
-    else if (event.type === QueueEventType.Completed || event.type === QueueEventType.Failed || event.type === QueueEventType.Cancelled) this.running = Math.max(0, this.running - 1);
-    else if (event.type === QueueEventType.ReplyDropped) this.repliesDropped++;
+    if (event.type === QueueEventType.ReplyDropped) this.repliesDropped++;
     this.emit(event);
   }
 
@@ -194,6 +192,8 @@ export class DistributedQueue implements BatchingEngine {
   /** Finds work a crash left half done: ready channels nobody took, in-flight batches without a job. */
   private async reconcile(): Promise<void> {
     try {
+      // Read from Redis, not counted from events: a dead or frozen worker never reports its end.
+      this.running = await this.o.store.inFlightCount();
       const ready = await this.o.store.readyChannels(500);
       for (const key of ready) this.kick(key);
       const before = (await this.o.store.redisNow()) - this.o.reconcileMs;
@@ -306,7 +306,7 @@ export class DistributedQueue implements BatchingEngine {
     return this.o.store.list();
   }
 
-  /** `running` counts batches workers reported started and not yet ended (cluster-wide, as seen here). */
+  /** `running`: batches in flight cluster-wide, as of the last reconcile pass (every `reconcileMs`). */
   totals(): QueueTotals {
     return { repliesDropped: this.repliesDropped, running: this.running, waitingForSlot: 0, maxConcurrentBatches: this.o.maxConcurrentBatches };
   }

@@ -136,6 +136,7 @@ export class RedisBatchStore implements DistributedBatchStore {
    */
   async sealDue(now: number, limit: number): Promise<SealResult[]> {
     const out: SealResult[] = [];
+    let failure: unknown;
     let pending = this.keys.shards;
     while (pending.length > 0 && out.length < limit) {
       const start = this.sealRotor++ % pending.length;
@@ -143,16 +144,23 @@ export class RedisBatchStore implements DistributedBatchStore {
       const budget = limit - out.length;
       const share = Math.floor(budget / order.length);
       const asked = order.map((shard, i) => ({ shard, quota: share + (i < budget % order.length ? 1 : 0) })).filter((a) => a.quota > 0);
-      const replies = await Promise.all(asked.map((a) => this.runner.shardStep('seal-due', a.shard, now, [String(a.quota)])));
+      const replies = await Promise.allSettled(asked.map((a) => this.runner.shardStep('seal-due', a.shard, now, [String(a.quota)])));
       // Shards not asked this round, and those that filled their quota, may hold more.
       const next = order.filter((s) => !asked.some((a) => a.shard === s));
       replies.forEach((r, i) => {
-        const sealed = this.sealResults([r]);
+        // One shard failing must not hide what the others sealed (those batches are out of their windows
+        // already); the failed shard is asked again at the next wake-up.
+        if (r.status === 'rejected') {
+          failure ??= r.reason;
+          return;
+        }
+        const sealed = this.sealResults([r.value]);
         out.push(...sealed);
         if (sealed.length === asked[i]!.quota) next.push(asked[i]!.shard);
       });
       pending = next;
     }
+    if (failure !== undefined && out.length === 0) throw failure;
     return out;
   }
 
@@ -349,6 +357,11 @@ export class RedisBatchStore implements DistributedBatchStore {
   }
 
   /** Oldest seal first across shards. */
+  async inFlightCount(): Promise<number> {
+    const counts = await Promise.all(this.keys.shards.map((s) => this.redis.zcard(s.inflight)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
   async readyChannels(limit: number): Promise<string[]> {
     if (limit <= 0) return [];
     const heads = await Promise.all(this.keys.shards.map((s) => this.redis.zrange(s.ready, 0, limit - 1, 'WITHSCORES')));

@@ -73,7 +73,9 @@ export class ReplyRelay {
     this.leaseKey = `${prefix}:replies:lease`;
     this.cursorKey = `${prefix}:replies:cursor`;
     this.own = shards.map((s) => gatewayReplyStream(s.base, options.gatewayId));
-    this.ownCursors = this.own.map(() => '$');
+    // From the start: the streams are named after this run's fresh gateway id, so all they hold is ours
+    // ('$' would skip what arrives between two reads of a stream never read before).
+    this.ownCursors = this.own.map(() => '0-0');
     this.shared = shards.map((s) => sharedReplyStream(s.base));
   }
 
@@ -86,6 +88,23 @@ export class ReplyRelay {
   }
 
   private async run(): Promise<void> {
+    // The lease is renewed on its own clock: a slow delivery must not let it lapse unnoticed.
+    const leaseMs = this.o.leaseMs ?? 5_000;
+    const renew = setInterval(() => void this.refreshLease().catch((err: unknown) => this.o.logger.warn({ err }, 'reply lease renewal failed')), leaseMs / 5);
+    renew.unref();
+    try {
+      await this.readUntilStopped();
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  /** True while this gateway may deliver the shared streams: it holds a lease that has not run out. */
+  private holdsLease(): boolean {
+    return this.leader && Date.now() < this.leaseUntil;
+  }
+
+  private async readUntilStopped(): Promise<void> {
     while (!this.stopped) {
       try {
         await this.refreshLease();
@@ -99,6 +118,7 @@ export class ReplyRelay {
   }
 
   private async refreshLease(): Promise<void> {
+    if (this.stopped) return;
     const leaseMs = this.o.leaseMs ?? 5_000;
     const now = Date.now();
     if (this.leader && now < this.leaseUntil - leaseMs / 2) return;
@@ -126,19 +146,27 @@ export class ReplyRelay {
     const res = (await this.o.blocking.xread('COUNT', 200, 'BLOCK', Math.min(1_000, leaseMs / 4), 'STREAMS', ...streams, ...cursors)) as Array<[string, Array<[string, string[]]>]> | null;
     if (res === null) return;
     for (const [stream, entries] of res) {
-      if (entries.length === 0) continue;
-      for (const [, fields] of entries) await this.deliverEntry(fields);
-      const last = entries.at(-1)![0];
       const own = this.own.indexOf(stream);
       if (own >= 0) {
-        this.ownCursors[own] = last;
+        for (const [id, fields] of entries) {
+          await this.deliverEntry(fields);
+          this.ownCursors[own] = id;
+        }
         continue;
       }
       const shard = this.shared.indexOf(stream);
-      if (shard >= 0 && this.sharedCursors !== null) {
-        this.sharedCursors[shard] = last;
-        if (this.leader) this.saveCursor(shard, last);
+      if (shard < 0 || this.sharedCursors === null) continue;
+      let last: string | null = null;
+      for (const [id, fields] of entries) {
+        // Once the lease ran out another gateway may resume from the stored cursor: stop here, so two
+        // gateways never send the same shared replies side by side.
+        if (!this.holdsLease()) break;
+        await this.deliverEntry(fields);
+        last = id;
       }
+      if (last === null) continue;
+      this.sharedCursors[shard] = last;
+      this.saveCursor(shard, last);
     }
   }
 
@@ -147,7 +175,7 @@ export class ReplyRelay {
     const settled = this.o.settled ?? (() => Promise.resolve());
     this.cursorWrites = this.cursorWrites
       .then(() => settled())
-      .then(() => (this.leader ? this.o.commands.hset(this.cursorKey, String(shard), id) : undefined))
+      .then(() => (this.holdsLease() ? this.o.commands.hset(this.cursorKey, String(shard), id) : undefined))
       .catch((err: unknown) => this.o.logger.warn({ err }, 'could not store the reply cursor; replies after it may repeat'));
   }
 

@@ -74,6 +74,8 @@ export interface DistributedBatchStore extends BatchStore {
   deadLetters(limit: number): Promise<DeadLetter[]>;
   /** In-flight batches that went in flight before `olderThan` (Redis ms), for the reconciler. */
   inFlightBefore(olderThan: number, limit: number): Promise<UnenqueuedBatch[]>;
+  /** Batches in flight across the cluster (one per busy channel). */
+  inFlightCount(): Promise<number>;
   /** Channels with a queued batch, nothing in flight and not paused: someone must take them. */
   readyChannels(limit: number): Promise<string[]>;
   /** The in-flight batch id of a channel, or null. */

@@ -42,6 +42,7 @@ interface Active {
  */
 export class BullBatchConsumer implements BatchConsumer {
   private readonly o: BullBatchConsumerOptions;
+  /** Deliveries running here, keyed by batch id and fence token. */
   private readonly active = new Map<string, Active>();
   private worker: Worker<BatchJobData> | null = null;
   private stopped: Promise<void> | null = null;
@@ -68,10 +69,12 @@ export class BullBatchConsumer implements BatchConsumer {
     if (this.worker !== null) throw new GatewayError(ErrorCode.Lifecycle, 'this consumer already runs');
     this.offControl = this.o.control.on((msg) => {
       if (msg.type !== 'cancel') return;
-      const run = this.active.get(msg.batchId);
-      if (run === undefined) return;
-      this.o.logger.info({ channelKey: msg.channelKey, batchId: msg.batchId, reason: msg.reason }, 'cancel received: aborting the batch');
-      run.controller.abort(new GatewayError(ErrorCode.Cancelled, `batch ${msg.reason === 'stop' ? 'stopped' : 'cancelled'} by an operator`));
+      // Every delivery of that batch here (a stalled job can come back to the same worker).
+      for (const run of this.active.values()) {
+        if (run.claimed.batch.id !== msg.batchId) continue;
+        this.o.logger.info({ channelKey: msg.channelKey, batchId: msg.batchId, reason: msg.reason }, 'cancel received: aborting the batch');
+        run.controller.abort(new GatewayError(ErrorCode.Cancelled, `batch ${msg.reason === 'stop' ? 'stopped' : 'cancelled'} by an operator`));
+      }
     });
     this.worker = new Worker<BatchJobData>(BATCH_QUEUE, (job, _token, signal) => this.process(job, handler, signal), {
       connection: this.o.connection,
@@ -100,7 +103,8 @@ export class BullBatchConsumer implements BatchConsumer {
     const onBullAbort = () => controller.abort(new ShuttingDownError());
     bullSignal?.addEventListener('abort', onBullAbort, { once: true });
     const timeout = setTimeout(() => controller.abort(new ProcessorTimeoutError(settings.processingTimeoutMs)), settings.processingTimeoutMs);
-    this.active.set(batchId, { controller, claimed });
+    const delivery = `${batchId}/${fence.token}`;
+    this.active.set(delivery, { controller, claimed });
     const startedAt = Date.now();
     let replies = 0;
     this.publishEvent({ type: QueueEventType.Started, channelKey, at: startedAt, batchId, size: batch.size, waitMs: Math.max(0, startedAt - claimed.sealedAt), messageIds: batch.messages.map((m) => m.id) });
@@ -118,17 +122,20 @@ export class BullBatchConsumer implements BatchConsumer {
       typing: async () => undefined,
       logger,
       channel: { key: channelKey, platform, channelId, settings },
-      attempt: claimed.attempt,
+      // Interrupt re-runs (stored with the batch) plus BullMQ retries of this one.
+      attempt: claimed.attempt + job.attemptsMade,
     };
     let error: unknown = null;
     try {
-      await handler(batch, ctx);
+      // An aborted batch ends now even if its processor ignores the signal: it must not hold the channel
+      // or this worker's slot (nor shutdown). Its late replies are refused (ctx.reply checks the signal).
+      await Promise.race([handler(batch, ctx), whenAborted(controller.signal)]);
     } catch (err) {
       error = err;
     } finally {
       clearTimeout(timeout);
       bullSignal?.removeEventListener('abort', onBullAbort);
-      this.active.delete(batchId);
+      this.active.delete(delivery);
     }
     const durationMs = Date.now() - startedAt;
     const reason: unknown = controller.signal.aborted ? controller.signal.reason : null;
@@ -189,6 +196,12 @@ export class BullBatchConsumer implements BatchConsumer {
     }
     this.resolveRun?.();
   }
+}
+
+/** Resolves when the signal aborts (never rejects: the caller reads the reason from the signal). */
+function whenAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 function toOutbound(input: ReplyInput, platform: string, channelId: string, batchId: string, inReplyTo: string[]): OutboundMessage {

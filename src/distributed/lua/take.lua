@@ -7,7 +7,9 @@ local e = redis.call('LPOP', c.q)
 if not e then return reply({}) end
 local s, ov = channel_settings(c, BASE_SETTINGS)
 local h = parse(e)
-local fseq = redis.call('HINCRBY', c.h, 'bseq', 1)
+-- The shard's seal-order counter (Redis time based, never repeating): a per-channel counter would restart
+-- when an idle channel's hash is evicted, and a processor comparing fences would drop later batches.
+local fseq = next_seq()
 redis.call('HSET', c.h, 'fid', h.id, 'fst', fmt(NOW), 'fseq', fmt(fseq), 'fgen', GEN, 'ftok', '0', 'enq', '0')
 redis.call('SET', c.f, e)
 redis.call('ZADD', SH.inflight, fmt(NOW), c.key)

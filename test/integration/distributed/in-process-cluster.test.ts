@@ -178,6 +178,21 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
     expect((await gateway.queue.stats('webhook:room'))?.counters.cancelled).toBe(1);
   });
 
+  it('a processor that ignores its signal past processingTimeoutMs releases the channel, and the worker still shuts down', async () => {
+    await start({ attempts: 1 }, { processingTimeoutMs: 300 });
+    behaviour = async (batch, ctx) => {
+      if (batch.messages[0]!.id === 'stubborn') await new Promise(() => {}); // never settles, never looks at ctx.signal
+      await ctx.reply(batch.messages.map((m) => m.text).join('+'));
+    };
+    await send('room', 'stubborn');
+    await until('running', () => runs.length === 1);
+    await send('room', 'next');
+    await until('the next batch ran and replied', () => replies.length === 1, 10_000);
+    expect(replies[0]!.inReplyTo).toEqual(['next']);
+    expect(runs[0]!.aborted).toBe(true);
+    expect((await gateway.queue.stats('webhook:room'))?.counters.failed).toBe(1);
+  });
+
   it('interrupt mode: a new batch aborts the running one, whose messages re-run merged in front', async () => {
     await start({}, { mode: 'interrupt' });
     behaviour = async (batch, ctx) => {

@@ -74,11 +74,29 @@ describe('RedisBatchStore: distributed steps', () => {
     expect((await store.append(msg('c', '2', 'retry-me'), 4)).status).toBe('sealed');
   });
 
+  it('a channel’s fence seq keeps increasing after its idle state was evicted', async () => {
+    const { store } = await open({ disabled: true }, { shards: 1, rememberIdle: 1 });
+    const runOnce = async (channelId: string, at: number) => {
+      await store.append(msg(channelId, 'x'), at);
+      const taken = (await store.take(`p:${channelId}`, at))!;
+      const claim = await store.claim(`p:${channelId}`, taken.batch.id);
+      if (claim.status !== 'claimed') throw new Error('expected a claim');
+      expect((await store.ack(`p:${channelId}`, taken.batch.id, claim.claimed.fence, 'processed')).current).toBe(true);
+      return claim.claimed.fence.seq;
+    };
+    const before = await runOnce('c', 0);
+    await runOnce('d', 1); // p:c is forgotten now (one idle channel remembered per shard)
+    await runOnce('e', 2);
+    expect(await store.stats('p:c')).toBeNull();
+    expect(await runOnce('c', 3)).toBeGreaterThan(before);
+  });
+
   it('claim issues a fence; a second claim voids the first: its reply is dropped and its ACK is stale', async () => {
     const { store, redis } = await open({ disabled: true });
     const first = await claimed(store);
     expect(first.batch.messages.map((m) => m.text)).toEqual(['hello']);
-    expect(first.fence).toEqual({ gen: store.generation(), seq: 1, token: 1 });
+    expect(first.fence).toEqual({ gen: store.generation(), seq: expect.any(Number), token: 1 });
+    expect(first.fence.seq).toBeGreaterThan(0);
     expect(await store.isCurrent('p:c', first.batch.id, first.fence)).toBe(true);
     expect(await store.publishReply('p:c', first.batch.id, first.fence, reply(first.batch.id, 'one'), 'replies')).toBe(true);
 
