@@ -21,8 +21,6 @@ export interface ClusterConnection {
   store: RedisBatchStore;
   dispatcher: BatchDispatcher;
   control: ControlBus;
-  /** A connection that waits for Redis as long as it takes (BullMQ workers, blocking reads). */
-  blockingUrl: string;
   close(): Promise<void>;
 }
 
@@ -55,7 +53,6 @@ export async function connectCluster(config: GatewayConfig, logger: Logger, emit
       store,
       dispatcher,
       control,
-      blockingUrl: url,
       close: async () => {
         await dispatcher.close().catch(() => undefined);
         await closeAll();

@@ -65,7 +65,6 @@ export class ReplyRelay {
   private stopped = false;
   private loop: Promise<void> | null = null;
   private cursorWrites: Promise<unknown> = Promise.resolve();
-  delivered = 0;
 
   constructor(options: ReplyRelayOptions) {
     this.o = options;
@@ -77,10 +76,6 @@ export class ReplyRelay {
     // ('$' would skip what arrives between two reads of a stream never read before).
     this.ownCursors = this.own.map(() => '0-0');
     this.shared = shards.map((s) => sharedReplyStream(s.base));
-  }
-
-  get isLeader(): boolean {
-    return this.leader;
   }
 
   start(): void {
@@ -191,7 +186,6 @@ export class ReplyRelay {
     }
     try {
       await this.o.deliver(reply);
-      this.delivered++;
     } catch (err) {
       this.o.logger.error({ err, channelId: reply.channelId, batchId: reply.batchId }, 'could not hand a reply to the adapter');
     }
