@@ -91,7 +91,7 @@ export async function createGatewayCluster(
     store: connection.store,
     pollMs: d.pollMs,
     logger: logger.child({ component: 'flusher' }),
-    onSealed: (sealed) => queue?.onFlusherSealed(sealed),
+    onSealed: (sealed) => queue?.onSealed(sealed),
   });
   queue = new DistributedQueue({
     store: connection.store,

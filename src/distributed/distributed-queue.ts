@@ -154,12 +154,8 @@ export class DistributedQueue implements BatchingEngine {
 
   // ── dispatch ──────────────────────────────────────────────────────────────
 
-  /** The flusher's sealed windows. */
-  onFlusherSealed(sealed: SealResult[]): void {
-    this.onSealed(sealed);
-  }
-
-  private onSealed(sealed: SealResult[]): void {
+  /** Dispatches freshly sealed batches (from an append, an admin flush, or the flusher). */
+  onSealed(sealed: SealResult[]): void {
     for (const s of sealed) {
       if (s.mode === 'interrupt') void this.interrupt(s.channelKey);
       else if (s.waits !== true) this.kick(s.channelKey);

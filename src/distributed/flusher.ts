@@ -2,6 +2,9 @@ import type { Logger } from 'pino';
 import type { SealResult } from '../core/batch-store.js';
 import type { DistributedBatchStore } from './store-steps.js';
 
+/** How often the Redis-clock offset is measured again. */
+const CLOCK_SYNC_MS = 5_000;
+
 export interface FlusherOptions {
   store: DistributedBatchStore;
   /** Sealed windows go here (the dispatcher kicks their channels). */
@@ -25,8 +28,9 @@ export class Flusher {
   private readonly pollMs: number;
   private readonly logger: Logger;
   private readonly chunk: number;
-  /** Redis time minus local time, refreshed by each poll. */
+  /** Redis time minus local time, refreshed every {@link CLOCK_SYNC_MS}. */
   private offsetMs = 0;
+  private syncedAt = 0;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private poll: NodeJS.Timeout | null = null;
@@ -45,7 +49,8 @@ export class Flusher {
   async start(): Promise<void> {
     await this.syncClock();
     this.poll = setInterval(() => {
-      void this.syncClock().catch(() => undefined);
+      // The offset only drifts slowly: one TIME every few seconds, not one per poll.
+      if (Date.now() - this.syncedAt >= CLOCK_SYNC_MS) void this.syncClock().catch(() => undefined);
       this.wake();
     }, this.pollMs);
     this.poll.unref();
@@ -57,6 +62,7 @@ export class Flusher {
     const redis = await this.store.redisNow();
     const after = Date.now();
     this.offsetMs = redis - (before + after) / 2;
+    this.syncedAt = after;
   }
 
   /** A Redis-clock time on this process's clock (for countdowns shown to users). */

@@ -62,7 +62,7 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
       config,
       logger: silentLogger(),
       processor: async (batch, ctx) => {
-        const run = { ids: batch.messages.map((m) => m.id), attempt: 0, aborted: false };
+        const run = { ids: batch.messages.map((m) => m.id), attempt: ctx.attempt, aborted: false };
         runs.push(run);
         ctx.signal.addEventListener('abort', () => (run.aborted = true));
         await behaviour(batch, ctx);
@@ -116,7 +116,7 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
     await send('room', 'second');
     await until('two replies', () => replies.length === 2);
     expect(replies.map((r) => r.inReplyTo)).toEqual([['first'], ['second']]);
-    expect(runs.map((r) => r.ids)).toEqual([['first'], ['first'], ['second']]);
+    expect(runs.map((r) => [r.ids, r.attempt])).toEqual([[['first'], 1], [['first'], 2], [['second'], 1]]);
   });
 
   it('dead-letter: a batch failing every attempt is kept for the admin API and the channel moves on', async () => {
@@ -208,6 +208,7 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
     await until('merged reply', () => replies.length === 1);
     expect(runs[0]!.aborted).toBe(true);
     expect(replies[0]!.inReplyTo).toEqual(['one', 'two']);
+    expect(runs.at(-1)!.attempt).toBe(2); // the interrupted messages' second run
   });
 
   it('the reconciler dispatches a batch left in flight without a job (a crash between take and add)', async () => {
