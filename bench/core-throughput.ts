@@ -5,6 +5,7 @@
  */
 import { MessageQueue } from '../src/core/message-queue.js';
 import { SettingsPolicy } from '../src/core/policy.js';
+import { MinimalEngine } from './baselines/minimal-engine.js';
 import { NaiveDebounce } from './baselines/naive-debounce.js';
 import { fullGc, yieldToLoop, type GoalRow } from './goals.js';
 import { interleave, median, now } from './lib.js';
@@ -93,50 +94,64 @@ function channelIds(channels: number): string[] {
   return Array.from({ length: channels }, (_, i) => `c${i}`);
 }
 
-/** The engine: default in-memory store, system clock and scheduler, a no-op async processor. */
-export async function runEngine(channels: number, total: number, maxConcurrentBatches: number, seq: Int32Array = channelSequence('round-robin', channels, total), windowMs = WINDOW_MS): Promise<ThroughputResult> {
+type BenchMessage = { id: string; platform: string; channelId: string; userId: string; text: string };
+
+/**
+ * Feeds the workload to one side and times it: CHUNK messages per event-loop turn, a push that returns a
+ * promise is awaited (the engines' enqueue), a synchronous one is not (the naive debounce's).
+ */
+async function drive(channels: number, total: number, seq: Int32Array, start: (onBatch: Done['onBatch']) => { push: (msg: BenchMessage) => unknown; stop: () => unknown }): Promise<ThroughputResult> {
   fullGc();
   const ids = channelIds(channels);
   const c = completion(total);
-  const queue = new MessageQueue({
-    processor: async (batch) => c.onBatch(batch.size),
-    onReply: () => {},
-    policy: new SettingsPolicy({ windowMs, maxBatchSize: MAX_BATCH, maxWaitMs: 60_000 }),
-    maxConcurrentBatches,
-  });
+  const side = start(c.onBatch);
   const cpu0 = process.cpuUsage();
   const t0 = now();
   for (let i = 0; i < total; i++) {
-    await queue.enqueue({ id: `m${i}`, platform: 'bench', channelId: ids[seq[i]!]!, userId: 'u1', text: TEXT });
+    const pushed = side.push({ id: `m${i}`, platform: 'bench', channelId: ids[seq[i]!]!, userId: 'u1', text: TEXT });
+    if (pushed !== undefined) await pushed;
     if (i % CHUNK === CHUNK - 1) await yieldToLoop();
   }
   const tEnd = await c.done;
   const r = result(total, t0, tEnd, cpu0, c.batches());
-  await queue.whenIdle();
-  await queue.close();
+  await side.stop();
   return r;
 }
 
-/** The naive debounce on the same workload. */
-export async function runNaive(channels: number, total: number, seq: Int32Array = channelSequence('round-robin', channels, total), windowMs = WINDOW_MS): Promise<ThroughputResult> {
-  fullGc();
-  const ids = channelIds(channels);
-  const c = completion(total);
-  const naive = new NaiveDebounce({
-    windowMs,
-    maxBatchSize: MAX_BATCH,
-    processor: async (batch) => c.onBatch(batch.messages.length),
+/** The engine: default in-memory store, system clock and scheduler, a no-op async processor. */
+export function runEngine(channels: number, total: number, maxConcurrentBatches: number, seq: Int32Array = channelSequence('round-robin', channels, total), windowMs = WINDOW_MS): Promise<ThroughputResult> {
+  return drive(channels, total, seq, (onBatch) => {
+    const queue = new MessageQueue({
+      processor: async (batch) => onBatch(batch.size),
+      onReply: () => {},
+      policy: new SettingsPolicy({ windowMs, maxBatchSize: MAX_BATCH, maxWaitMs: 60_000 }),
+      maxConcurrentBatches,
+    });
+    return { push: (msg) => queue.enqueue(msg), stop: async () => {
+      await queue.whenIdle();
+      await queue.close();
+    } };
   });
-  const cpu0 = process.cpuUsage();
-  const t0 = now();
-  for (let i = 0; i < total; i++) {
-    naive.push({ id: `m${i}`, platform: 'bench', channelId: ids[seq[i]!]!, userId: 'u1', text: TEXT });
-    if (i % CHUNK === CHUNK - 1) await yieldToLoop();
-  }
-  const tEnd = await c.done;
-  const r = result(total, t0, tEnd, cpu0, c.batches());
-  naive.close();
-  return r;
+}
+
+/** The naive debounce on the same workload. */
+export function runNaive(channels: number, total: number, seq: Int32Array = channelSequence('round-robin', channels, total), windowMs = WINDOW_MS): Promise<ThroughputResult> {
+  return drive(channels, total, seq, (onBatch) => {
+    const naive = new NaiveDebounce({ windowMs, maxBatchSize: MAX_BATCH, processor: async (batch) => onBatch(batch.messages.length) });
+    return { push: (msg) => naive.push(msg), stop: () => naive.close() };
+  });
+}
+
+/**
+ * The minimal engine (bench/baselines/minimal-engine.ts) on the same workload: the ceiling for any engine
+ * with MessageQueue's hot-path duties (async enqueue, a checked copy per message, an async processor per
+ * batch), shown next to the naive debounce so the goal's ratio can be read against what is reachable.
+ */
+export function runMinimal(channels: number, total: number, seq: Int32Array, windowMs = WINDOW_MS): Promise<ThroughputResult> {
+  return drive(channels, total, seq, (onBatch) => {
+    const engine = new MinimalEngine({ windowMs, maxBatchSize: MAX_BATCH, processor: async (batch) => onBatch(batch.messages.length) });
+    return { push: (msg) => engine.enqueue(msg), stop: () => engine.close() };
+  });
 }
 
 export interface CoreThroughputOptions {
@@ -177,6 +192,8 @@ export async function runCoreThroughput(log: (line: string) => void, options: Co
     const windowMs = workload === 'zipf' ? ZIPF_WINDOW_MS : WINDOW_MS;
     const ours: ThroughputResult[] = [];
     const naive: ThroughputResult[] = [];
+    const minimal: ThroughputResult[] = [];
+    const withMinimal = workload === 'zipf' && maxConcurrent >= 100_000;
     const result = await interleave(
       repeats,
       async () => {
@@ -187,6 +204,8 @@ export async function runCoreThroughput(log: (line: string) => void, options: Co
       async () => {
         const r = await runNaive(channels, total, seq, windowMs);
         naive.push(r);
+        // The ceiling side runs right after, so all three share the host's moment.
+        if (withMinimal) minimal.push(await runMinimal(channels, total, seq, windowMs));
         return r.msgsPerSec;
       },
     );
@@ -209,6 +228,14 @@ export async function runCoreThroughput(log: (line: string) => void, options: Co
       ...(atScale ? { goal: '>= 3x and >= 1M/s', pass: result.ours >= 3 * result.baseline && result.ours >= 1e6 } : {}),
     });
     rows.push({ scenario, metric: 'msgs/CPU-s', ours: cpuOurs, baseline: cpuNaive, baselineName: 'naive clear+set/shift', higherIsBetter: true });
+    if (withMinimal) {
+      const ceiling = `${scenario}: minimal engine`;
+      const minRate = median(minimal.map((r) => r.msgsPerSec));
+      const minCpu = median(minimal.map((r) => r.msgsPerCpuSec));
+      log(`  S1 ${workload} ${channels} ch: minimal engine ${span(minimal.map((r) => r.msgsPerSec))} msgs/s, ${rate(minCpu)} per CPU-s (the ceiling for any engine with these duties)`);
+      rows.push({ scenario: ceiling, metric: 'msgs/s', ours: minRate, baseline: result.baseline, baselineName: 'naive clear+set/shift', higherIsBetter: true });
+      rows.push({ scenario: ceiling, metric: 'msgs/CPU-s', ours: minCpu, baseline: cpuNaive, baselineName: 'naive clear+set/shift', higherIsBetter: true });
+    }
   }
   return rows;
 }
