@@ -42,6 +42,8 @@ export interface MinimalEngineOptions {
   windowMs: number;
   maxBatchSize: number;
   processor: (batch: MinimalBatch) => Promise<void>;
+  /** Called when a window closes on its deadline, with the deadline and the time it closed (clock ms). */
+  onTimerFlush?: (deadline: number, actual: number) => void;
 }
 
 const clock = () => performance.timeOrigin + performance.now();
@@ -101,7 +103,10 @@ export class MinimalEngine {
       if (ch.deadline > now) {
         ch.heapAt = ch.deadline;
         heap.push(ch.deadline, ch);
-      } else this.seal(ch);
+      } else {
+        this.options.onTimerFlush?.(ch.deadline, clock());
+        this.seal(ch);
+      }
     }
     while (heap.size > 0 && heap.peekItem()!.heapAt !== heap.peekTime()) heap.pop();
     if (heap.size > 0) this.arm(heap.peekTime());
