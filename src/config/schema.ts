@@ -101,6 +101,8 @@ const distributedSchema = z.strictObject({
   pollMs: numeric(z.number().int().min(10).max(60_000)).default(250),
   /** How often the reconciler re-dispatches batches whose dispatch was lost between two steps. @defaultValue 5000 */
   reconcileMs: numeric(z.number().int().min(100)).default(5_000),
+  /** In-flight batches the reconciler examines per pass; it walks through all of them over successive passes. @defaultValue 500 */
+  reconcileBatch: numeric(z.number().int().min(1).max(100_000)).default(500),
   /** How long a message id is remembered to drop platform retries. @defaultValue 86400000 (24 h) */
   dedupeTtlMs: numeric(z.number().int().min(1_000)).default(86_400_000),
   /** Keep messages' `raw` platform payload in Redis (off: it can be large and hold personal data). */

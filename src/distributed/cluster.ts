@@ -102,6 +102,7 @@ export async function createGatewayCluster(
     redisReady: () => connection.commands.status === 'ready',
     keepRaw: d.keepRaw,
     reconcileMs: d.reconcileMs,
+    reconcileBatch: d.reconcileBatch,
     maxConcurrentBatches: config.batching.maxConcurrentBatches,
     logger: logger.child({ component: 'queue', gatewayId }),
   });

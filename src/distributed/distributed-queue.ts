@@ -25,6 +25,8 @@ export interface DistributedQueueOptions {
   keepRaw: boolean;
   /** Reconciler period. */
   reconcileMs: number;
+  /** In-flight batches one reconcile pass examines; successive passes walk on through the rest. */
+  reconcileBatch: number;
   maxConcurrentBatches: number;
   logger: Logger;
 }
@@ -43,6 +45,8 @@ export class DistributedQueue implements BatchingEngine {
   private closing = false;
   private reconcileTimer: NodeJS.Timeout | null = null;
   private reconciling: Promise<void> | null = null;
+  /** Where the next pass resumes among in-flight batches (start time, Redis ms); undefined: the oldest. */
+  private reconcileFrom: number | undefined = undefined;
   private running = 0;
   private repliesDropped = 0;
   private readonly offControl: () => void;
@@ -193,7 +197,12 @@ export class DistributedQueue implements BatchingEngine {
       const ready = await this.o.store.readyChannels(500);
       for (const key of ready) this.kick(key);
       const before = (await this.o.store.redisNow()) - this.o.reconcileMs;
-      for (const b of await this.o.store.inFlightBefore(before, 500)) {
+      const limit = this.o.reconcileBatch;
+      const page = await this.o.store.inFlightBefore(before, limit, this.reconcileFrom);
+      // Walk on next time: with more than `limit` healthy batches in flight, always reading the oldest
+      // ones would never reach a newer orphan.
+      this.reconcileFrom = nextPageFrom(page, limit, this.reconcileFrom);
+      for (const b of page) {
         const job = await this.o.dispatcher.queue.getJob(jobIdFor(b.batchId));
         if (job) {
           // A job BullMQ itself gave up on (e.g. its worker could not reach Redis to record an attempt)
@@ -333,3 +342,14 @@ export class DistributedQueue implements BatchingEngine {
   }
 }
 
+
+/**
+ * Where the reconciler's next page starts. A short page means the walk reached the end: start over at the
+ * oldest. A full page goes on from its last start time (inclusive, so batches sharing that ms are not
+ * skipped), or past it when the whole page shares one ms, so the walk cannot stall on it.
+ */
+export function nextPageFrom(page: ReadonlyArray<{ startedAt: number }>, limit: number, from: number | undefined): number | undefined {
+  if (page.length < limit) return undefined;
+  const last = page.at(-1)!.startedAt;
+  return last === from ? last + 1 : last;
+}

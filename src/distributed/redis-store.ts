@@ -347,8 +347,9 @@ export class RedisBatchStore implements DistributedBatchStore {
     return out.sort((a, b) => b.failedAt - a.failedAt).slice(0, limit);
   }
 
-  async inFlightBefore(olderThan: number, limit: number): Promise<UnenqueuedBatch[]> {
-    const replies = await this.runner.eachShard('in-flight-before', Number.NaN, [String(Math.floor(olderThan)), String(limit)]);
+  async inFlightBefore(olderThan: number, limit: number, from?: number): Promise<UnenqueuedBatch[]> {
+    const lowest = from === undefined ? '-inf' : String(Math.floor(from));
+    const replies = await this.runner.eachShard('in-flight-before', Number.NaN, [String(Math.floor(olderThan)), String(limit), lowest]);
     return replies
       .flatMap((r) => asList<{ k: string; id: string; at: number; enq: boolean }>(r.meta.list))
       .sort((a, b) => a.at - b.at)

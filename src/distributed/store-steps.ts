@@ -73,7 +73,8 @@ export interface DistributedBatchStore extends BatchStore {
   /** Dead letters, newest first. */
   deadLetters(limit: number): Promise<DeadLetter[]>;
   /** In-flight batches that went in flight before `olderThan` (Redis ms), for the reconciler. */
-  inFlightBefore(olderThan: number, limit: number): Promise<UnenqueuedBatch[]>;
+  /** `from` (inclusive, Redis ms) lets a caller walk past the first `limit` in later calls. */
+  inFlightBefore(olderThan: number, limit: number, from?: number): Promise<UnenqueuedBatch[]>;
   /** Batches in flight across the cluster (one per busy channel). */
   inFlightCount(): Promise<number>;
   /** Channels with a queued batch, nothing in flight and not paused: someone must take them. */

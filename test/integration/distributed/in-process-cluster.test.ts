@@ -222,6 +222,31 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
     expect(replies[0]!.inReplyTo).toEqual(['orphan']);
   });
 
+  it('the reconciler walks past a full page of healthy long-running batches to reach a newer orphan', async () => {
+    // Two batches examined per pass; three healthy ones run for the whole test, older than the orphan.
+    await start({ reconcileBatch: 2 });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    behaviour = async (batch, ctx) => {
+      if (batch.messages[0]!.id.startsWith('slow')) await held;
+      await ctx.reply(batch.messages.map((m) => m.text).join('+'));
+    };
+    for (const n of [1, 2, 3]) await send(`busy${n}`, `slow${n}`);
+    await until('three long batches running', () => runs.length === 3);
+    await new Promise((r) => setTimeout(r, 20)); // the orphan goes in flight a few ms after them
+    const store = gateway.connection.store;
+    await store.append({ id: 'orphan', platform: 'webhook', channelId: 'lost', userId: 'u', userName: 'u', text: 'orphan', queuedAt: Date.now(), extra: {} }, Number.NaN);
+    await store.seal('webhook:lost', 'admin', Number.NaN);
+    expect(await store.take('webhook:lost', Number.NaN)).not.toBeNull();
+    try {
+      await until('orphan reconciled and replied', () => replies.some((r) => r.channelId === 'lost'), 10_000);
+      expect(replies.filter((r) => r.channelId === 'lost').map((r) => r.inReplyTo)).toEqual([['orphan']]);
+    } finally {
+      release();
+    }
+    await until('the long ones end', () => replies.length === 4);
+  });
+
   it('the reconciler replaces a job BullMQ failed outside the processor, so its channel is not held forever', async () => {
     await start();
     await worker.close(); // no batchgate worker for now
