@@ -71,6 +71,8 @@ export class Gateway {
   private state: State = 'new';
   private closePromise: Promise<ShutdownReport> | undefined;
   private replayed = 0;
+  /** Called with every message `accept` took into a channel (the admin metrics count them). */
+  private readonly acceptedListeners: Array<(msg: InboundMessage) => void> = [];
   private address = '';
   /** Set in distributed mode. */
   private cluster: GatewayCluster | undefined;
@@ -295,17 +297,45 @@ export class Gateway {
     });
   }
 
-  /** The adapters' way in. Never throws: bad input and refusals come back as `accepted: false`. */
-  async accept(msg: InboundMessage): Promise<AcceptResult> {
-    if (this.isShuttingDown) return { accepted: false, reason: 'shutting down', id: msg?.id };
+  /**
+   * The adapters' way in. Never rejects: bad input and refusals come back as `accepted: false`. One `then`
+   * per message rather than an async function awaiting the queue: this runs for every message of every adapter.
+   */
+  accept(msg: InboundMessage): Promise<AcceptResult> {
+    if (this.isShuttingDown) return Promise.resolve({ accepted: false, reason: 'shutting down', id: msg?.id });
+    let enqueued: Promise<AcceptResult>;
     try {
-      return await this.queue.enqueue(msg);
+      enqueued = this.queue.enqueue(msg);
     } catch (err) {
-      if (err instanceof InvalidMessageError) return { accepted: false, reason: 'invalid', id: msg?.id, detail: err.message };
-      const coded = asGatewayError(err);
-      this.logger.error({ err: coded, platform: msg?.platform }, 'accept failed');
-      return { accepted: false, reason: 'invalid', id: msg?.id, detail: coded.message };
+      return Promise.resolve(this.refusal(err, msg));
     }
+    return enqueued.then(
+      (result) => {
+        if (result.accepted) for (const listener of this.acceptedListeners) listener(msg);
+        return result;
+      },
+      (err: unknown) => this.refusal(err, msg),
+    );
+  }
+
+  /**
+   * Calls `listener` with every message `accept` takes into a channel, synchronously, before the adapter
+   * hears back. Returns what removes it. A listener must not throw.
+   */
+  onAccepted(listener: (msg: InboundMessage) => void): () => void {
+    this.acceptedListeners.push(listener);
+    return () => {
+      const at = this.acceptedListeners.indexOf(listener);
+      if (at !== -1) this.acceptedListeners.splice(at, 1);
+    };
+  }
+
+  /** What `accept` answers when the queue threw: bad input, or a failure it logs. */
+  private refusal(err: unknown, msg: InboundMessage): AcceptResult {
+    if (err instanceof InvalidMessageError) return { accepted: false, reason: 'invalid', id: msg?.id, detail: err.message };
+    const coded = asGatewayError(err);
+    this.logger.error({ err: coded, platform: msg?.platform }, 'accept failed');
+    return { accepted: false, reason: 'invalid', id: msg?.id, detail: coded.message };
   }
 
   /**

@@ -36,7 +36,9 @@ export async function registerAdmin(app: FastifyInstance, gateway: Gateway, opti
   const metrics = new AdminMetrics(gateway);
   const unsubscribe = gateway.queue.on((event) => metrics.observe(event));
   gateway.signal.addEventListener('abort', unsubscribe, { once: true });
-  countAcceptedMessages(gateway, metrics);
+  // Every adapter's message comes in through the gateway's `accept`: count the ones it took into a channel.
+  const stopCounting = gateway.onAccepted((msg) => metrics.countReceived(msg.platform));
+  gateway.signal.addEventListener('abort', stopCounting, { once: true });
 
   const dashboard = await loadDashboard();
   await app.register(async (scope) => {
@@ -60,18 +62,4 @@ export async function registerAdmin(app: FastifyInstance, gateway: Gateway, opti
   });
   await app.register(async (scope) => dashboard.registerAssets(scope));
   return { metrics };
-}
-
-/**
- * Counts `batchgate_messages_received_total{platform}` where every adapter's message comes in: the
- * gateway's `accept`. Adapters call it through `(msg) => gateway.accept(msg)` at call time, so wrapping
- * the instance's method before they start sees every message, accepted ones counted once.
- */
-function countAcceptedMessages(gateway: Gateway, metrics: AdminMetrics): void {
-  const accept = gateway.accept.bind(gateway);
-  gateway.accept = async (msg) => {
-    const result = await accept(msg);
-    if (result.accepted) metrics.countReceived(msg.platform);
-    return result;
-  };
 }
