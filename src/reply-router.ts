@@ -14,7 +14,8 @@ export interface ReplyStats {
  * never holds back the others.
  */
 export class ReplyRouter {
-  private readonly chains = new Map<string, Promise<void>>();
+  /** Per channel with a delivery in flight: the last one's promise, and how many are chained on it. */
+  private readonly chains = new Map<string, { tail: Promise<void>; length: number }>();
   private readonly counters = new Map<string, ReplyStats>();
   /** Replies handed to a chain and not yet delivered or failed. */
   private pending = 0;
@@ -38,23 +39,31 @@ export class ReplyRouter {
 
   private enqueue(adapter: PlatformAdapter, reply: OutboundMessage, counters: ReplyStats): void {
     const key = `${reply.platform}:${reply.channelId}`;
-    const previous = this.chains.get(key) ?? Promise.resolve();
     this.pending++;
-    const next = previous.then(async () => {
-      try {
-        await adapter.send(reply);
-        counters.sent++;
-      } catch (err) {
-        counters.failed++;
-        this.logger.error({ err, channelKey: key, batchId: reply.batchId }, 'reply delivery failed');
-      } finally {
-        if (--this.pending === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-      }
-    });
-    this.chains.set(key, next);
-    void next.then(() => {
-      if (this.chains.get(key) === next) this.chains.delete(key);
-    });
+    const chain = this.chains.get(key);
+    if (chain === undefined) {
+      // Nothing in flight for this channel (the common case): hand the reply over now, no promise hop.
+      const entry = { tail: Promise.resolve(), length: 1 };
+      this.chains.set(key, entry);
+      entry.tail = this.deliver(adapter, reply, counters, key, entry);
+    } else {
+      chain.length++;
+      chain.tail = chain.tail.then(() => this.deliver(adapter, reply, counters, key, chain));
+    }
+  }
+
+  private async deliver(adapter: PlatformAdapter, reply: OutboundMessage, counters: ReplyStats, key: string, chain: { length: number }): Promise<void> {
+    try {
+      await adapter.send(reply);
+      counters.sent++;
+    } catch (err) {
+      counters.failed++;
+      this.logger.error({ err, channelKey: key, batchId: reply.batchId }, 'reply delivery failed');
+    } finally {
+      // The last reply of the chain forgets it, so a channel that went quiet holds no memory.
+      if (--chain.length === 0 && this.chains.get(key) === chain) this.chains.delete(key);
+      if (--this.pending === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
   }
 
   /** Per-platform delivery counters. */
