@@ -319,7 +319,7 @@ export async function runWebhookBench(log: (line: string) => void, options: Webh
       const h = await base(phaseSeconds, PACED_SOCKETS, { rate: helloTarget });
       log(
         `  ${pct}, open loop: webhook ${target} msgs/s (${run.non2xx} non-2xx, ${run.errors} errors, ingress p99 ${fmtMs(run.p99)}), ${once.text}, ${added.meanBatch.toFixed(1)} msgs per reply (${pctOf(added.fullShare)} full), ` +
-          `${fmtAdded(added)}, thread busy ${pctOf(run.busy)} (CPU ${perUs(run.cpuMs, run.ok).toFixed(0)} µs/msg, run-queue wait ${fmtMs(run.waitMs)}), GC max ${fmtMs(run.gcMaxMs)}; hello-world ${helloTarget} req/s p50 ${fmtMs(h.p50)} p99 ${fmtMs(h.p99)}`,
+          `${fmtAdded(added)}, thread busy ${pctOf(run.busy)} (CPU ${perUs(run.cpuMs, run.ok).toFixed(0)} µs/msg, run-queue wait ${fmtMs(run.waitMs)}), GC max ${fmtMs(run.gcMaxMs)}; hello-world ${helloTarget} req/s p50 ${fmtMs(h.p50)} p99 ${fmtMs(h.p99)} (thread busy ${pctOf(h.busy)}, CPU ${perUs(h.cpuMs, h.ok).toFixed(0)} µs/req)`,
       );
       const name = `webhook e2e @${pct} (${target} msgs/s)`;
       const complete = once.ok && run.non2xx === 0 && run.errors === 0;
