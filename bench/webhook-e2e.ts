@@ -28,6 +28,8 @@ import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { parseConfig } from '../src/config/load.js';
 import { DEFAULT_SETTINGS } from '../src/core/policy.js';
 import { createGateway, type Gateway } from '../src/gateway.js';
@@ -64,6 +66,11 @@ const GOAL_WINDOW_MS = 500;
 const WORST_WINDOW_MS = 50;
 /** Length of the precomputed Zipf channel sequence; the load worker wraps around it. */
 const SEQUENCE_LENGTH = 1 << 20;
+/**
+ * Set to a file path: one more closed-loop run of the goal workload, after the measured rounds, under the
+ * V8 profiler of this thread (the servers'); summarize it with bench/webhook/profile-summary.mjs.
+ */
+const PROFILE_PATH = process.env.BENCH_WEBHOOK_PROFILE;
 
 interface LoadResult {
   /** 2xx answers. */
@@ -286,6 +293,19 @@ export async function runWebhookBench(log: (line: string) => void, options: Webh
       if (!maxOurs || rate(run) > rate(maxOurs.run)) maxOurs = { run, got, usPerMessage, cpuUsPerMessage, waitUsPerMessage };
     }
     if (!maxHello || !maxOurs) throw new Error('no maximum run');
+    if (PROFILE_PATH) {
+      const session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 100 });
+      await session.post('Profiler.start');
+      const run = await ours(maxSeconds, MAX_CONNECTIONS);
+      const got = await drain(run.ok, settleMs, goal.gw);
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      await writeFile(PROFILE_PATH, JSON.stringify(profile));
+      log(`  profile of one more closed-loop run (${got.messages} messages) written to ${PROFILE_PATH}: node bench/webhook/profile-summary.mjs ${PROFILE_PATH} ${got.messages}`);
+    }
     const oursMax = rate(maxOurs.run);
     const helloMax = rate(maxHello);
     const sat = addedLatency(maxOurs.got, goal.rule);
