@@ -9,7 +9,7 @@
  * settings per channel: it is not a usable engine. If even this does not reach a multiple of the naive
  * debounce on a workload, that multiple is out of reach for any engine with the same duties there.
  */
-import { performance } from 'node:perf_hooks';
+import { systemClock } from '../../src/core/clock.js';
 import { DeadlineHeap } from '../../src/core/deadlines.js';
 
 interface MinimalMessage {
@@ -46,7 +46,7 @@ export interface MinimalEngineOptions {
   onTimerFlush?: (deadline: number, actual: number) => void;
 }
 
-const clock = () => performance.timeOrigin + performance.now();
+const clock = systemClock.now;
 
 export class MinimalEngine {
   /** platform → channelId → channel: no key string built per message. */
@@ -59,7 +59,7 @@ export class MinimalEngine {
 
   enqueue(input: { id: string; platform: string; channelId: string; userId: string; text: string }): Promise<{ accepted: boolean; channelKey: string; pending: number }> {
     const now = clock();
-    if (typeof input.id !== 'string' || typeof input.platform !== 'string' || typeof input.channelId !== 'string' || typeof input.text !== 'string') {
+    if (typeof input.id !== 'string' || typeof input.platform !== 'string' || typeof input.channelId !== 'string' || typeof input.userId !== 'string' || typeof input.text !== 'string') {
       return Promise.reject(new TypeError('bad message'));
     }
     const msg: MinimalMessage = { id: input.id, platform: input.platform, channelId: input.channelId, userId: input.userId, text: input.text, queuedAt: Math.round(now) };
