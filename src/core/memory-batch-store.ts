@@ -13,6 +13,12 @@ import { DeadlineHeap } from './deadlines.js';
 import { QueueEventType, type DropReason } from './events.js';
 import { MessageBatch, channelKeyOf, parseChannelKey, type FlushReason, type QueuedMessage } from './model.js';
 import type { ChannelSettings, SettingsOverride, SettingsPolicy } from './policy.js';
+import { ChannelSlot } from './ready-queue.js';
+
+/** A seal of this store carries the channel's record, so the engine dispatches it without a look-up. */
+export type LocalSealResult = SealResult & { slot: ChannelSlot };
+/** {@link AppendResult} whose seal carries the channel's record. */
+export type LocalAppendResult = Exclude<AppendResult, { status: 'sealed' }> | { status: 'sealed'; sealed: LocalSealResult; settings: ChannelSettings };
 
 /** A sealed batch in a channel's queue. `take` hands the entry itself out as the TakenBatch (one object less per batch). */
 interface QueuedEntry extends TakenBatch {
@@ -31,7 +37,7 @@ const NOTHING_NEXT: FinishResult = Object.freeze({ current: true, nextSeq: null 
 const finished = (nextSeq: number | null): FinishResult => (nextSeq === null ? NOTHING_NEXT : { current: true, nextSeq });
 
 /** Everything the store holds for one channel; dropped from the map as soon as the channel is idle. */
-class ChannelState {
+class ChannelState extends ChannelSlot {
   open: MessageBatch | null = null;
   /** The open batch's deadline, or Infinity. */
   deadline = Infinity;
@@ -44,14 +50,14 @@ class ChannelState {
   overWarn = false;
   /** Slot in the idle ring while remembered after eviction, else -1. */
   idleSlot = -1;
-  /** False once deleted from the store's map (saves a Map look-up per batch to check it). */
-  inMap = true;
   readonly counters: ChannelCounters = { received: 0, batches: 0, processed: 0, cancelled: 0, failed: 0, dropped: 0, cleared: 0 };
 
   constructor(
-    readonly key: string,
+    key: string,
     public settings: ChannelSettings,
-  ) {}
+  ) {
+    super(key);
+  }
 
   get idle(): boolean {
     return this.open === null && this.queued.length === 0 && this.inFlight === null && !this.paused && this.override === null;
@@ -129,7 +135,7 @@ export class InMemoryBatchStore implements BatchStore {
 
   /** An idle channel holds no timer and leaves memory once `rememberIdle` newer channels went idle after it. */
   private evictIfIdle(ch: ChannelState): void {
-    if (!ch.idle || ch.idleSlot >= 0 || !ch.inMap) return;
+    if (!ch.idle || ch.idleSlot >= 0 || !ch.live) return;
     ch.heapAt = Infinity;
     ch.overWarn = false;
     if (this.rememberIdle === 0) {
@@ -142,7 +148,7 @@ export class InMemoryBatchStore implements BatchStore {
     if (oldest !== undefined && oldest.idleSlot === slot) {
       oldest.idleSlot = -1;
       this.idleCount--;
-      if (oldest.inMap) this.forget(oldest);
+      if (oldest.live) this.forget(oldest);
     }
     this.idleRing[slot] = ch;
     ch.idleSlot = slot;
@@ -150,11 +156,11 @@ export class InMemoryBatchStore implements BatchStore {
   }
 
   private forget(ch: ChannelState): void {
-    ch.inMap = false;
+    ch.live = false;
     this.channels.delete(ch.key);
   }
 
-  append(msg: QueuedMessage, now: number, channelKey: string = channelKeyOf(msg)): AppendResult {
+  append(msg: QueuedMessage, now: number, channelKey: string = channelKeyOf(msg)): LocalAppendResult {
     const ch = this.state(channelKey);
     const s = ch.settings;
     ch.counters.received++;
@@ -196,14 +202,14 @@ export class InMemoryBatchStore implements BatchStore {
     return deadline;
   }
 
-  private sealOpen(ch: ChannelState, reason: FlushReason, deadline: number, now: number): SealResult {
+  private sealOpen(ch: ChannelState, reason: FlushReason, deadline: number, now: number): LocalSealResult {
     const batch = ch.open!;
     ch.open = null;
     ch.deadline = Infinity;
     return this.sealBatch(ch, batch, reason, deadline, now);
   }
 
-  private sealBatch(ch: ChannelState, batch: MessageBatch, reason: FlushReason, deadline: number, now: number): SealResult {
+  private sealBatch(ch: ChannelState, batch: MessageBatch, reason: FlushReason, deadline: number, now: number): LocalSealResult {
     batch.flushReason = reason;
     ch.counters.batches++;
     const entry = queuedEntry(batch, now, ++this.seq, 1, ch.settings);
@@ -221,7 +227,7 @@ export class InMemoryBatchStore implements BatchStore {
     return this.sealResult(ch, batch, reason);
   }
 
-  private sealResult(ch: ChannelState, batch: MessageBatch, reason: FlushReason): SealResult {
+  private sealResult(ch: ChannelState, batch: MessageBatch, reason: FlushReason): LocalSealResult {
     return {
       channelKey: ch.key,
       batchId: batch.id,
@@ -229,6 +235,7 @@ export class InMemoryBatchStore implements BatchStore {
       reason,
       mode: ch.settings.mode,
       headSeq: ch.queued[0]?.seq ?? this.seq,
+      slot: ch,
     };
   }
 
@@ -269,8 +276,8 @@ export class InMemoryBatchStore implements BatchStore {
     });
   }
 
-  sealDue(now: number, limit: number): SealResult[] {
-    const out: SealResult[] = [];
+  sealDue(now: number, limit: number): LocalSealResult[] {
+    const out: LocalSealResult[] = [];
     const heap = this.heap;
     while (heap.size > 0 && heap.peekTime() <= now && out.length < limit) {
       const at = heap.peekTime();
@@ -299,19 +306,19 @@ export class InMemoryBatchStore implements BatchStore {
     return heap.size > 0 ? heap.peekTime() : null;
   }
 
-  seal(channelKey: string, reason: FlushReason, now: number): SealResult | null {
+  seal(channelKey: string, reason: FlushReason, now: number): LocalSealResult | null {
     const ch = this.channels.get(channelKey);
     if (!ch || ch.open === null) return null;
     return this.sealOpen(ch, reason, now, now);
   }
 
-  sealAll(reason: FlushReason, now: number): SealResult[] {
-    const out: SealResult[] = [];
+  sealAll(reason: FlushReason, now: number): LocalSealResult[] {
+    const out: LocalSealResult[] = [];
     for (const ch of this.channels.values()) if (ch.open !== null) out.push(this.sealOpen(ch, reason, now, now));
     return out;
   }
 
-  pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now: number): SealResult {
+  pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now: number): LocalSealResult {
     const ch = this.state(channelKey);
     let batch: MessageBatch;
     if (item instanceof MessageBatch) batch = item;
@@ -330,8 +337,8 @@ export class InMemoryBatchStore implements BatchStore {
     return this.sealResult(ch, batch, 'admin');
   }
 
-  restore(batches: MessageBatch[], now: number): SealResult[] {
-    const out: SealResult[] = [];
+  restore(batches: MessageBatch[], now: number): LocalSealResult[] {
+    const out: LocalSealResult[] = [];
     for (const batch of batches) {
       if (batch.size === 0) continue;
       const ch = this.state(batch.channelKey);
@@ -343,8 +350,14 @@ export class InMemoryBatchStore implements BatchStore {
     return out;
   }
 
-  take(channelKey: string, now: number): TakenBatch | null {
-    const ch = this.channels.get(channelKey);
+  /** The channel's state: the record the engine holds when it is still live, else a look-up by key. */
+  private stateOf(channelKey: string, slot: ChannelSlot | undefined): ChannelState | undefined {
+    return slot instanceof ChannelState && slot.live ? slot : this.channels.get(channelKey);
+  }
+
+  /** `slot`: the record a seal handed out, which saves the look-up by key. */
+  take(channelKey: string, now: number, slot?: ChannelSlot): TakenBatch | null {
+    const ch = this.stateOf(channelKey, slot);
     if (!ch || ch.paused || ch.inFlight !== null || ch.queued.length === 0) return null;
     const entry = ch.queued.shift()!;
     entry.startedAt = now;
@@ -358,8 +371,8 @@ export class InMemoryBatchStore implements BatchStore {
     return !ch.paused && ch.inFlight === null && ch.queued.length > 0 ? ch.queued[0]!.seq : null;
   }
 
-  finish(channelKey: string, batchId: string, outcome: FinishOutcome): FinishResult {
-    const ch = this.channels.get(channelKey);
+  finish(channelKey: string, batchId: string, outcome: FinishOutcome, _now?: number, slot?: ChannelSlot): FinishResult {
+    const ch = this.stateOf(channelKey, slot);
     if (!ch || ch.inFlight?.batch.id !== batchId) return NOT_CURRENT;
     ch.inFlight = null;
     ch.counters[outcome]++;
@@ -516,6 +529,16 @@ export class InMemoryBatchStore implements BatchStore {
     const out: ChannelStats[] = [];
     for (const ch of this.channels.values()) out.push(this.toStats(ch));
     return out;
+  }
+
+  /** The engine's record of a channel held in memory (remembered idle ones included). */
+  slotOf(channelKey: string): ChannelSlot | undefined {
+    return this.channels.get(channelKey);
+  }
+
+  /** Every channel record held, for the engine's shutdown. */
+  slots(): IterableIterator<ChannelSlot> {
+    return this.channels.values();
   }
 
   activeChannels(): number {

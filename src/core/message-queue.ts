@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { Processor, ReplyInput } from '../processors/processor.js';
-import { isPromise, type AppendResult, type BatchStore, type ChannelStats, type FinishResult, type MaybePromise, type SealResult, type TakenBatch } from './batch-store.js';
+import type { ChannelStats, FinishResult, TakenBatch } from './batch-store.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.js';
 import type { BatchingEngine } from './engine.js';
 import { ErrorCode, GatewayError, UnknownChannelError, asGatewayError } from './errors.js';
 import { QueueEventType, type QueueEvent } from './events.js';
-import { InMemoryBatchStore } from './memory-batch-store.js';
+import { InMemoryBatchStore, type LocalAppendResult, type LocalSealResult } from './memory-batch-store.js';
 import { ChannelSlot, ReadyQueue } from './ready-queue.js';
 import { MessageBatch, parseChannelKey, type OutboundMessage, type QueuedMessage } from './model.js';
 import { SettingsPolicy, parseSettingsOverride, type ChannelSettings, type SettingsOverride } from './policy.js';
@@ -31,8 +31,6 @@ export interface MessageQueueOptions {
   /** Asked by `ctx.typing()`. */
   onTyping?: (channelKey: string) => void | Promise<void>;
   policy?: SettingsPolicy;
-  /** Builds the state store; default: in memory. It reports its steps through `emit`. */
-  createStore?: (emit: (event: QueueEvent) => void, policy: SettingsPolicy) => BatchStore;
   clock?: Clock;
   scheduler?: Scheduler;
   /** Gateway-wide cap on batches running at once. @defaultValue 32 */
@@ -69,7 +67,7 @@ export interface DrainResult {
  * deadline timer, the worker pool, running processors and their abort controllers.
  */
 export class MessageQueue implements RunHost, BatchingEngine {
-  private readonly store: BatchStore;
+  private readonly store: InMemoryBatchStore;
   private readonly processor: Processor;
   private readonly onReply: MessageQueueOptions['onReply'];
   private readonly onTyping: MessageQueueOptions['onTyping'];
@@ -77,14 +75,10 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private readonly scheduler: Scheduler;
   private readonly logger: Logger | undefined;
   private readonly sealChunk: number;
-  /** The store answers sealDue synchronously, so a busy loop can seal due windows between starts. */
-  private readonly sealsInline: boolean;
   private opsSinceSealCheck = 0;
   /** Windows that may still seal inline before the timer turn resets it (see sealWhileBusy). */
   private inlineSealBudget = 0;
   private readonly listeners = new Set<(event: QueueEvent) => void>();
-  /** Channels with a batch running here or ready to start (see {@link ChannelSlot}). */
-  private readonly slots = new Map<string, ChannelSlot>();
   /** Processing timeouts of running batches: one timer per distinct `processingTimeoutMs`, not per run. */
   private readonly timeouts: SharedTimeouts<Run>;
   /** Channels with a dispatchable batch, ordered by the seal order of their queue head. */
@@ -115,10 +109,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     this.timeouts = new SharedTimeouts<Run>(this.clock, this.scheduler, (run) => void this.abortRun(run, 'timeout'));
     const emit = (event: QueueEvent) => this.emit(event);
     const listening = () => this.listeners.size > 0;
-    this.store = options.createStore
-      ? options.createStore(emit, this.policy)
-      : new InMemoryBatchStore({ policy: this.policy, emit, listening, queueWarnRatio: options.queueWarnRatio });
-    this.sealsInline = this.store instanceof InMemoryBatchStore;
+    this.store = new InMemoryBatchStore({ policy: this.policy, emit, listening, queueWarnRatio: options.queueWarnRatio });
   }
 
   // ── events ────────────────────────────────────────────────────────────────
@@ -155,19 +146,17 @@ export class MessageQueue implements RunHost, BatchingEngine {
     }
     const channelKey = `${msg.platform}:${msg.channelId}`;
     if (this.closing) return Promise.resolve({ accepted: false, reason: 'shutting down', channelKey, id: msg.id });
-    let result: MaybePromise<AppendResult>;
+    let result: LocalAppendResult;
     try {
       result = this.store.append(msg, now, channelKey);
     } catch (err) {
       return Promise.reject(err);
     }
-    // The in-memory store answers synchronously: no promise hop per message on the embedded hot path.
-    return isPromise(result)
-      ? result.then((r) => this.afterAppend(r, channelKey, msg.id))
-      : Promise.resolve(this.afterAppend(result, channelKey, msg.id));
+    // The store answers synchronously: no promise hop per message.
+    return Promise.resolve(this.afterAppend(result, channelKey, msg.id));
   }
 
-  private afterAppend(result: AppendResult, channelKey: string, id: string): EnqueueResult {
+  private afterAppend(result: LocalAppendResult, channelKey: string, id: string): EnqueueResult {
     if (result.status === 'rejected') {
       this.logger?.warn({ channelKey, limit: result.settings.maxQueuedBatches }, 'queue full: message rejected');
       return { accepted: false, reason: 'queue full', channelKey, id };
@@ -196,16 +185,16 @@ export class MessageQueue implements RunHost, BatchingEngine {
     }
     const id = payload instanceof MessageBatch ? payload.id : payload.id;
     if (this.closing) return { accepted: false, reason: 'shutting down', channelKey, id };
-    const sealed = await this.store.pushFront(channelKey, payload, now);
-    this.markReadyUnlessRunning(sealed.channelKey, sealed.headSeq);
-    const settings = await this.store.settings(channelKey);
+    const sealed = this.store.pushFront(channelKey, payload, now);
+    this.markReadyUnlessRunning(sealed.slot, sealed.headSeq);
+    const settings = this.store.settings(channelKey);
     return { accepted: true, channelKey, id, pending: 0, typing: settings.typing };
   }
 
   /** Spool replay: sealed batches go to the back of their channels' queues, in the given order. */
   async restore(batches: MessageBatch[]): Promise<void> {
-    const sealed = await this.store.restore(batches, this.clock.now());
-    for (const s of sealed) this.markReadyUnlessRunning(s.channelKey, s.headSeq);
+    const sealed = this.store.restore(batches, this.clock.now());
+    for (const s of sealed) this.markReadyUnlessRunning(s.slot, s.headSeq);
   }
 
   // ── the one deadline timer ──────────────────────────────────────────────
@@ -216,22 +205,20 @@ export class MessageQueue implements RunHost, BatchingEngine {
     if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
     this.timerAt = deadline;
     const delay = Math.max(0, Math.ceil(deadline - this.clock.now()));
-    this.timer = this.scheduler.setTimeout(() => void this.onTimer(), delay);
+    this.timer = this.scheduler.setTimeout(() => this.onTimer(), delay);
   }
 
-  private async onTimer(): Promise<void> {
+  private onTimer(): void {
     this.timer = null;
     this.timerAt = Infinity;
     this.inlineSealBudget = this.sealChunk;
     const now = this.clock.now();
     try {
-      const due = this.store.sealDue(now, this.sealChunk);
-      const sealed = isPromise(due) ? await due : due;
+      const sealed = this.store.sealDue(now, this.sealChunk);
       // Seal every due window of this turn before starting any batch: sealing is cheap, starting runs
       // processors, and a window's flush time is when it seals.
       for (const s of sealed) this.onSealed(s, false);
-      const nextAt = this.store.nextDeadline();
-      const next = isPromise(nextAt) ? await nextAt : nextAt;
+      const next = this.store.nextDeadline();
       // More already due (a full chunk): yield to the event loop and keep sealing before starting
       // batches, so a burst of windows is not held back by the processors of its first chunks.
       if (next === null || next > now) this.pump();
@@ -245,8 +232,8 @@ export class MessageQueue implements RunHost, BatchingEngine {
   /**
    * A long run of batch starts (a pump after a burst sealed) or of settles (their microtasks) keeps the
    * event loop, and so the deadline timer, from running: windows falling due meanwhile would seal late,
-   * and a window's flush time is when it seals. So every BUSY_SEAL_CHECK_EVERY starts or settles, when the
-   * store answers synchronously and a deadline has passed, due windows seal right here. Their batches are
+   * and a window's flush time is when it seals. So every BUSY_SEAL_CHECK_EVERY starts or settles, when a
+   * deadline has passed, due windows seal right here. Their batches are
    * marked ready behind those already waiting: oldest seal still starts first. At most one chunk seals
    * this way per timer turn, so a chain of settles that seals and starts more batches cannot hold the
    * event loop for a whole burst: it drains, the loop turns, and the timer resets the budget.
@@ -254,28 +241,39 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private sealWhileBusy(): void {
     if (++this.opsSinceSealCheck < BUSY_SEAL_CHECK_EVERY) return;
     this.opsSinceSealCheck = 0;
-    if (!this.sealsInline || this.inlineSealBudget <= 0) return;
-    const next = this.store.nextDeadline() as number | null;
+    if (this.inlineSealBudget <= 0) return;
+    const next = this.store.nextDeadline();
     const now = this.clock.now();
     if (next === null || next > now) return;
-    const sealed = this.store.sealDue(now, this.inlineSealBudget) as SealResult[];
+    const sealed = this.store.sealDue(now, this.inlineSealBudget);
     this.inlineSealBudget -= sealed.length;
     for (const s of sealed) this.onSealed(s, false);
+    this.disarmIfNoDeadline();
+  }
+
+  /**
+   * Windows that close outside the timer (sealed inline, cleared, disarmed) leave it armed for a deadline
+   * that is gone; with none left it is cleared, so an idle queue holds no timer.
+   */
+  private disarmIfNoDeadline(): void {
+    if (this.timer === null || this.store.nextDeadline() !== null) return;
+    this.scheduler.clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
   }
 
   // ── dispatch and the worker pool ────────────────────────────────────────
 
-  private onSealed(sealed: SealResult, pump = true): void {
-    const run = this.runOf(sealed.channelKey);
-    if (run && sealed.mode === 'interrupt') {
+  private onSealed(sealed: LocalSealResult, pump = true): void {
+    const run = sealed.slot.run;
+    if (run !== null && sealed.mode === 'interrupt') {
       void this.abortRun(run, 'interrupt');
       return;
     }
-    this.markReadyUnlessRunning(sealed.channelKey, sealed.headSeq, pump);
+    this.markReadyUnlessRunning(sealed.slot, sealed.headSeq, pump);
   }
 
-  private markReadyUnlessRunning(key: string, seq: number, pump = true): void {
-    const slot = this.slotFor(key);
+  private markReadyUnlessRunning(slot: ChannelSlot, seq: number, pump = true): void {
     // A channel with a batch in flight is re-queued by that batch's finish, never before.
     if (slot.run !== null) return;
     this.markReady(slot, seq, pump);
@@ -286,24 +284,8 @@ export class MessageQueue implements RunHost, BatchingEngine {
     if (pump) this.pump();
   }
 
-  private slotFor(key: string): ChannelSlot {
-    let slot = this.slots.get(key);
-    if (slot === undefined) {
-      slot = new ChannelSlot(key);
-      this.slots.set(key, slot);
-    }
-    return slot;
-  }
-
   private runOf(key: string): Run | undefined {
-    return this.slots.get(key)?.run ?? undefined;
-  }
-
-  /** A channel with nothing running here and nothing ready leaves the engine's map. */
-  private dropIfUnused(slot: ChannelSlot): void {
-    if (slot.run !== null || slot.ready || !slot.live) return;
-    slot.live = false;
-    this.slots.delete(slot.key);
+    return this.store.slotOf(key)?.run ?? undefined;
   }
 
   /** Starts batches while slots are free, oldest seal first. */
@@ -331,28 +313,20 @@ export class MessageQueue implements RunHost, BatchingEngine {
   }
 
   private startNext(slot: ChannelSlot): void {
-    let taken: MaybePromise<TakenBatch | null>;
     const now = this.clock.now();
+    let taken: TakenBatch | null = null;
     try {
-      taken = this.store.take(slot.key, now);
+      taken = this.store.take(slot.key, now, slot);
     } catch (err) {
-      this.onTaken(slot, null, err);
-      return;
+      this.logger?.error({ err, channelKey: slot.key }, 'taking the next batch failed');
     }
-    if (isPromise(taken)) taken.then((t) => this.onTaken(slot, t), (err: unknown) => this.onTaken(slot, null, err));
-    // A synchronous take: the run starts at the time it was taken (one clock read per batch less).
-    else this.onTaken(slot, taken, undefined, now);
-  }
-
-  private onTaken(slot: ChannelSlot, taken: TakenBatch | null, error?: unknown, now = this.clock.now()): void {
-    if (error !== undefined) this.logger?.error({ err: error, channelKey: slot.key }, 'taking the next batch failed');
-    if (!taken) {
+    if (taken === null) {
       this.running--;
-      this.dropIfUnused(slot);
       this.pump();
       return;
     }
-    this.startRun(slot.live ? slot : this.slotFor(slot.key), taken, now);
+    // A record whose channel left memory and came back meanwhile hands over to the live one.
+    this.startRun(slot.live ? slot : this.store.slotOf(slot.key)!, taken, now);
   }
 
   private startRun(slot: ChannelSlot, taken: TakenBatch, now: number): void {
@@ -389,20 +363,13 @@ export class MessageQueue implements RunHost, BatchingEngine {
     if (run.done) return;
     this.endRun(run);
     const now = this.clock.now();
-    let result: MaybePromise<FinishResult>;
+    let result: FinishResult;
     try {
-      result = this.store.finish(run.key, run.batch.id, error === null ? 'processed' : 'failed', now);
+      result = this.store.finish(run.key, run.batch.id, error === null ? 'processed' : 'failed', now, run.slot);
     } catch (err) {
       result = this.stepFailed(err);
     }
-    if (isPromise(result)) {
-      result.then(
-        (r) => this.settled(run, error, now, r),
-        (err: unknown) => this.settled(run, error, now, this.stepFailed(err)),
-      );
-    } else {
-      this.settled(run, error, now, result);
-    }
+    this.settled(run, error, now, result);
   }
 
   private settled(run: Run, error: unknown, now: number, result: FinishResult): void {
@@ -435,26 +402,25 @@ export class MessageQueue implements RunHost, BatchingEngine {
 
   private afterRun(run: Run, result: FinishResult): void {
     this.running--;
-    // The slot may have been dropped and replaced while a store step was pending (Redis).
-    const slot = run.slot.live ? run.slot : this.slotFor(run.key);
-    // Marked even while dispatch is paused: pump() checks `dispatching`, and startProcessing() pumps.
-    if (result.nextSeq !== null) this.markReady(slot, result.nextSeq);
-    else {
-      this.dropIfUnused(slot);
+    if (result.nextSeq === null) {
       this.pump();
+      return;
     }
+    // The channel has work left, so the store still holds it; its record is the run's unless it was replaced.
+    const slot = run.slot.live ? run.slot : this.store.slotOf(run.key);
+    // Marked even while dispatch is paused: pump() checks `dispatching`, and startProcessing() pumps.
+    if (slot !== undefined) this.markReady(slot, result.nextSeq);
+    else this.pump();
   }
 
-  /** Runs a store step that ends a flight, synchronously when the store answers synchronously. */
-  private finishStep(step: () => MaybePromise<FinishResult>, then: (result: FinishResult) => void): void | Promise<void> {
-    let result: MaybePromise<FinishResult>;
+  /** Runs a store step that ends a flight; a step that throws is logged and ends it as not current. */
+  private finishStep(step: () => FinishResult, then: (result: FinishResult) => void): void {
+    let result: FinishResult;
     try {
       result = step();
     } catch (err) {
-      then(this.stepFailed(err));
-      return;
+      result = this.stepFailed(err);
     }
-    if (isPromise(result)) return result.then(then, (err: unknown) => then(this.stepFailed(err)));
     then(result);
   }
 
@@ -472,23 +438,23 @@ export class MessageQueue implements RunHost, BatchingEngine {
     switch (why) {
       case 'cancel':
       case 'stop':
-        await this.finishStep(() => this.store.finish(key, batch.id, 'cancelled', now), (result) => {
+        this.finishStep(() => this.store.finish(key, batch.id, 'cancelled', now), (result) => {
           this.emit({ type: QueueEventType.Cancelled, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, reason: why });
           this.afterRun(run, result);
         });
         break;
       case 'timeout':
-        await this.finishStep(() => this.store.finish(key, batch.id, 'failed', now), (result) => {
+        this.finishStep(() => this.store.finish(key, batch.id, 'failed', now), (result) => {
           this.logger?.warn({ channelKey: key, batchId: batch.id, timeoutMs: run.settings.processingTimeoutMs }, 'processor timed out; the channel moves on');
           this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error: `processor passed its ${run.settings.processingTimeoutMs} ms timeout`, timeout: true });
           this.afterRun(run, result);
         });
         break;
       case 'interrupt':
-        await this.finishStep(() => this.store.interrupt(key, batch.id, now), (result) => this.afterRun(run, result));
+        this.finishStep(() => this.store.interrupt(key, batch.id, now), (result) => this.afterRun(run, result));
         break;
       case 'shutdown':
-        await this.finishStep(() => this.store.release(key, batch.id, now), (result) => {
+        this.finishStep(() => this.store.release(key, batch.id, now), (result) => {
           this.emit({ type: QueueEventType.Cancelled, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, reason: 'shutdown' });
           this.afterRun(run, result);
         });
@@ -552,7 +518,8 @@ export class MessageQueue implements RunHost, BatchingEngine {
   async resume(channelKey: string): Promise<{ paused: boolean }> {
     const result = await this.store.resume(channelKey, this.clock.now());
     if (result === undefined) throw new UnknownChannelError(channelKey);
-    if (result.nextSeq !== null) this.markReadyUnlessRunning(channelKey, result.nextSeq);
+    const slot = this.store.slotOf(channelKey);
+    if (result.nextSeq !== null && slot !== undefined) this.markReadyUnlessRunning(slot, result.nextSeq);
     return { paused: false };
   }
 
@@ -573,7 +540,9 @@ export class MessageQueue implements RunHost, BatchingEngine {
 
   /** Disarms the open batch's flush deadline; its messages stay pending until the next message or a flush. */
   async cancelBatchTimer(channelKey: string): Promise<boolean> {
-    return this.store.disarm(channelKey);
+    const disarmed = this.store.disarm(channelKey);
+    this.disarmIfNoDeadline();
+    return disarmed;
   }
 
   /** Seals the channel's open batch now. */
@@ -585,7 +554,9 @@ export class MessageQueue implements RunHost, BatchingEngine {
 
   /** Discards the open batch and the queued batches (not the one in flight); returns messages removed. */
   async clear(channelKey: string): Promise<number> {
-    return this.store.clear(channelKey, this.clock.now());
+    const removed = this.store.clear(channelKey, this.clock.now());
+    this.disarmIfNoDeadline();
+    return removed;
   }
 
   // ── settings ────────────────────────────────────────────────────────────
@@ -647,7 +618,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
 
   private runningRuns(): Run[] {
     const runs: Run[] = [];
-    for (const slot of this.slots.values()) if (slot.run !== null) runs.push(slot.run);
+    for (const slot of this.store.slots()) if (slot.run !== null) runs.push(slot.run);
     return runs;
   }
 
@@ -672,7 +643,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     this.closing = true;
     this.drainedMessages = 0;
     const sealed = await this.store.sealAll('shutdown', this.clock.now());
-    for (const s of sealed) this.markReadyUnlessRunning(s.channelKey, s.headSeq);
+    for (const s of sealed) this.markReadyUnlessRunning(s.slot, s.headSeq);
     if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
     this.timer = null;
     this.timerAt = Infinity;

@@ -2,10 +2,9 @@ import { DeadlineHeap } from './deadlines.js';
 import type { Run } from './run.js';
 
 /**
- * What the engine keeps for one channel while the channel has a batch running here or ready to start;
- * the engine drops it once it has neither. One record (found with one Map look-up) instead of a Map of
- * runs plus a Map of ready channels: each of those cost a set and a delete per batch on a Map that grows
- * and shrinks (rehashing) with every burst.
+ * What the engine marks on a channel: its batch running here, and its place in the ready queue. The
+ * in-memory store's channel state is this record (it extends it), handed to the engine with each seal, so
+ * dispatch finds a channel without a look-up by key and nothing is allocated or deleted per batch.
  */
 export class ChannelSlot {
   run: Run | null = null;
@@ -13,7 +12,7 @@ export class ChannelSlot {
   ready = false;
   /** Seal order of the head it was marked ready with (valid while `ready`). */
   readySeq = 0;
-  /** False once the engine dropped it from its map. */
+  /** False once the store forgot the channel (it went idle and left memory); a new record replaces it. */
   live = true;
 
   constructor(readonly key: string) {}

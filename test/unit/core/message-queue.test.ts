@@ -354,6 +354,17 @@ describe('MessageQueue batching on fake time', () => {
     expect(await h.queue.stats('test:c1')).toMatchObject({ active: false, counters: { received: 1, processed: 1 } });
   });
 
+  it('a window that closes outside the timer (cleared, disarmed) leaves no timer behind once none is open', async () => {
+    const h = createHarness({ settings: { windowMs: 1_000 } });
+    await h.send('c1', 'a');
+    await h.send('c2', 'b');
+    expect(await h.queue.clear('test:c1')).toBe(1);
+    expect(h.queue.timerArmed).toBe(true); // c2's window is still open
+    expect(await h.queue.cancelBatchTimer('test:c2')).toBe(true);
+    expect(h.queue.timerArmed).toBe(false);
+    expect(h.time.pendingTimers).toBe(0);
+  });
+
   it('one timer serves many channels', async () => {
     const h = createHarness({ settings: { windowMs: 1_000 } });
     for (let i = 0; i < 100; i++) await h.send(`c${i}`, 'x');
