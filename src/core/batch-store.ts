@@ -81,10 +81,11 @@ export interface FinishResult {
  * Where batching state lives: open batches, deadlines, sealed queues, the in-flight marker, pause flags,
  * overrides and counters. Each method is one atomic step (one Lua script in the Redis store), so callers
  * never see half a transition; everything else (timers, running processors, abort controllers, the
- * worker pool) belongs to the process and lives in {@link MessageQueue}.
+ * worker pool) belongs to the process and lives in the engine: {@link MessageQueue} over the in-memory
+ * store, DistributedQueue and the workers over the Redis store.
  *
  * Steps may answer synchronously: the in-memory store does, so the embedded hot path pays no promise
- * per message; the engine awaits only what is a promise.
+ * per message.
  *
  * Steps emit their own queue events through the `emit` callback given at construction, so an event is
  * reported by whichever process performed the step.
@@ -136,10 +137,5 @@ export interface BatchStore {
 
 export type EmitQueueEvent = (event: QueueEvent) => void;
 
-/** Store steps may answer synchronously (memory) or asynchronously (Redis); the engine handles both. */
+/** Store steps may answer synchronously (memory) or asynchronously (Redis). */
 export type MaybePromise<T> = T | Promise<T>;
-
-/** True when a store step answered asynchronously. */
-export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
-}
