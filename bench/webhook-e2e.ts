@@ -37,6 +37,7 @@ import { silentLogger } from '../src/logger.js';
 import { channelSequence } from './core-throughput.js';
 import { fullGc, type GoalRow } from './goals.js';
 import { printRows, type BenchRow } from './lib.js';
+import { startMinimalWebhook } from './baselines/minimal-webhook.js';
 import { addedLatency, exactlyOnce, type BatchRule, type ReceivedReplies } from './webhook/added-latency.js';
 import { PROCESSOR_MS } from './webhook/wait-then-reply.js';
 
@@ -68,7 +69,8 @@ const WORST_WINDOW_MS = 50;
 const SEQUENCE_LENGTH = 1 << 20;
 /**
  * Set to a file path: one more closed-loop run of the goal workload, after the measured rounds, under the
- * V8 profiler of this thread (the servers'); summarize it with bench/webhook/profile-summary.mjs.
+ * V8 profiler of this thread (the servers'), then one of the minimal gateway into FILE.minimal.cpuprofile;
+ * summarize them with bench/webhook/profile-summary.mjs.
  */
 const PROFILE_PATH = process.env.BENCH_WEBHOOK_PROFILE;
 
@@ -92,6 +94,16 @@ interface LoadResult {
   /** The servers' thread's CPU time and run-queue wait (runnable, but the host ran something else) over the run, ms. */
   cpuMs: number;
   waitMs: number;
+}
+
+/** A closed-loop run followed until its last reply. */
+interface ClosedLoopRun {
+  run: LoadResult;
+  got: ReceivedReplies;
+  /** Busy time, CPU time and run-queue wait of the servers' thread until the last reply, per message answered, µs. */
+  usPerMessage: number;
+  cpuUsPerMessage: number;
+  waitUsPerMessage: number;
 }
 
 interface LoadOptions {
@@ -236,7 +248,7 @@ export async function runWebhookBench(log: (line: string) => void, options: Webh
    * (messages accepted after a closed-loop run stopped counting still get replies; they must not leak into
    * the next phase), then collects everything the receiver recorded.
    */
-  const drain = async (expected: number, settleMs: number, gw: Gateway): Promise<ReceivedReplies> => {
+  const drain = async (expected: number, settleMs: number, gw?: Gateway): Promise<ReceivedReplies> => {
     const deadline = Date.now() + 20_000;
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const answered = async () => (await sink({ cmd: 'count' })).messages as number;
@@ -247,11 +259,12 @@ export async function runWebhookBench(log: (line: string) => void, options: Webh
       now = await answered();
     }
     const taken = (await sink({ cmd: 'take' })) as ReceivedReplies;
-    if (taken.messages < expected) log(`  WARNING: ${expected - taken.messages} of ${expected} messages unanswered after 20 s; gateway reply counters ${JSON.stringify(gw.replyStats())}`);
+    if (taken.messages < expected) log(`  WARNING: ${expected - taken.messages} of ${expected} messages unanswered after 20 s; gateway reply counters ${gw ? JSON.stringify(gw.replyStats()) : 'n/a (minimal gateway)'}`);
     return taken;
   };
 
   const rows: GoalRow[] = [];
+  const closers: Array<() => Promise<void>> = [];
   let phase = 0;
   const base = (duration: number, connections: number, pacing: Pacing = {}) => load({ url: helloUrl, webhook: false, duration, connections, ...pacing });
   const fmtAdded = (a: { p50: number; p99: number; max: number }) => `added p50 ${fmtMs(a.p50)} p99 ${fmtMs(a.p99)} max ${fmtMs(a.max)}`;
@@ -269,42 +282,71 @@ export async function runWebhookBench(log: (line: string) => void, options: Webh
 
     // Interleaved rounds (hello, ours, hello, ours), best run per side: the host's other work only ever
     // takes throughput away, and interleaving spreads a busy spell over both sides.
+    // The ceiling side: the least gateway with these duties (bench/baselines/minimal-webhook.ts), same workload.
+    const minimal = await startMinimalWebhook({ windowMs: goal.rule.windowMs, maxBatchSize: goal.rule.maxBatchSize, processorMs: PROCESSOR_MS, replyUrl: `http://127.0.0.1:${sinkPort}/replies` });
+    closers.push(minimal.close);
+    const mini = (duration: number, connections: number, pacing: Pacing = {}) =>
+      load({ url: minimal.url, webhook: true, zipf: true, prefix: `m${phase++}`, duration, connections, ...pacing });
+    await drain((await mini(warmSeconds, MAX_CONNECTIONS)).ok, settleMs);
+
+    /** One closed-loop run of a gateway, followed until its last reply: busy and CPU time per message answered. */
+    const closedLoop = async (send: typeof ours, gw?: Gateway): Promise<ClosedLoopRun> => {
+      const before = performance.eventLoopUtilization();
+      const sched0 = threadSchedMs();
+      const run = await send(maxSeconds, MAX_CONNECTIONS);
+      const got = await drain(run.ok, settleMs, gw);
+      const sched1 = threadSchedMs();
+      return {
+        run,
+        got,
+        usPerMessage: perUs(performance.eventLoopUtilization(before).active, got.messages),
+        cpuUsPerMessage: perUs(sched1.cpuMs - sched0.cpuMs, got.messages),
+        waitUsPerMessage: perUs(sched1.waitMs - sched0.waitMs, got.messages),
+      };
+    };
+    const describe = (r: ClosedLoopRun) =>
+      `${rate(r.run).toFixed(0)} req/s (thread busy ${pctOf(r.run.busy)}; to the last reply ${r.usPerMessage.toFixed(0)} µs busy, CPU ${r.cpuUsPerMessage.toFixed(0)} µs, run-queue wait ${r.waitUsPerMessage.toFixed(0)} µs per message; ${r.got.replies} replies)`;
+
+    // Interleaved rounds (hello, ours, minimal, ...), best run per side: the host's other work only ever
+    // takes throughput away, and interleaving spreads a busy spell over every side.
     let maxHello: LoadResult | undefined;
-    let maxOurs: { run: LoadResult; got: ReceivedReplies; usPerMessage: number; cpuUsPerMessage: number; waitUsPerMessage: number } | undefined;
-    const cpuSum = { hello: [] as number[], ours: [] as number[] };
+    let maxOurs: ClosedLoopRun | undefined;
+    let maxMinimal: ClosedLoopRun | undefined;
+    const cpuSum = { hello: [] as number[], ours: [] as number[], minimal: [] as number[] };
     for (let round = 0; round < maxRounds; round++) {
       const h = await base(maxSeconds, MAX_CONNECTIONS);
       if (!maxHello || rate(h) > rate(maxHello)) maxHello = h;
       cpuSum.hello.push(perUs(h.cpuMs, h.ok));
-      const before = performance.eventLoopUtilization();
-      const sched0 = threadSchedMs();
-      const run = await ours(maxSeconds, MAX_CONNECTIONS);
-      const got = await drain(run.ok, settleMs, goal.gw);
-      const sched1 = threadSchedMs();
-      // Busy and CPU time until the last reply went out, over every message answered: one message's whole cost.
-      const usPerMessage = perUs(performance.eventLoopUtilization(before).active, got.messages);
-      const cpuUsPerMessage = perUs(sched1.cpuMs - sched0.cpuMs, got.messages);
-      const waitUsPerMessage = perUs(sched1.waitMs - sched0.waitMs, got.messages);
-      cpuSum.ours.push(cpuUsPerMessage);
+      const o = await closedLoop(ours, goal.gw);
+      cpuSum.ours.push(o.cpuUsPerMessage);
+      if (!maxOurs || rate(o.run) > rate(maxOurs.run)) maxOurs = o;
+      const m = await closedLoop(mini);
+      cpuSum.minimal.push(m.cpuUsPerMessage);
+      if (!maxMinimal || rate(m.run) > rate(maxMinimal.run)) maxMinimal = m;
       log(
         `  round ${round + 1}: hello-world ${rate(h).toFixed(0)} req/s (thread busy ${pctOf(h.busy)}, CPU ${perUs(h.cpuMs, h.ok).toFixed(0)} µs/req, run-queue wait ${perUs(h.waitMs, h.ok).toFixed(0)} µs/req), ` +
-          `webhook ${rate(run).toFixed(0)} req/s (thread busy ${pctOf(run.busy)}; to the last reply ${usPerMessage.toFixed(0)} µs busy, CPU ${cpuUsPerMessage.toFixed(0)} µs, run-queue wait ${waitUsPerMessage.toFixed(0)} µs per message; ${got.replies} replies)`,
+          `webhook ${describe(o)}, minimal gateway ${describe(m)}`,
       );
-      if (!maxOurs || rate(run) > rate(maxOurs.run)) maxOurs = { run, got, usPerMessage, cpuUsPerMessage, waitUsPerMessage };
     }
-    if (!maxHello || !maxOurs) throw new Error('no maximum run');
+    if (!maxHello || !maxOurs || !maxMinimal) throw new Error('no maximum run');
     if (PROFILE_PATH) {
-      const session = new Session();
-      session.connect();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.setSamplingInterval', { interval: 100 });
-      await session.post('Profiler.start');
-      const run = await ours(maxSeconds, MAX_CONNECTIONS);
-      const got = await drain(run.ok, settleMs, goal.gw);
-      const { profile } = await session.post('Profiler.stop');
-      session.disconnect();
-      await writeFile(PROFILE_PATH, JSON.stringify(profile));
-      log(`  profile of one more closed-loop run (${got.messages} messages) written to ${PROFILE_PATH}: node bench/webhook/profile-summary.mjs ${PROFILE_PATH} ${got.messages}`);
+      // The minimal gateway's profile goes next to ours, for a side-by-side of the categories.
+      for (const [send, file, gw] of [
+        [ours, PROFILE_PATH, goal.gw],
+        [mini, PROFILE_PATH.replace(/(\.cpuprofile)?$/, '.minimal.cpuprofile'), undefined],
+      ] as const) {
+        const session = new Session();
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: 100 });
+        await session.post('Profiler.start');
+        const run = await send(maxSeconds, MAX_CONNECTIONS);
+        const got = await drain(run.ok, settleMs, gw);
+        const { profile } = await session.post('Profiler.stop');
+        session.disconnect();
+        await writeFile(file, JSON.stringify(profile));
+        log(`  profile of one more closed-loop run (${got.messages} messages) written to ${file}: node bench/webhook/profile-summary.mjs ${file} ${got.messages}`);
+      }
     }
     const oursMax = rate(maxOurs.run);
     const helloMax = rate(maxHello);
@@ -321,6 +363,12 @@ export async function runWebhookBench(log: (line: string) => void, options: Webh
     rows.push({ scenario: 'webhook e2e: max ingress (closed loop)', metric: 'req/s', ours: oursMax, baseline: helloMax, baselineName: 'fastify hello-world', higherIsBetter: true, goal: `>= ${INGRESS_GOAL}x` });
     rows.push({ scenario: 'webhook e2e: sustained to last reply', metric: 'msgs/s', ours: sustained, baseline: helloMax, baselineName: 'fastify hello-world', higherIsBetter: true });
     rows.push({ scenario: 'webhook e2e: thread CPU per message', metric: 'µs', ours: cpuOurs, baseline: cpuHello, baselineName: 'fastify hello-world', higherIsBetter: false });
+    const minimalMax = rate(maxMinimal.run);
+    const minimalSustained = maxMinimal.got.messages / ((maxMinimal.got.lastAt - maxMinimal.run.startedAt - goal.rule.windowMs) / 1_000);
+    const cpuMinimal = Math.min(...cpuSum.minimal);
+    log(`  minimal gateway (the ceiling: fastify's JSON parser, checks, a duplicate Set, the minimal engine, 5 ms, one reply POST per batch): ${minimalMax.toFixed(0)} req/s, ${exactlyOnce(maxMinimal.got, maxMinimal.run.ok, true).text}; ${addedLatency(maxMinimal.got, goal.rule).meanBatch.toFixed(1)} messages per reply; CPU ${cpuMinimal.toFixed(0)} µs per message`);
+    rows.push({ scenario: 'minimal gateway (ceiling): max ingress', metric: 'req/s', ours: minimalMax, baseline: helloMax, baselineName: 'fastify hello-world', higherIsBetter: true });
+    rows.push({ scenario: 'minimal gateway (ceiling): thread CPU per msg', metric: 'µs', ours: cpuMinimal, baseline: cpuHello, baselineName: 'fastify hello-world', higherIsBetter: false });
 
     // The floor under any JSON webhook on this stack: fastify taking the same POSTs and answering 202, nothing else.
     await load({ url: helloUrl, webhook: true, zipf: true, prefix: 'floor-warm', duration: warmSeconds, connections: MAX_CONNECTIONS });
@@ -355,6 +403,17 @@ export async function runWebhookBench(log: (line: string) => void, options: Webh
       });
     }
 
+    // The ceiling at 75 % of its own maximum: whether the added-latency goal holds for any gateway here.
+    {
+      const target = Math.max(1, Math.round(Math.min(minimalMax, minimalSustained) * 0.75));
+      const run = await mini(phaseSeconds, PACED_SOCKETS, { rate: target });
+      const got = await drain(run.ok, settleMs);
+      const added = addedLatency(got, goal.rule);
+      log(`  minimal gateway 75%, open loop: ${target} msgs/s (${run.non2xx} non-2xx, ${run.errors} errors), ${exactlyOnce(got, run.ok).text}, ${fmtAdded(added)}, thread busy ${pctOf(run.busy)} (CPU ${perUs(run.cpuMs, run.ok).toFixed(0)} µs/msg)`);
+      rows.push({ scenario: `minimal gateway (ceiling) @75% (${target} msgs/s)`, metric: 'added p99 ms', ours: added.p99, baseline: ADDED_P99_GOAL_MS, baselineName: 'goal bound (not judged)', higherIsBetter: false });
+    }
+    await minimal.close();
+
     // 75 % through autocannon's own rate limit, for comparison: it is a per-connection quota refilled every
     // second, so each second starts with a burst at full speed (not open loop below one second).
     const acTarget = Math.max(1, Math.round(basis * 0.75));
@@ -384,6 +443,7 @@ export async function runWebhookBench(log: (line: string) => void, options: Webh
   } finally {
     gcObserver.disconnect();
     for (const gw of gateways) await gw.close();
+    for (const close of closers) await close();
     await hello.close();
     await sink({ cmd: 'close' });
     await sinkWorker.terminate();
