@@ -41,13 +41,30 @@ function applyEnvOverrides(doc: Record<string, any>, env: Env): Record<string, a
   return out;
 }
 
+/**
+ * Keys whose default is an environment variable (DESIGN's config block: `token: "${DISCORD_TOKEN}"`). Unlike
+ * the overrides above, a value the document sets wins.
+ */
+function applyEnvDefaults(doc: Record<string, any>, env: Env): Record<string, any> {
+  const token = env.DISCORD_TOKEN;
+  const adapters = doc.adapters ?? {};
+  const discord = adapters.discord ?? {};
+  // Anything but a mapping is left for the schema to reject with its path.
+  if (!token || !isMapping(adapters) || !isMapping(discord) || discord.token !== undefined) return doc;
+  return { ...doc, adapters: { ...adapters, discord: { ...discord, token } } };
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Validates a parsed document; an invalid one throws a ConfigError naming every failing path. */
 export function parseConfig(doc: unknown, env: Env = process.env, source = 'config'): GatewayConfig {
   const raw = doc ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(`${source}: the top level must be a mapping of keys`, [{ path: '', message: 'expected a mapping' }]);
   }
-  const withEnv = applyEnvOverrides(interpolate(raw, env) as Record<string, any>, env);
+  const withEnv = applyEnvDefaults(applyEnvOverrides(interpolate(raw, env) as Record<string, any>, env), env);
   const result = configSchema.safeParse(withEnv);
   if (!result.success) {
     const issues: FieldIssue[] = result.error.issues.map((i) => ({

@@ -106,7 +106,7 @@ const distributedSchema = z.strictObject({
   /** How long a message id is remembered to drop platform retries. @defaultValue 86400000 (24 h) */
   dedupeTtlMs: numeric(z.number().int().min(1_000)).default(86_400_000),
   /** Keep messages' `raw` platform payload in Redis (off: it can be large and hold personal data). */
-  keepRaw: z.boolean().default(false),
+  keepRaw: bool().default(false),
 });
 
 /** The whole configuration file. Defaults live here; code receives `GatewayConfig` (the parsed output). */

@@ -21,6 +21,10 @@ describe('config', () => {
     const cfg = parseConfig({ http: { port: '${MY_PORT:-9000}' }, batching: { defaults: { windowMs: '${W}' } } }, { W: '250' });
     expect(cfg.http.port).toBe(9000);
     expect(cfg.batching.defaults.windowMs).toBe(250);
+    expect(parseConfig({ distributed: { keepRaw: '${KEEP_RAW}' }, adapters: { discord: { mentionOnly: '${M:-true}' } } }, { KEEP_RAW: 'true' })).toMatchObject({
+      distributed: { keepRaw: true },
+      adapters: { discord: { mentionOnly: true } },
+    });
   });
 
   it('PORT, HOST, REDIS_URL, BATCHGATE_ADMIN_TOKEN and LOG_LEVEL override their keys', () => {
@@ -32,6 +36,13 @@ describe('config', () => {
     expect(cfg.redis.url).toBe('redis://127.0.0.1:6390');
     expect(cfg.admin.token).toBe('t0k');
     expect(cfg.log.level).toBe('warn');
+  });
+
+  it('adapters.discord.token defaults to DISCORD_TOKEN; a token the document sets wins', () => {
+    expect(parseConfig({ adapters: { discord: { enabled: true } } }, { DISCORD_TOKEN: 'from-env' }).adapters.discord.token).toBe('from-env');
+    expect(parseConfig({}, { DISCORD_TOKEN: 'from-env' }).adapters.discord.token).toBe('from-env');
+    expect(parseConfig({ adapters: { discord: { token: 'in-file' } } }, { DISCORD_TOKEN: 'from-env' }).adapters.discord.token).toBe('in-file');
+    expect(() => parseConfig({ adapters: { discord: { enabled: true } } }, {})).toThrow(/DISCORD_TOKEN/);
   });
 
   it('an invalid document names every failing path and what to write instead', () => {
