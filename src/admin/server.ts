@@ -43,6 +43,7 @@ export async function registerAdmin(app: FastifyInstance, gateway: Gateway, opti
   const dashboard = await loadDashboard();
   await app.register(async (scope) => {
     scope.setErrorHandler(adminErrorHandler(logger));
+    acceptEmptyJsonBodies(scope);
     scope.addHook(
       'onRequest',
       createAdminAuth({
@@ -62,4 +63,18 @@ export async function registerAdmin(app: FastifyInstance, gateway: Gateway, opti
   });
   await app.register(async (scope) => dashboard.registerAssets(scope));
   return { metrics };
+}
+
+/**
+ * Clients that set `content-type: application/json` on every call send it on body-less cancel, stop, resume
+ * and clear too; fastify's parser answers those 400 "Body cannot be empty". Here an empty body is no body, and
+ * anything else goes to fastify's own parser (prototype-poisoning checks included).
+ */
+function acceptEmptyJsonBodies(scope: FastifyInstance): void {
+  const parseJson = scope.getDefaultJsonParser('error', 'error');
+  scope.removeContentTypeParser('application/json');
+  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else parseJson(request, body as string, done);
+  });
 }

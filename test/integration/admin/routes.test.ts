@@ -87,6 +87,21 @@ describe('admin API routes', () => {
     expect(await api(gw, 'DELETE', `/api/v1/channels/${key('r')}/queue`)).toMatchObject({ status: 200, body: { removed: 0 } });
   });
 
+  it('takes body-less calls sent with content-type: application/json; bad JSON is a 400 with the reason', async () => {
+    const { gw, chat } = await startGateway({ batching: { defaults: { windowMs: 60_000 } } });
+    await chat.say('j', 'one');
+    const json = { 'content-type': 'application/json' };
+    const call = (method: string, path: string, body?: string) => fetch(`${gw.url}/api/v1/channels/${key('j')}${path}`, { method, headers: json, body });
+    expect((await call('POST', '/stop')).status).toBe(200);
+    expect((await call('POST', '/resume')).status).toBe(200);
+    expect((await call('POST', '/cancel')).status).toBe(200);
+    const cleared = await call('DELETE', '/queue');
+    expect({ status: cleared.status, body: await cleared.json() }).toEqual({ status: 200, body: { removed: 1 } });
+    const bad = await call('PUT', '/settings', '{"windowMs": ');
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.message).toMatch(/JSON/);
+  });
+
   it('stops and resumes a channel that went idle (counters remembered)', async () => {
     const { gw, chat, processor } = await startGateway();
     await chat.say('idle', 'hi');
