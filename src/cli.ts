@@ -31,6 +31,16 @@ export function buildCli(): Command {
       process.exit(await runWorker(opts.config));
     });
 
+  program
+    .command('config')
+    .description('check a config file and print the effective configuration (defaults filled in, secrets hidden); exit 1 if invalid')
+    .addOption(new Option('-c, --config <path>', 'config file (else BATCHGATE_CONFIG, else config/default.yaml)'))
+    .option('--json', 'print JSON instead of YAML')
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      const { runConfigCommand } = await import('./cli/config-command.js');
+      process.exitCode = await runConfigCommand(opts.config, opts.json === true);
+    });
+
   registerAdminCommands(program);
   return program;
 }

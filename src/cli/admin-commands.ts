@@ -2,7 +2,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { AdminCallError, callAdmin, channelPath, type AdminConnection } from './admin-client.js';
 import { formatTable } from './table.js';
 
-const DEFAULT_URL = 'http://127.0.0.1:8787';
+/** The local gateway: loopback on `PORT` (the variable that moves the gateway's own port), else 8787. */
+const DEFAULT_URL = `http://127.0.0.1:${process.env['PORT'] || 8787}`;
 
 interface CommonOptions {
   url: string;
@@ -57,7 +58,7 @@ function oneOf(...values: string[]) {
 /** Adds --url, --token and --json to an admin command. */
 function withConnection(command: Command): Command {
   return command
-    .addOption(new Option('--url <url>', 'gateway base URL').env('BATCHGATE_URL').default(DEFAULT_URL))
+    .addOption(new Option('--url <url>', 'gateway base URL (else BATCHGATE_URL, else 127.0.0.1 on PORT or 8787)').env('BATCHGATE_URL').default(DEFAULT_URL))
     .addOption(new Option('--token <token>', 'admin.token of the gateway').env('BATCHGATE_ADMIN_TOKEN'))
     .option('--json', 'print the server JSON (for scripts)');
 }

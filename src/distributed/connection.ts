@@ -1,10 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { redactUrl } from '../config/redact.js';
 
-/** Hides the password of a Redis URL for logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
 
 export type ConnectionRole = 'commands' | 'blocking' | 'subscriber';
 

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { api, startGateway, until } from '../integration/admin/harness.js';
@@ -6,9 +9,11 @@ import { api, startGateway, until } from '../integration/admin/harness.js';
 const BIN = fileURLToPath(new URL('../../bin/batchgate.js', import.meta.url));
 
 /** Runs the real `batchgate` binary as a child process; never throws on a non-zero exit. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[], env: Record<string, string> = {}, unset: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+  const childEnv: Record<string, string | undefined> = { ...process.env, BATCHGATE_ADMIN_TOKEN: '', BATCHGATE_URL: '', ...env };
+  for (const name of unset) delete childEnv[name];
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, BATCHGATE_ADMIN_TOKEN: '', BATCHGATE_URL: '', ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: childEnv, timeout: 30_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
@@ -93,6 +98,42 @@ describe('batchgate admin commands', { timeout: 90_000 }, () => {
     const reset = await cli(['settings', 'chat:ops', '--reset', '--json', '--url', gw.url]);
     expect(JSON.parse(reset.stdout).override).toBeNull();
   }, 180_000);
+});
+
+describe('batchgate config', { timeout: 90_000 }, () => {
+  it('prints the effective config with secrets hidden; an invalid file exits 1 naming each failing path', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'batchgate-cli-config-'));
+    const good = path.join(dir, 'good.yaml');
+    await writeFile(good, 'adapters:\n  webhook: { secret: "hmac-s3cret", replyUrl: "http://bot:pw@127.0.0.1:9/replies" }\nbatching:\n  defaults: { windowMs: 750 }\n');
+    const env = { BATCHGATE_ADMIN_TOKEN: 'admin-t0ken', REDIS_URL: 'redis://:redis-pw@127.0.0.1:6399' };
+    const yaml = await cli(['config', '--config', good], env);
+    expect(yaml.code, yaml.stderr).toBe(0);
+    expect(yaml.stdout).toContain(`# ${good}: valid`);
+    for (const secret of ['hmac-s3cret', 'admin-t0ken', 'redis-pw', 'bot:pw']) expect(yaml.stdout).not.toContain(secret);
+    const json = await cli(['config', '--config', good, '--json'], env);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      admin: { token: '***' },
+      redis: { url: 'redis://***@127.0.0.1:6399' },
+      batching: { defaults: { windowMs: 750, maxBatchSize: 10 } },
+      adapters: { webhook: { secret: '***', replyUrl: 'http://***@127.0.0.1:9/replies' }, discord: { token: '' } },
+    });
+
+    const bad = path.join(dir, 'bad.yaml');
+    await writeFile(bad, 'http: { port: -1 }\nbatching: { defaults: { windwMs: 5 } }\n');
+    const invalid = await cli(['config', '--config', bad]);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stdout).toBe('');
+    expect(invalid.stderr).toContain('http.port');
+    expect(invalid.stderr).toContain('windwMs');
+  });
+
+  it('admin commands default to the gateway on 127.0.0.1:$PORT', async () => {
+    const { gw, chat } = await startGateway({ batching: { defaults: { windowMs: 60_000 } } });
+    await chat.say('on-port', 'hello');
+    const res = await cli(['stats', '--json'], { PORT: new URL(gw.url).port }, ['BATCHGATE_URL']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout).channels.map((c: { key: string }) => c.key)).toEqual(['chat:on-port']);
+  });
 });
 
 describe('batchgate worker', { timeout: 90_000 }, () => {
