@@ -159,10 +159,20 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['adapters', 'slack', 'signingSecret'], message: '`mode: http` needs adapters.slack.signingSecret' });
     if (s.enabled && s.mode === 'socket' && !s.appToken)
       ctx.addIssue({ code: 'custom', path: ['adapters', 'slack', 'appToken'], message: '`mode: socket` needs adapters.slack.appToken (xapp-…)' });
-    const merged = { ...DEFAULT_SETTINGS, ...cfg.batching.defaults };
-    if (merged.maxWaitMs < merged.windowMs && !merged.disabled)
-      ctx.addIssue({ code: 'custom', path: ['batching', 'defaults', 'maxWaitMs'], message: `maxWaitMs (${merged.maxWaitMs}) is below windowMs (${merged.windowMs}): batches would always flush by maxWait; raise maxWaitMs` });
+    const defaults = { ...DEFAULT_SETTINGS, ...cfg.batching.defaults };
+    checkWindowFitsMaxWait(defaults, ['batching', 'defaults'], ctx);
+    // A pattern's channels get the defaults with the pattern on top.
+    cfg.batching.channels.forEach((pattern, i) => checkWindowFitsMaxWait({ ...defaults, ...pattern }, ['batching', 'channels', i], ctx));
   });
+
+function checkWindowFitsMaxWait(settings: { windowMs: number; maxWaitMs: number; disabled: boolean }, path: Array<string | number>, ctx: z.RefinementCtx): void {
+  if (settings.maxWaitMs >= settings.windowMs || settings.disabled) return;
+  ctx.addIssue({
+    code: 'custom',
+    path: [...path, 'maxWaitMs'],
+    message: `maxWaitMs (${settings.maxWaitMs}) is below windowMs (${settings.windowMs}): batches would always flush by maxWait; raise maxWaitMs`,
+  });
+}
 
 /** What operators write. */
 export type GatewayConfigInput = z.input<typeof configSchema>;
