@@ -5,6 +5,7 @@ import { AdapterError } from '../../src/core/errors.js';
 import type { QueueEvent } from '../../src/core/events.js';
 import type { OutboundMessage } from '../../src/core/model.js';
 import type { AdapterContext, PlatformAdapter } from '../adapter.js';
+import { RefusalNotices } from '../refusal-notice.js';
 import { DISCORD_PLATFORM, dropReason, normalizeMessage } from './normalize.js';
 import { splitMessage } from './split-message.js';
 import { describeStartError, fatalCloseAdvice } from './start-error.js';
@@ -37,9 +38,13 @@ const RECENT_IDS = 2_000;
  */
 const ALLOWED_MENTIONS = { parse: ['users'], replied_user: false } as const;
 
+/** A refusal notice pings nobody, not even the author of the message it answers. */
+const NO_MENTIONS = { parse: [], replied_user: false } as const;
+
 /**
  * Discord through discord.js 14: receives guild channel, thread and DM messages over the gateway and
- * posts replies through discord.js's REST client, which queues per route and waits out 429s.
+ * posts replies through discord.js's REST client, which queues per route and waits out 429s. A refused
+ * message gets a notice replying to it (see ../refusal-notice.ts).
  */
 export class DiscordAdapter implements PlatformAdapter {
   readonly platform = DISCORD_PLATFORM;
@@ -50,6 +55,7 @@ export class DiscordAdapter implements PlatformAdapter {
   #ctx: AdapterContext | null = null;
   #log: Logger | null = null;
   #typing: TypingIndicator | null = null;
+  #notices: RefusalNotices | null = null;
   #botUserId = '';
   #connected = false;
   #closing: Promise<void> | null = null;
@@ -84,6 +90,7 @@ export class DiscordAdapter implements PlatformAdapter {
       makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: 25 }),
     });
     this.#client = client;
+    this.#notices = new RefusalNotices({ logger: log });
     this.#typing = new TypingIndicator({
       send: (channelId) => client.rest.post(Routes.channelTyping(channelId)).then(() => undefined),
       logger: log,
@@ -217,6 +224,17 @@ export class DiscordAdapter implements PlatformAdapter {
     if (log.isLevelEnabled('trace')) client.on(Events.Debug, (message) => log.trace({ message }, 'discord.js debug'));
   }
 
+  /**
+   * Answers a refused message in its channel. Through discord.js's REST client like replies (it queues per
+   * route and waits out 429s); `#stop` aborts a post still queued or waiting when the adapter closes.
+   */
+  #postNotice(message: Message, text: string): Promise<unknown> {
+    const client = this.#client;
+    if (!client || this.#closing) return Promise.resolve();
+    const body = { content: text, allowed_mentions: NO_MENTIONS, message_reference: { message_id: message.id, fail_if_not_exists: false } };
+    return client.rest.post(Routes.channelMessages(message.channelId), { body, signal: this.#stop.signal });
+  }
+
   #onMessage(message: Message): void {
     const ctx = this.#ctx;
     const log = this.#log;
@@ -237,8 +255,12 @@ export class DiscordAdapter implements PlatformAdapter {
     ctx
       .accept(inbound)
       .then((result) => {
-        if (result.accepted) this.#typing?.accepted(inbound.channelId, result);
-        else log.info({ messageId: message.id, channelId: inbound.channelId, reason: result.reason, detail: result.detail }, 'discord message not accepted');
+        if (result.accepted) {
+          this.#typing?.accepted(inbound.channelId, result);
+          return;
+        }
+        const notice = this.#notices?.notify(message.channelId, result.reason, (text) => this.#postNotice(message, text));
+        log.info({ messageId: message.id, channelId: inbound.channelId, reason: result.reason, detail: result.detail, notice }, 'discord message not accepted');
       })
       .catch((err: unknown) => log.error({ err, messageId: message.id }, 'discord message hand-off failed'));
   }

@@ -5,7 +5,8 @@ import type { GatewayConfig } from '../../src/config/schema.js';
 import { AdapterError, LifecycleError } from '../../src/core/errors.js';
 import type { QueueEvent } from '../../src/core/events.js';
 import type { OutboundMessage } from '../../src/core/model.js';
-import type { AdapterContext, PlatformAdapter } from '../adapter.js';
+import type { AdapterContext, InboundMessage, PlatformAdapter } from '../adapter.js';
+import { RefusalNotices } from '../refusal-notice.js';
 import { FastifyReceiver } from './fastify-receiver.js';
 import { normalizeSlackEvent, parseSlackChannelId, type SlackMessageEvent } from './normalize.js';
 import { callHonouringRateLimit, platformErrorOf } from './rate-limited-call.js';
@@ -44,6 +45,7 @@ type MessageArgs = (SlackEventMiddlewareArgs<'message'> | SlackEventMiddlewareAr
  * subscribes to both `message.*` and `app_mention`) before calling `accept`. Loops: bots, the app itself,
  * edits, deletions and thread bookkeeping are ignored (see normalize.ts). Replies go out with
  * `chat.postMessage` (into the thread for thread channels), split at 3,000 characters, 429s waited out.
+ * A refused message gets an ephemeral notice for its sender (see ../refusal-notice.ts).
  */
 export class SlackAdapter implements PlatformAdapter {
   readonly platform = 'slack';
@@ -54,6 +56,7 @@ export class SlackAdapter implements PlatformAdapter {
   #app: App | undefined;
   #web: webApi.WebClient | undefined;
   #receipts: SlackReceipts | undefined;
+  #notices: RefusalNotices | undefined;
   #log: Logger | undefined;
   #state: 'new' | 'starting' | 'started' | 'closed' = 'new';
   #socketConnected = false;
@@ -104,6 +107,7 @@ export class SlackAdapter implements PlatformAdapter {
       );
     }
 
+    this.#notices = new RefusalNotices({ logger: log });
     this.#receipts = new SlackReceipts({
       receiptReaction: opts.receiptReaction,
       doneReaction: opts.doneReaction,
@@ -284,11 +288,25 @@ export class SlackAdapter implements PlatformAdapter {
     }
     try {
       const accepted = await ctx.accept(msg);
-      if (accepted.accepted) this.#receipts?.onAccepted(accepted.id, accepted.typing);
-      else if (accepted.reason !== 'duplicate') log.warn({ id: msg.id, channelId: msg.channelId, reason: accepted.reason, detail: accepted.detail }, 'slack message not accepted');
+      if (accepted.accepted) {
+        this.#receipts?.onAccepted(accepted.id, accepted.typing);
+      } else {
+        const notice = this.#notices?.notify(msg.channelId, accepted.reason, (text) => this.#postNotice(msg, text));
+        if (accepted.reason !== 'duplicate') log.warn({ id: msg.id, channelId: msg.channelId, reason: accepted.reason, detail: accepted.detail, notice }, 'slack message not accepted');
+      }
     } catch (err) {
       log.error({ err: describe(err), id: msg.id }, 'accept failed for a slack message');
     }
+  }
+
+  /**
+   * Tells the sender alone (an ephemeral message, in the thread when the message was in one) that their
+   * message was refused. Through `#call`, so a 429 is waited out and the wait ends when the adapter closes.
+   */
+  #postNotice(msg: InboundMessage, text: string): Promise<unknown> {
+    if (this.#state !== 'started') return Promise.resolve();
+    const { channel, threadTs } = parseSlackChannelId(msg.channelId);
+    return this.#call('chat.postEphemeral', { channel, user: msg.userId, text, thread_ts: threadTs });
   }
 
   #call(method: string, args: Record<string, unknown>): Promise<webApi.WebAPICallResult> {

@@ -11,7 +11,9 @@ import { AdapterError } from '../../src/core/errors.js';
 import type { QueueEvent } from '../../src/core/events.js';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import type { Processor } from '../../src/processors/processor.js';
-import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/index.js';
+import { ChannelKind, startFakeDiscord, type FakeDiscord, type PostedMessage } from '../fakes/discord/index.js';
+import { messagePayload } from '../fakes/discord/payloads.js';
+import { heldProcessor } from '../helpers/held-processor.js';
 import { REPO_ROOT } from '../helpers/spawn-gateway.js';
 
 /**
@@ -38,11 +40,11 @@ interface Running {
   counters(channelId: string): Promise<{ received: number; batches: number }>;
 }
 
-function gatewayConfig(fake: FakeDiscord, token = fake.token) {
+function gatewayConfig(fake: FakeDiscord, token = fake.token, batchingDefaults: Record<string, unknown> = {}) {
   return parseConfig(
     {
       http: { port: 0 },
-      batching: { defaults: { windowMs: WINDOW_MS } },
+      batching: { defaults: { windowMs: WINDOW_MS, ...batchingDefaults } },
       adapters: { web: { enabled: false }, webhook: { enabled: false }, discord: { enabled: true, token, apiUrl: fake.apiUrl } },
     },
     {},
@@ -50,11 +52,11 @@ function gatewayConfig(fake: FakeDiscord, token = fake.token) {
 }
 
 /** A fake Discord and a gateway built from config against it; teardown closes the gateway, then the fake. */
-async function startGateway(options: { processor?: Processor; token?: string; start?: boolean } = {}): Promise<Running> {
+async function startGateway(options: { processor?: Processor; token?: string; start?: boolean; batchingDefaults?: Record<string, unknown> } = {}): Promise<Running> {
   const fake = await startFakeDiscord();
   const logs: LogRecord[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogRecord) });
-  const gateway = createGateway({ config: gatewayConfig(fake, options.token), logger, processor: options.processor });
+  const gateway = createGateway({ config: gatewayConfig(fake, options.token, options.batchingDefaults), logger, processor: options.processor });
   onTestFinished(async () => {
     // discord.js must be destroyed before its server goes away, or it starts reconnecting.
     await gateway.close();
@@ -286,6 +288,81 @@ describe('Discord resilience through the real gateway', () => {
     expect(stderr).toContain('Check adapters.discord.token (DISCORD_TOKEN)');
     expect(stdout).not.toContain('health');
     expect(fake.connections).toBe(0);
+  });
+});
+
+/** One batch per message, one waiting batch at most, the next refused: `overflow: reject` at its smallest. */
+const REJECT_WHEN_ONE_WAITS = { maxBatchSize: 1, maxQueuedBatches: 1, overflow: 'reject' };
+
+/**
+ * A gateway whose channels refuse a message once one batch runs and one waits; `fill()` sends m1 (held by
+ * the processor) and m2 (queued), so the channel's next message is refused.
+ */
+async function startFullChannel(): Promise<Running & { release: () => void; fill(channelId: string): Promise<{ m1: string; m2: string }> }> {
+  const held = heldProcessor();
+  const running = await startGateway({ processor: held.processor, batchingDefaults: REJECT_WHEN_ONE_WAITS });
+  onTestFinished(() => held.release());
+  const { fake, flushed } = running;
+  return {
+    ...running,
+    release: held.release,
+    async fill(channelId) {
+      const m1 = fake.sendUserMessage({ channelId, content: 'm1' });
+      await fake.waitFor(() => held.started.length === 1, 'the first batch to start');
+      const m2 = fake.sendUserMessage({ channelId, content: 'm2' });
+      await fake.waitFor(() => flushed().length === 2, 'the second batch to wait');
+      return { m1, m2 };
+    },
+  };
+}
+
+/** The bot's refusal notices, in the order the fake received them. */
+function notices(fake: FakeDiscord): PostedMessage[] {
+  return fake.postedMessages.filter((p) => p.content.startsWith('⚠️'));
+}
+
+function rejectedDrops(events: QueueEvent[]): number {
+  return events.filter((e) => e.type === 'message.dropped' && e.reason === 'rejected').length;
+}
+
+describe('Discord refusals (overflow: reject) through the real gateway', () => {
+  it('a refused message gets one notice replying to it, without pings; a second refusal within 10 s gets none', async () => {
+    const { fake, events, release, fill } = await startFullChannel();
+    const { channelId } = fake;
+    await fill(channelId);
+
+    const m3 = fake.sendUserMessage({ channelId, content: 'm3' });
+    const [notice] = await fake.waitFor(() => notices(fake).length === 1 && notices(fake), 'the refusal notice');
+    expect(notice?.channelId).toBe(channelId);
+    expect(notice?.body).toMatchObject({
+      content: "⚠️ Your message was not taken: this channel's queue is full. Please send it again in a moment.",
+      message_reference: { message_id: m3, fail_if_not_exists: false },
+      allowed_mentions: { parse: [], replied_user: false },
+    });
+
+    fake.sendUserMessage({ channelId, content: 'm4' });
+    await fake.waitFor(() => rejectedDrops(events) === 2, 'the second refusal');
+    // discord.js posts to one channel in order, so once both replies are in, a notice for m4 would be too.
+    release();
+    await posts(fake, 3);
+    expect(fake.postedMessages.map((p) => p.content)).toEqual([notice?.content, 'done: m1', 'done: m2']);
+    expect(notices(fake)).toHaveLength(1);
+  });
+
+  it('a redelivered message (same id) in a full channel gets no notice; the next new message does', async () => {
+    const { fake, events, release, fill } = await startFullChannel();
+    const { threadId, guildId, humanUser } = fake;
+    const { m2 } = await fill(threadId);
+
+    // Discord replays events after a RESUME: the adapter drops the id it already handed over.
+    fake.dispatch('MESSAGE_CREATE', messagePayload({ id: m2, channelId: threadId, channelType: ChannelKind.PublicThread, guildId, author: humanUser, content: 'm2' }));
+    const m3 = fake.sendUserMessage({ channelId: threadId, content: 'm3' });
+    await fake.waitFor(() => notices(fake).length === 1, 'the refusal notice for m3');
+    // Events arrive in order on one socket, so the redelivery was handled before m3: it never reached the queue.
+    expect(rejectedDrops(events)).toBe(1);
+    release();
+    await posts(fake, 3);
+    expect(notices(fake).map((n) => [n.channelId, (n.body.message_reference as { message_id: string }).message_id])).toEqual([[threadId, m3]]);
   });
 });
 

@@ -9,6 +9,7 @@ import { createGateway, type Gateway } from '../../src/gateway.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Processor } from '../../src/processors/processor.js';
 import { eventCallback, messageEvent, nextTs, nowSec, startFakeSlack, type FakeSlack, type FakeSlackCall, type FakeSlackOptions } from '../fakes/slack/index.js';
+import { heldProcessor } from '../helpers/held-processor.js';
 import { watchUnhandledRejections } from '../helpers/unhandled.js';
 
 /**
@@ -298,6 +299,78 @@ describe('Slack Socket Mode through the real gateway (Bolt SocketModeReceiver, f
     expect(new Set(s.fake.acks).size).toBe(s.fake.acks.length);
     expect((await s.gateway.queue.stats(`slack:${channel}`))?.counters).toMatchObject({ received: 5, batches: 2, processed: 2 });
   }, 45_000);
+});
+
+/**
+ * A gateway whose `slack:C0FULL*` channels refuse a message once one batch runs and one waits (`overflow:
+ * reject` at its smallest); `fill()` delivers m1 (held by the processor) and m2 (queued) to a channel.
+ */
+async function startFullChannels(): Promise<SlackGateway & { release: () => void; fill(channel: string, extra?: Record<string, unknown>): Promise<Record<string, unknown>[]> }> {
+  const held = heldProcessor();
+  const s = await startSlackGateway({ processor: held.processor, channels: [{ match: 'slack:C0FULL*', maxBatchSize: 1, maxQueuedBatches: 1, overflow: 'reject' }] });
+  // Registered after the gateway's hook, so it runs first: the held batch ends before shutdown waits on it.
+  onTestFinished(() => held.release());
+  const deliver = httpDeliver(s);
+  return {
+    ...s,
+    release: held.release,
+    async fill(channel, extra = {}) {
+      const m1 = aliceSays(channel, 'm1', extra);
+      await deliver(eventCallback(m1));
+      await vi.waitFor(() => expect(held.started).toHaveLength(1), WAIT);
+      const m2 = aliceSays(channel, 'm2', extra);
+      await deliver(eventCallback(m2));
+      await vi.waitFor(() => expect(s.events.filter((e) => e.type === 'batch.flushed')).toHaveLength(2), WAIT);
+      return [m1, m2];
+    },
+  };
+}
+
+function rejectedDrops(events: QueueEvent[]): number {
+  return events.filter((e) => e.type === 'message.dropped' && e.reason === 'rejected').length;
+}
+
+describe('Slack refusals (overflow: reject) through the real gateway', () => {
+  it('a refused message → one chat.postEphemeral to its sender in its channel; a second refusal within 10 s → none', async () => {
+    const s = await startFullChannels();
+    const channel = 'C0FULL001';
+    await s.fill(channel);
+    const deliver = httpDeliver(s);
+
+    await deliver(eventCallback(aliceSays(channel, 'm3')));
+    await vi.waitFor(() => expect(s.fake.callsTo('chat.postEphemeral')).toHaveLength(1), WAIT);
+    const [notice] = s.fake.callsTo('chat.postEphemeral');
+    expect(notice?.response.ok).toBe(true);
+    expect(notice?.args).toEqual({ channel, user: ALICE.user, text: "⚠️ Your message was not taken: this channel's queue is full. Please send it again in a moment." });
+
+    await deliver(eventCallback(aliceSays(channel, 'm4')));
+    await vi.waitFor(() => expect(rejectedDrops(s.events)).toBe(2), WAIT);
+    // A notice for m4 would have been under way before the held batches were let go and answered.
+    s.release();
+    await vi.waitFor(() => expect(postsIn(s.fake, channel).map((p) => p.text)).toEqual(['done: m1', 'done: m2']), WAIT);
+    expect(s.fake.callsTo('chat.postEphemeral')).toHaveLength(1);
+    // The notice is no reply: the sender alone sees it, and the channel got only the batches' answers.
+    expect(s.fake.posts().every((p) => !p.text?.startsWith('⚠️'))).toBe(true);
+  });
+
+  it('in a thread: a redelivered event in a full channel gets no notice; the next new message gets one in the thread', async () => {
+    const s = await startFullChannels();
+    const channel = 'C0FULL002';
+    const parentTs = nextTs();
+    const inThread = { thread_ts: parentTs, parent_user_id: 'U0BOB0001' };
+    const [, m2] = await s.fill(channel, inThread);
+
+    // Slack's retry of m2 (same event_id) must not reach the full queue, which would refuse it.
+    const deliver = httpDeliver(s);
+    expect((await s.fake.postEvent(s.eventsUrl, eventCallback(m2!), { retryNum: 1, retryReason: 'http_timeout' })).status).toBe(200);
+    await deliver(eventCallback(aliceSays(channel, 'm3', inThread)));
+    await vi.waitFor(() => expect(s.fake.callsTo('chat.postEphemeral')).toHaveLength(1), WAIT);
+    expect(s.fake.callsTo('chat.postEphemeral')[0]?.args).toMatchObject({ channel, user: ALICE.user, thread_ts: parentTs });
+    expect(rejectedDrops(s.events)).toBe(1);
+    s.release();
+    await vi.waitFor(() => expect(postsIn(s.fake, channel)).toHaveLength(2), WAIT);
+    expect(s.fake.callsTo('chat.postEphemeral')).toHaveLength(1);
+  });
 });
 
 describe('Slack Web API trouble through the real gateway', () => {

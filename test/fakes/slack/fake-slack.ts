@@ -14,7 +14,8 @@
  * - Web API `POST {apiUrl}{method}` (form-encoded or JSON, `Authorization: Bearer`), answering HTTP 200 +
  *   `{ ok, ... }` like Slack: `auth.test` (bot token; `authError` makes it `{ok:false,error}`),
  *   `chat.postMessage` (records, answers a fresh `ts`; `failNextPost(429, retryAfterSec)` makes the next
- *   call(s) fail with `Retry-After`), `reactions.add` / `reactions.remove` (keeps real reaction state:
+ *   call(s) fail with `Retry-After`), `chat.postEphemeral` (records, answers `{ ok, message_ts }`; no echo,
+ *   as Slack sends no event for an ephemeral message), `reactions.add` / `reactions.remove` (keeps real reaction state:
  *   `already_reacted`, `no_reaction`), `apps.connections.open` (app token only; answers the socket URL).
  *   Anything else: `{ok:false,error:'unknown_method'}`. A wrong token: `{ok:false,error:'invalid_auth'}`.
  * - Socket Mode WebSocket at `/socket`: sends `{"type":"hello"}` on connect, records every ack
@@ -234,6 +235,12 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         if (options.echoBotPosts) setImmediate(() => echo({ ...message, channel: args.channel, channel_type: 'channel', event_ts: ts }));
         return { status: 200, body: { ok: true, channel: args.channel, ts, message } };
       }
+      case 'chat.postEphemeral':
+        // Slack shows it to `user` alone and sends no event for it, so nothing is echoed.
+        if (!args.channel) return { status: 200, body: { ok: false, error: 'channel_not_found' } };
+        if (!args.user) return { status: 200, body: { ok: false, error: 'user_not_in_channel' } };
+        if (!args.text && !args.blocks && !args.attachments) return { status: 200, body: { ok: false, error: 'no_text' } };
+        return { status: 200, body: { ok: true, message_ts: nextTs() } };
       case 'reactions.add':
       case 'reactions.remove': {
         if (!args.channel || !args.timestamp || !args.name) return { status: 200, body: { ok: false, error: 'invalid_arguments' } };
