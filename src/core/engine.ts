@@ -1,4 +1,4 @@
-import type { DeadLetter } from '../distributed/store-steps.js';
+import type { DeadLetter } from './failed-batches.js';
 import type { ChannelStats } from './batch-store.js';
 import type { QueueEvent } from './events.js';
 import type { EnqueueResult, DrainResult, QueueTotals } from './message-queue.js';
@@ -35,8 +35,11 @@ export interface BatchingEngine {
   list(): Promise<ChannelStats[]>;
   totals(): QueueTotals;
   on(listener: (event: QueueEvent) => void): () => void;
-  /** Distributed mode: batches that failed every attempt (dead-letter policy), newest first. */
-  deadLetters?(limit: number): Promise<DeadLetter[]>;
+  /**
+   * Batches that failed, newest first: embedded mode keeps the latest in memory; distributed mode those that
+   * failed every attempt under `onBatchFailed: dead-letter`.
+   */
+  deadLetters(limit: number): Promise<DeadLetter[]>;
   /** Distributed mode: false while Redis is unreachable. */
   available?(): boolean;
   /** Shutdown: stop accepting, flush windows, wait up to `timeoutMs`; returns what must be spooled. */

@@ -11,6 +11,7 @@ import { MessageBatch, parseChannelKey, type OutboundMessage, type QueuedMessage
 import { SettingsPolicy, parseSettingsOverride, type ChannelSettings, type SettingsOverride } from './policy.js';
 import { Run, RunContext, abortReason, silentFallback, type AbortWhy, type RunHost } from './run.js';
 import { SharedTimeouts } from './shared-timeouts.js';
+import { FailedBatches, type DeadLetter } from './failed-batches.js';
 import { validateMessage } from './validate.js';
 
 /** Batch starts and settles between two looks at the deadline heap while the event loop is kept busy. */
@@ -40,6 +41,8 @@ export interface MessageQueueOptions {
   logger?: Logger;
   /** Windows sealed per timer turn before yielding to the event loop. @defaultValue 5000 */
   sealChunk?: number;
+  /** Messages of failed batches kept for {@link MessageQueue.deadLetters} (oldest forgotten first). @defaultValue 1000 */
+  keepFailedMessages?: number;
 }
 
 
@@ -94,6 +97,8 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private repliesDropped = 0;
   private idleWaiters: Array<() => void> = [];
   private drainedMessages = 0;
+  /** Failed batches, so a bot's failure never makes messages vanish without a trace (GET /api/v1/dead-letters). */
+  private readonly failed: FailedBatches;
   readonly policy: SettingsPolicy;
 
   constructor(options: MessageQueueOptions) {
@@ -105,6 +110,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     this.logger = options.logger;
     this.maxConcurrent = options.maxConcurrentBatches ?? 32;
     this.sealChunk = options.sealChunk ?? 5_000;
+    this.failed = new FailedBatches(options.keepFailedMessages ?? 1_000);
     this.policy = options.policy ?? new SettingsPolicy();
     this.timeouts = new SharedTimeouts<Run>(this.clock, this.scheduler, (run) => void this.abortRun(run, 'timeout'));
     const emit = (event: QueueEvent) => this.emit(event);
@@ -384,6 +390,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     } else {
       const err = asGatewayError(error);
       this.logger?.warn({ err: error, channelKey: key, batchId: batch.id }, 'processor failed; the channel moves on');
+      this.failed.add(batch, err.message, now);
       this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error: err.message, timeout: false });
     }
     this.afterRun(run, result);
@@ -446,7 +453,9 @@ export class MessageQueue implements RunHost, BatchingEngine {
       case 'timeout':
         this.finishStep(() => this.store.finish(key, batch.id, 'failed', now), (result) => {
           this.logger?.warn({ channelKey: key, batchId: batch.id, timeoutMs: run.settings.processingTimeoutMs }, 'processor timed out; the channel moves on');
-          this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error: `processor passed its ${run.settings.processingTimeoutMs} ms timeout`, timeout: true });
+          const error = `processor passed its ${run.settings.processingTimeoutMs} ms timeout`;
+          this.failed.add(batch, error, now);
+          this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error, timeout: true });
           this.afterRun(run, result);
         });
         break;
@@ -581,6 +590,11 @@ export class MessageQueue implements RunHost, BatchingEngine {
   }
 
   // ── reading ─────────────────────────────────────────────────────────────
+
+  /** The latest failed batches (processor threw, rejected or timed out), newest first. */
+  async deadLetters(limit: number): Promise<DeadLetter[]> {
+    return this.failed.newest(limit);
+  }
 
   async stats(channelKey: string): Promise<ChannelStats | null> {
     return this.store.stats(channelKey);

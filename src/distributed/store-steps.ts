@@ -1,4 +1,5 @@
 import type { BatchStore, FinishOutcome, FinishResult } from '../core/batch-store.js';
+import type { DeadLetter } from '../core/failed-batches.js';
 import type { MessageBatch, OutboundMessage } from '../core/model.js';
 import type { ChannelSettings } from '../core/policy.js';
 
@@ -38,13 +39,8 @@ export interface UnenqueuedBatch {
   enqueued: boolean;
 }
 
-/** A batch that exhausted its attempts under `onBatchFailed: dead-letter`. */
-export interface DeadLetter {
-  channelKey: string;
-  batch: ReturnType<MessageBatch['toJSON']>;
-  error: string;
-  failedAt: number;
-}
+/** A batch that exhausted its attempts under `onBatchFailed: dead-letter` (the same shape embedded mode keeps). */
+export type { DeadLetter };
 
 /**
  * The steps distributed mode needs on top of the BatchStore contract. Every step is one Lua script, so a

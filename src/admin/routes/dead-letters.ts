@@ -6,11 +6,12 @@ import { defineRoute } from '../validated-route.js';
 const querystring = z.strictObject({ limit: z.coerce.number().int().min(1).max(1_000).default(100) });
 
 /**
- * `GET /api/v1/dead-letters?limit=N`: batches that failed every attempt under `onBatchFailed: dead-letter`,
- * newest first. Embedded mode has none (a failed batch is logged and counted; the channel moves on).
+ * `GET /api/v1/dead-letters?limit=N`: failed batches with their messages and error, newest first. Embedded
+ * mode keeps the latest in memory (processor threw, rejected or timed out); distributed mode those that
+ * failed every attempt under `onBatchFailed: dead-letter`.
  */
 export function registerDeadLetterRoute(app: FastifyInstance, gateway: Gateway): void {
   defineRoute(app, 'GET', '/api/v1/dead-letters', { querystring }, async ({ query }) => ({
-    deadLetters: (await gateway.queue.deadLetters?.(query.limit)) ?? [],
+    deadLetters: await gateway.queue.deadLetters(query.limit),
   }));
 }

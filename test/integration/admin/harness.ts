@@ -41,6 +41,8 @@ export interface Call {
   /** performance.now() when the batch's signal aborted. */
   abortedAt?: number;
   release: (reply?: string) => void;
+  /** Makes the processor throw `error` (the batch fails). */
+  fail: (error: Error) => void;
 }
 
 /**
@@ -53,7 +55,7 @@ export class ControlledProcessor {
   private waiters: Array<() => void> = [];
 
   readonly run: Processor = (batch, ctx) =>
-    new Promise<void>((resolve) => {
+    new Promise<void>((resolve, reject) => {
       const texts = batch.messages.map((m) => m.text);
       const call: Call = {
         batch,
@@ -63,6 +65,7 @@ export class ControlledProcessor {
         release: (reply) => {
           void ctx.reply(reply ?? texts.join('|')).then(() => resolve());
         },
+        fail: reject,
       };
       ctx.signal.addEventListener('abort', () => {
         call.abortedAt = performance.now();

@@ -69,6 +69,27 @@ describe('operator actions over the admin API', () => {
     expect((await api(gw, 'GET', `/api/v1/channels/${key('c')}`)).body.counters).toMatchObject({ processed: 2, cleared: 5 });
   });
 
+  it('a batch whose processor threw or timed out is listed at /api/v1/dead-letters with its messages, newest first', async () => {
+    const { gw, chat, processor } = await startGateway({ manual: true, batching: { defaults: { windowMs: 30 } } });
+    await chat.say('sick', 'deploy failed');
+    await chat.say('sick', 'logs below');
+    (await processor.started(1)).fail(new Error('LLM answered 500'));
+    await api(gw, 'PUT', `/api/v1/channels/${key('sick')}/settings`, { processingTimeoutMs: 50 });
+    await chat.say('sick', 'anyone?');
+    await processor.started(2); // never released: the 50 ms timeout fails it
+    await until(async () => (await api(gw, 'GET', '/api/v1/dead-letters')).body.deadLetters.length === 2);
+
+    const { body } = await api(gw, 'GET', '/api/v1/dead-letters');
+    const [timedOut, threw] = body.deadLetters;
+    expect(timedOut).toMatchObject({ channelKey: 'chat:sick', error: 'processor passed its 50 ms timeout' });
+    expect(timedOut.batch.messages.map((m: { text: string }) => m.text)).toEqual(['anyone?']);
+    expect(threw).toMatchObject({ channelKey: 'chat:sick', error: 'LLM answered 500', batch: { channelKey: 'chat:sick' } });
+    expect(threw.batch.messages.map((m: { text: string }) => m.text)).toEqual(['deploy failed', 'logs below']);
+    expect(threw.failedAt).toBeLessThanOrEqual(timedOut.failedAt);
+    expect((await api(gw, 'GET', '/api/v1/dead-letters?limit=1')).body.deadLetters).toHaveLength(1);
+    expect((await api(gw, 'GET', `/api/v1/channels/${key('sick')}`)).body.counters).toMatchObject({ failed: 2 });
+  });
+
   it('front: an injected message runs before the batches already waiting', async () => {
     const { gw, chat, processor } = await startGateway({ manual: true, batching: { defaults: { windowMs: 30, maxBatchSize: 1 } } });
     await chat.say('f', 'busy');
