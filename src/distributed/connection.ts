@@ -2,7 +2,6 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { redactUrl } from '../config/redact.js';
 
-
 export type ConnectionRole = 'commands' | 'blocking' | 'subscriber';
 
 /**
