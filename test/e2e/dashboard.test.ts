@@ -1,19 +1,27 @@
 import { mkdir } from 'node:fs/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import type { Gateway } from '../../src/gateway.js';
+import type { Processor } from '../../src/processors/processor.js';
 import { launchBrowser } from '../helpers/chromium.js';
 import { api, startGateway, until } from '../integration/admin/harness.js';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 
+/** Opens /dashboard in a fresh Chromium (closed after the test), collecting the page's uncaught errors. */
+async function openDashboard(gw: Gateway) {
+  const browser = await launchBrowser();
+  onTestFinished(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.goto(`${gw.url}/dashboard`);
+  return { page, pageErrors };
+}
+
 describe('dashboard (Chromium)', { timeout: 90_000 }, () => {
   it('shows channels live, cancels an in-flight batch from the table, pages and searches', async () => {
     const { gw, chat, processor } = await startGateway({ manual: true, batching: { defaults: { windowMs: 40, maxBatchSize: 5 } } });
-    const browser = await launchBrowser();
-    onTestFinished(() => browser.close());
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    await page.goto(`${gw.url}/dashboard`);
+    const { page, pageErrors } = await openDashboard(gw);
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
     await expect.poll(() => page.locator('#empty').isVisible()).toBe(true);
 
@@ -84,6 +92,60 @@ describe('dashboard (Chromium)', { timeout: 90_000 }, () => {
     await page.screenshot({ path: new URL('dashboard.png', ARTIFACTS).pathname, fullPage: true });
     expect(pageErrors).toEqual([]);
     for (const c of processor.calls) if (!c.abortedAt) c.release();
+  });
+
+  it('lists failed batches live, texts as text, also on a phone screen', async () => {
+    // A bot that fails every batch holding a marked text, and answers the rest.
+    const failMarked: Processor = async (batch, ctx) => {
+      if (batch.messages.some((m) => m.text.includes('[fail]'))) throw new Error('bot crashed on [fail]');
+      await ctx.reply('ok');
+    };
+    const { gw, chat } = await startGateway({ token: 'dl-token', processor: failMarked, batching: { defaults: { windowMs: 40 } } });
+    const { page, pageErrors } = await openDashboard(gw);
+    await page.locator('#token').fill('dl-token'); // the list comes through the page's token-sending api()
+    await page.locator('#auth-form button').click();
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
+    await expect.poll(() => page.locator('#dead-letters-empty').textContent(), { timeout: 10_000 }).toBe('No failed batches.');
+    await expect.poll(() => page.locator('#dead-letters-empty').isVisible()).toBe(true);
+
+    // One batch of three messages fails: one of them tries to inject markup, one is long.
+    const injection = '<img src=x onerror="window.__injected = true">';
+    const long = `[fail] ${'x'.repeat(400)}`;
+    await chat.say('ops', 'please [fail] now');
+    await chat.say('ops', injection);
+    await chat.say('ops', long);
+    await chat.say('fine', 'this one is answered');
+    const item = page.locator('#dead-letters > li');
+    await expect.poll(() => item.count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => page.locator('#dead-letters-empty').isVisible()).toBe(false);
+    expect(await item.locator('.dl-key').textContent()).toBe('chat:ops');
+    expect(await item.locator('.dl-error').textContent()).toBe('bot crashed on [fail]');
+    expect(await item.locator('.dl-head').textContent()).toContain('3 msg');
+    expect(await item.locator('.dl-texts .dl-text').allTextContents()).toEqual(['please [fail] now', injection, `${long.slice(0, 140)}…`]);
+    expect(await item.locator('.dl-texts li').nth(2).getAttribute('title')).toBe(long);
+    expect(await item.locator('.dl-author').first().textContent()).toBe('Ana');
+    // The markup stayed text: no element was created from it and its handler never ran.
+    expect(await page.locator('#dead-letters img').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __injected?: boolean }).__injected)).toBeUndefined();
+
+    // A later failure comes first, still without a reload.
+    await chat.say('ops-2', 'second [fail]');
+    await expect.poll(() => item.count(), { timeout: 10_000 }).toBe(2);
+    expect(await item.first().locator('.dl-key').textContent()).toBe('chat:ops-2');
+    const listed = await api(gw, 'GET', '/api/v1/dead-letters?limit=20', undefined, { authorization: 'Bearer dl-token' });
+    expect(listed.body.deadLetters.map((d: { channelKey: string }) => d.channelKey)).toEqual(['chat:ops-2', 'chat:ops']);
+
+    // Phone screen: the page does not scroll sideways (the channel table scrolls in its panel) and the
+    // failed batches' long texts wrap inside theirs.
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.locator('section.failed').scrollIntoViewIfNeeded();
+    await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    const panel = await page.locator('section.failed').evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth, right: el.getBoundingClientRect().right }));
+    expect(panel.scroll).toBeLessThanOrEqual(panel.client);
+    expect(panel.right).toBeLessThanOrEqual(360);
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.locator('section.failed').screenshot({ path: new URL('dashboard-failed-phone.png', ARTIFACTS).pathname });
+    expect(pageErrors).toEqual([]);
   });
 
   it('asks for the token when the gateway has one, then works with it', async () => {

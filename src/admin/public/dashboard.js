@@ -348,6 +348,71 @@
     return row;
   }
 
+  // ── failed batches (GET /api/v1/dead-letters) ─────────────────────────
+  const DEAD_LETTER_LIMIT = 20;
+  const MESSAGES_SHOWN = 5; // per failed batch; the rest is counted
+  const TEXT_SHOWN = 140; // characters of a message text; the full text is in the title
+  let deadLettersTimer = null;
+  let deadLettersFetchedAt = 0;
+  // A failing bot can fail many batches a second: fetch at most once a second, and once more after the last.
+  function scheduleDeadLetters() {
+    if (deadLettersTimer !== null) return;
+    deadLettersTimer = setTimeout(() => {
+      deadLettersTimer = null;
+      refreshDeadLetters().catch(onError);
+    }, Math.max(0, deadLettersFetchedAt + 1000 - Date.now()));
+  }
+  async function refreshDeadLetters() {
+    deadLettersFetchedAt = Date.now();
+    const { deadLetters } = await api('GET', `/api/v1/dead-letters?limit=${DEAD_LETTER_LIMIT}`);
+    renderDeadLetters(deadLetters);
+  }
+  function span(text, cls) {
+    const el = document.createElement('span');
+    el.textContent = text;
+    if (cls) el.className = cls;
+    return el;
+  }
+  // By code point, so an emoji is never cut in half.
+  function shorten(text, max) {
+    const chars = Array.from(text);
+    return chars.length > max ? `${chars.slice(0, max).join('')}…` : text;
+  }
+  // Message texts come from chat users: everything here goes in as text, never as HTML.
+  function renderDeadLetters(deadLetters) {
+    const frag = document.createDocumentFragment();
+    for (const d of deadLetters) {
+      const li = document.createElement('li');
+      li.dataset.batchId = d.batch.id;
+      const head = document.createElement('div');
+      head.className = 'dl-head';
+      const time = document.createElement('time');
+      time.dateTime = new Date(d.failedAt).toISOString();
+      time.textContent = new Date(d.failedAt).toLocaleTimeString();
+      const count = d.batch.messages.length;
+      head.append(time, span(d.channelKey, 'dl-key'), span(`${count} msg`, 'small'));
+      const error = span(d.error, 'dl-error');
+      const texts = document.createElement('ul');
+      texts.className = 'dl-texts';
+      for (const m of d.batch.messages.slice(0, MESSAGES_SHOWN)) {
+        const item = document.createElement('li');
+        item.title = m.text;
+        item.append(span(m.userName, 'dl-author'), span(shorten(m.text, TEXT_SHOWN), 'dl-text'));
+        texts.append(item);
+      }
+      if (count > MESSAGES_SHOWN) {
+        const more = document.createElement('li');
+        more.className = 'small';
+        more.textContent = `+${count - MESSAGES_SHOWN} more`;
+        texts.append(more);
+      }
+      li.append(head, error, texts);
+      frag.append(li);
+    }
+    $('dead-letters').replaceChildren(frag);
+    $('dead-letters-empty').hidden = deadLetters.length > 0;
+  }
+
   // ── toolbar ────────────────────────────────────────────────────────────
   let searchTimer;
   $('search').addEventListener('input', () => {
@@ -419,6 +484,7 @@
     }
     // Per-batch start/completion lines would flood the log on a busy gateway; keep the ones people act on.
     if (type !== 'batch.started') logLine(type, describe(e));
+    if (type === 'batch.failed') scheduleDeadLetters();
     scheduleCharts();
     scheduleTableRefresh();
   }
@@ -492,6 +558,7 @@
     const tick = () => Promise.all([refreshStats(), refreshTable()]).catch(onError);
     await tick();
     setInterval(tick, 1000);
+    scheduleDeadLetters();
     // In-flight timers tick between refreshes.
     setInterval(() => {
       for (const row of $('rows').querySelectorAll('tr.busy')) {
