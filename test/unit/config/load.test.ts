@@ -43,19 +43,6 @@ describe('config', () => {
     expect(parseConfig({}, { DISCORD_TOKEN: 'from-env' }).adapters.discord.token).toBe('from-env');
     expect(parseConfig({ adapters: { discord: { token: 'in-file' } } }, { DISCORD_TOKEN: 'from-env' }).adapters.discord.token).toBe('in-file');
     expect(() => parseConfig({ adapters: { discord: { enabled: true } } }, {})).toThrow(/DISCORD_TOKEN/);
-    const pathsOf = (doc: unknown) => {
-      try {
-        parseConfig(doc, {});
-        return [];
-      } catch (err) {
-        return (err as ConfigError).issues.map((i) => i.path);
-      }
-    };
-    // maxWaitMs below windowMs, in the defaults or in a pattern (over the defaults); a disabled channel has no window.
-    expect(pathsOf({ batching: { defaults: { windowMs: 40_000 } } })).toEqual(['batching.defaults.maxWaitMs']);
-    expect(pathsOf({ batching: { channels: [{ match: 'a:*', windowMs: 10 }, { match: 'b:*', windowMs: 60_000 }] } })).toEqual(['batching.channels.1.maxWaitMs']);
-    expect(pathsOf({ batching: { defaults: { maxWaitMs: 1_000, windowMs: 500 }, channels: [{ match: 'c:*', windowMs: 2_000 }] } })).toEqual(['batching.channels.0.maxWaitMs']);
-    expect(pathsOf({ batching: { channels: [{ match: 'd:*', windowMs: 60_000, maxWaitMs: 90_000 }, { match: 'e:*', windowMs: 60_000, disabled: true }] } })).toEqual([]);
   });
 
   it('an invalid document names every failing path and what to write instead', () => {
