@@ -3,6 +3,9 @@ import { registerAdminCommands } from './cli/admin-commands.js';
 
 export const VERSION = '0.1.0';
 
+/** `--config`, shared by the commands that read the config file. */
+const configOption = () => new Option('-c, --config <path>', 'config file (else BATCHGATE_CONFIG, else config/default.yaml)');
+
 /** The `batchgate` command line. Only `main.ts` runs it, so tests can build and parse it freely. */
 export function buildCli(): Command {
   const program = new Command('batchgate')
@@ -13,7 +16,7 @@ export function buildCli(): Command {
   program
     .command('start')
     .description('run the gateway (embedded mode: web chat, webhook and admin API on one port)')
-    .addOption(new Option('-c, --config <path>', 'config file (else BATCHGATE_CONFIG, else config/default.yaml)'))
+    .addOption(configOption())
     .action(async (opts: { config?: string }) => {
       // Loaded here, not at the top: admin commands then start without pulling in discord.js and Bolt.
       const { runStart } = await import('./cli/start.js');
@@ -25,7 +28,7 @@ export function buildCli(): Command {
   program
     .command('worker')
     .description('run a distributed-mode worker: processes batches from Redis/BullMQ (needs redis.url)')
-    .addOption(new Option('-c, --config <path>', 'config file (else BATCHGATE_CONFIG, else config/default.yaml)'))
+    .addOption(configOption())
     .action(async (opts: { config?: string }) => {
       const { runWorker } = await import('./cli/worker.js');
       process.exit(await runWorker(opts.config));
@@ -34,7 +37,7 @@ export function buildCli(): Command {
   program
     .command('config')
     .description('check a config file and print the effective configuration (defaults filled in, secrets hidden); exit 1 if invalid')
-    .addOption(new Option('-c, --config <path>', 'config file (else BATCHGATE_CONFIG, else config/default.yaml)'))
+    .addOption(configOption())
     .option('--json', 'print JSON instead of YAML')
     .action(async (opts: { config?: string; json?: boolean }) => {
       const { runConfigCommand } = await import('./cli/config-command.js');
