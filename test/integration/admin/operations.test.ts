@@ -70,11 +70,12 @@ describe('operator actions over the admin API', () => {
   });
 
   it('a batch whose processor threw or timed out is listed at /api/v1/dead-letters with its messages, newest first', async () => {
-    const { gw, chat, processor } = await startGateway({ manual: true, batching: { defaults: { windowMs: 30 } } });
+    // The first batch seals by size (two messages, whatever the machine's pace); the next by a short window.
+    const { gw, chat, processor } = await startGateway({ manual: true, batching: { defaults: { windowMs: 60_000, maxBatchSize: 2 } } });
     await chat.say('sick', 'deploy failed');
     await chat.say('sick', 'logs below');
     (await processor.started(1)).fail(new Error('LLM answered 500'));
-    await api(gw, 'PUT', `/api/v1/channels/${key('sick')}/settings`, { processingTimeoutMs: 50 });
+    await api(gw, 'PUT', `/api/v1/channels/${key('sick')}/settings`, { processingTimeoutMs: 50, windowMs: 30 });
     await chat.say('sick', 'anyone?');
     await processor.started(2); // never released: the 50 ms timeout fails it
     await until(async () => (await api(gw, 'GET', '/api/v1/dead-letters')).body.deadLetters.length === 2);
