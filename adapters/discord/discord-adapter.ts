@@ -1,4 +1,4 @@
-import { Client, Events, GatewayIntentBits, Options, Partials, Routes, type Message } from 'discord.js';
+import { Client, Events, Options, Partials, Routes, type GatewayIntentBits, type Message } from 'discord.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../../src/config/schema.js';
 import { AdapterError } from '../../src/core/errors.js';
@@ -8,6 +8,7 @@ import type { AdapterContext, PlatformAdapter } from '../adapter.js';
 import { RefusalNotices } from '../refusal-notice.js';
 import { DISCORD_PLATFORM, dropReason, normalizeMessage } from './normalize.js';
 import { splitMessage } from './split-message.js';
+import { discordIntents, discordInviteUrl } from './requirements.js';
 import { describeStartError, fatalCloseAdvice } from './start-error.js';
 import { TypingIndicator } from './typing.js';
 import { RecentKeys } from '../../src/core/recent-keys.js';
@@ -26,8 +27,6 @@ export interface DiscordAdapterOptions extends DiscordAdapterConfig {
   /** Per-request REST timeout. @defaultValue 15000 */
   restTimeoutMs?: number;
 }
-
-const INTENTS = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent, GatewayIntentBits.DirectMessages];
 
 /** Message ids remembered to drop a redelivery (a RESUME may replay events the client already saw). */
 const RECENT_IDS = 2_000;
@@ -49,6 +48,7 @@ const NO_MENTIONS = { parse: [], replied_user: false } as const;
 export class DiscordAdapter implements PlatformAdapter {
   readonly platform = DISCORD_PLATFORM;
   readonly #options: DiscordAdapterOptions;
+  readonly #intents: GatewayIntentBits[];
   readonly #recent = new RecentKeys(RECENT_IDS);
   readonly #stop = new AbortController();
   #client: Client | null = null;
@@ -57,11 +57,26 @@ export class DiscordAdapter implements PlatformAdapter {
   #typing: TypingIndicator | null = null;
   #notices: RefusalNotices | null = null;
   #botUserId = '';
+  #applicationId = '';
   #connected = false;
   #closing: Promise<void> | null = null;
 
   constructor(options: DiscordAdapterOptions) {
     this.#options = options;
+    this.#intents = discordIntents(options);
+  }
+
+  /** The gateway intents this adapter sends in IDENTIFY (Message Content only when `mentionOnly` is off). */
+  get intents(): readonly GatewayIntentBits[] {
+    return this.#intents;
+  }
+
+  /**
+   * Once connected: the URL that adds this bot to a server with exactly the permissions the adapter uses
+   * (the start-up banner prints it). Empty before start.
+   */
+  get inviteUrl(): string {
+    return this.#applicationId ? discordInviteUrl(this.#applicationId) : '';
   }
 
   /** The REST base discord.js appends `/v10/...` to: `apiUrl` without a trailing slash or version. */
@@ -79,7 +94,7 @@ export class DiscordAdapter implements PlatformAdapter {
       throw new AdapterError(DISCORD_PLATFORM, 'no bot token: set adapters.discord.token (or DISCORD_TOKEN) to the token from the Developer Portal → your application → Bot');
     }
     const client = new Client({
-      intents: INTENTS,
+      intents: this.#intents,
       // DMs arrive for channels the cache has never seen; Partials.Channel lets discord.js build them.
       partials: [Partials.Channel],
       rest: {
@@ -105,10 +120,11 @@ export class DiscordAdapter implements PlatformAdapter {
       this.#connected = false;
       this.#botUserId = '';
       await client.destroy().catch(() => undefined);
-      throw describeStartError(err, { apiBase: this.apiBase, closeCode });
+      throw describeStartError(err, { apiBase: this.apiBase, closeCode, intents: this.#intents });
     }
     this.#connected = true;
-    log.info({ botUserId: this.#botUserId, username: client.user?.username, guilds: client.guilds.cache.size }, 'discord connected');
+    this.#applicationId = client.application?.id ?? this.#botUserId;
+    log.info({ botUserId: this.#botUserId, username: client.user?.username, guilds: client.guilds.cache.size, inviteUrl: this.inviteUrl }, 'discord connected');
   }
 
   async send(reply: OutboundMessage): Promise<void> {
@@ -216,7 +232,7 @@ export class DiscordAdapter implements PlatformAdapter {
       onCloseCode(code);
       this.#connected = false;
       // Only fatal codes arrive here after start-up (discord.js stops reconnecting), so the operator must act.
-      if (this.#botUserId) log.error({ code }, fatalCloseAdvice(code) ?? `discord gateway closed for good (code ${code})`);
+      if (this.#botUserId) log.error({ code }, fatalCloseAdvice(code, this.#intents) ?? `discord gateway closed for good (code ${code})`);
     });
     client.rest.on('rateLimited', (info) => {
       log.warn({ route: info.route, retryAfterMs: info.retryAfter, global: info.global, scope: info.scope }, 'discord rate limit; discord.js waits and retries');

@@ -1,18 +1,32 @@
-import { DiscordAPIError, DiscordjsErrorCodes, HTTPError } from 'discord.js';
+import { DiscordAPIError, DiscordjsErrorCodes, GatewayIntentBits, HTTPError } from 'discord.js';
 import { AdapterError } from '../../src/core/errors.js';
 import { DISCORD_PLATFORM } from './normalize.js';
+import { privilegedToggles } from './requirements.js';
 
 /** Gateway close codes that stop a bot for good, with what the operator has to change. */
 const FATAL_CLOSE_CODES: Record<number, string> = {
   4004: 'Discord rejected the bot token on the gateway (close code 4004). Check adapters.discord.token (DISCORD_TOKEN): copy it again from the Developer Portal → your application → Bot → Reset Token',
   4013: 'Discord rejected the gateway intents as invalid (close code 4013); this is a batchgate bug, please report it',
-  4014: 'Discord refused the gateway connection with close code 4014 (disallowed intents): the bot asks for the privileged Message Content intent. Enable "Message Content Intent" in the Developer Portal → your application → Bot → Privileged Gateway Intents, then restart',
 };
+
+/**
+ * Close code 4014 (disallowed intents): the app asked for a privileged intent whose toggle is off. Names
+ * each toggle the adapter's intents need, where it is, and the way around Message Content.
+ */
+function disallowedIntentsAdvice(intents: readonly GatewayIntentBits[]): string {
+  const toggles = privilegedToggles(intents);
+  const named = toggles.length > 0 ? toggles.map((t) => `"${t}"`).join(' and ') : 'the privileged intents it asks for';
+  const around = intents.includes(GatewayIntentBits.MessageContent)
+    ? ' (or set adapters.discord.mentionOnly: true, which does not need Message Content: Discord sends the text of mentions and DMs without it)'
+    : '';
+  return `Discord refused the gateway connection with close code 4014 (disallowed intents). Turn on ${named} in the Developer Portal → Applications → your application → Bot → Privileged Gateway Intents, save, then restart${around}`;
+}
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
 
-/** The advice for a fatal gateway close code, if it is one. */
-export function fatalCloseAdvice(code: number): string | undefined {
+/** The advice for a fatal gateway close code, if it is one; `intents` are the ones the adapter sent. */
+export function fatalCloseAdvice(code: number, intents: readonly GatewayIntentBits[]): string | undefined {
+  if (code === 4014) return disallowedIntentsAdvice(intents);
   return FATAL_CLOSE_CODES[code];
 }
 
@@ -21,10 +35,10 @@ export function fatalCloseAdvice(code: number): string | undefined {
  * `closeCode` is the gateway close code seen during start-up, if any (discord.js reports 4014 as a bare
  * "Used disallowed intents" error, so the code is captured from the shardDisconnect event instead).
  */
-export function describeStartError(err: unknown, context: { apiBase: string; closeCode: number | null }): AdapterError {
+export function describeStartError(err: unknown, context: { apiBase: string; closeCode: number | null; intents: readonly GatewayIntentBits[] }): AdapterError {
   if (err instanceof AdapterError) return err;
   if (context.closeCode !== null) {
-    const advice = fatalCloseAdvice(context.closeCode);
+    const advice = fatalCloseAdvice(context.closeCode, context.intents);
     if (advice) return new AdapterError(DISCORD_PLATFORM, advice, err);
   }
   if (isDiscordjsError(err) && err.code === DiscordjsErrorCodes.TokenInvalid) {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FakeGateway } from './fake-gateway.js';
+import { FakeGateway, type PrivilegedIntentSettings } from './fake-gateway.js';
 import {
   ChannelKind,
   MessageKind,
@@ -17,8 +17,12 @@ import {
 export interface FakeDiscordOptions {
   /** The only token the fake accepts. @defaultValue a fixed fake bot token */
   token?: string;
-  /** False: IDENTIFY asking for Message Content is refused with close code 4014. @defaultValue true */
-  messageContentAllowed?: boolean;
+  /**
+   * The application's Privileged Gateway Intents toggles (Developer Portal → Bot). IDENTIFY asking for
+   * one that is off is closed with 4014. @defaultValue Message Content on (as the setup docs say), the
+   * other two off (Discord's default)
+   */
+  privilegedIntents?: Partial<PrivilegedIntentSettings>;
   /** HELLO's heartbeat interval. @defaultValue 41250 (Discord's) */
   heartbeatIntervalMs?: number;
 }
@@ -79,6 +83,8 @@ export interface FakeDiscord extends Omit<WorldIds, 'bot' | 'ownerId'> {
   readonly connections: number;
   readonly openConnections: number;
   readonly identifies: number;
+  /** The `intents` bit field of every IDENTIFY, in order. */
+  readonly identifyIntents: readonly number[];
   readonly resumes: number;
   /** Heartbeats received (each answered with an ACK). */
   readonly heartbeats: number;
@@ -130,7 +136,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   const gateway = new FakeGateway(server, {
     token,
     world,
-    messageContentAllowed: options.messageContentAllowed ?? true,
+    privileged: { messageContent: true, guildMembers: false, presence: false, ...options.privilegedIntents },
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -308,6 +314,9 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     },
     get identifies() {
       return gateway.identifies;
+    },
+    get identifyIntents() {
+      return gateway.identifyIntents;
     },
     get resumes() {
       return gateway.resumes;

@@ -6,7 +6,7 @@
  * Follows shared/notes/platform-fakes.md §1.
  *
  * ```ts
- * const fake = await startFakeDiscord();               // { token?, messageContentAllowed?, heartbeatIntervalMs? }
+ * const fake = await startFakeDiscord();               // { token?, privilegedIntents?, heartbeatIntervalMs? }
  * onTestFinished(() => fake.close());                 // close the CLIENT first (client.destroy()), then the fake
  * new Client({ ..., rest: { api: fake.apiUrl } });     // apiUrl = http://127.0.0.1:PORT/api (client adds /v10/...)
  * await client.login(fake.token);
@@ -16,8 +16,13 @@
  * a public thread `threadId` under `channelId`, a DM channel `dmChannelId`, the bot `botUserId`,
  * a human `humanUser` (alice, display name Alice) and another bot `otherBotUser`. Every id is a snowflake.
  *
- * Gateway: HELLO → IDENTIFY (token checked: 4004 on mismatch; Message Content intent refused with close
- * code 4014 when `messageContentAllowed: false`) → READY (with `resume_gateway_url`) + GUILD_CREATE;
+ * Gateway: HELLO → IDENTIFY (token checked: 4004 on mismatch; a privileged intent — Message Content, Server
+ * Members, Presence — whose toggle is off in `privilegedIntents` is refused with close code 4014) → READY
+ * (with `resume_gateway_url`) + GUILD_CREATE (only with the Guilds intent);
+ * Strict like Discord about intents: each session gets only the dispatches its IDENTIFY intents ask for
+ * (guild messages need GuildMessages, DMs DirectMessages, typing GuildMessageTyping/DirectMessageTyping…),
+ * and a session without Message Content gets guild messages with `content`, `embeds`, `attachments`,
+ * `components` emptied unless they mention the bot or are its own. `identifyIntents` records each IDENTIFY.
  * heartbeats ACKed; RESUME replays the events missed while the socket was down, then RESUMED;
  * an unknown session gets op 9. A client close with 1000/1001 ends its session, like Discord.
  *
@@ -44,5 +49,7 @@
  * - `close()`: idempotent.
  */
 export { startFakeDiscord } from './fake-discord.js';
+export { Intent } from './fake-gateway.js';
+export type { PrivilegedIntentSettings } from './fake-gateway.js';
 export type { FakeDiscord, FakeDiscordOptions, PostAttempt, PostedMessage, UserMessageInput } from './fake-discord.js';
 export { MessageKind, ChannelKind } from './payloads.js';

@@ -63,4 +63,31 @@ describe('fake Discord with the real discord.js client', () => {
     expect(fake.connections).toBe(1);
     expect(fake.resumes).toBe(0);
   });
+
+  it('is as strict as Discord about intents: only what IDENTIFY asked for, content blanked without Message Content, 4014 for a toggle that is off', async () => {
+    const fake = await startFakeDiscord();
+    onTestFinished(() => fake.close());
+    // Guild messages without Message Content; no DirectMessages at all.
+    const client = new Client({ intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages], partials: [Partials.Channel], rest: { api: fake.apiUrl, retries: 0, timeout: 5_000 } });
+    onTestFinished(() => client.destroy());
+    const seen: Message[] = [];
+    client.on(Events.MessageCreate, (m) => seen.push(m));
+    const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+    await client.login(fake.token);
+    await ready;
+
+    fake.sendUserMessage({ channelId: fake.dmChannelId, content: 'a dm nobody asked for' });
+    fake.sendUserMessage({ channelId: fake.channelId, content: 'not for the bot', attachments: [{ filename: 'a.txt' }] });
+    fake.sendUserMessage({ channelId: fake.channelId, content: `<@${fake.botUserId}> for the bot`, mentions: [fake.botUserId] });
+    await fake.waitFor(() => seen.length >= 2, 'two guild messages');
+    expect(seen.map((m) => [m.channelId, m.content, m.attachments.size])).toEqual([
+      [fake.channelId, '', 0],
+      [fake.channelId, `<@${fake.botUserId}> for the bot`, 0],
+    ]);
+
+    const privileged = new Client({ intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMembers], rest: { api: fake.apiUrl, retries: 0 } });
+    onTestFinished(() => privileged.destroy());
+    await expect(privileged.login(fake.token)).rejects.toThrow(/disallowed intents/i);
+    await fake.waitFor(() => fake.closeCodes.includes(4014), 'the 4014 close');
+  });
 });

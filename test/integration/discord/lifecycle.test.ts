@@ -81,11 +81,11 @@ describe('DiscordAdapter start-up, resilience and shutdown', () => {
   });
 
   it('close code 4014: start() rejects telling the operator to enable the Message Content intent, and does not retry', async () => {
-    const h = await discordHarness({ fake: { messageContentAllowed: false } });
+    const h = await discordHarness({ fake: { privilegedIntents: { messageContent: false } } });
     const err = await h.start().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AdapterError);
     expect((err as Error).message).toContain('discord adapter: Discord refused the gateway connection with close code 4014');
-    expect((err as Error).message).toContain('Enable "Message Content Intent" in the Developer Portal');
+    expect((err as Error).message).toContain('Turn on "Message Content Intent" in the Developer Portal → Applications → your application → Bot → Privileged Gateway Intents');
     const connections = h.fake.connections;
     expect(connections).toBe(1);
     await sleep(1_500);
@@ -126,7 +126,7 @@ describe('DiscordAdapter start-up, resilience and shutdown', () => {
   });
 
   it('the process does not hang after a failed start (bad token, disallowed intents)', { timeout: 60_000 }, async () => {
-    const fake = await startFakeDiscord({ messageContentAllowed: false });
+    const fake = await startFakeDiscord({ privilegedIntents: { messageContent: false } });
     try {
       const badToken = await runFailingStart({ DISCORD_TOKEN: 'wrong', DISCORD_API_URL: fake.apiUrl });
       expect(badToken.exitCode).toBe(3);
