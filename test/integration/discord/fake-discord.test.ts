@@ -1,23 +1,25 @@
 import { Client, Events, GatewayIntentBits, Partials, type Message } from 'discord.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { startFakeDiscord } from '../../fakes/discord/index.js';
+import { startFakeDiscord, type FakeDiscord } from '../../fakes/discord/index.js';
+
+/** A bare discord.js client with these intents, logged in to the fake, recording every messageCreate. */
+async function loggedIn(fake: FakeDiscord, intents: GatewayIntentBits[]): Promise<{ client: Client; seen: Message[] }> {
+  const client = new Client({ intents, partials: [Partials.Channel], rest: { api: fake.apiUrl, retries: 0, timeout: 5_000 } });
+  onTestFinished(() => client.destroy());
+  const seen: Message[] = [];
+  client.on(Events.MessageCreate, (m) => seen.push(m));
+  const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+  await client.login(fake.token);
+  await ready;
+  return { client, seen };
+}
 
 // The fake itself, checked with a bare discord.js client (no adapter), so adapter tests can trust it.
 describe('fake Discord with the real discord.js client', () => {
   it('logs in, delivers MESSAGE_CREATE for channel, thread and DM, echoes posts and serves typing', async () => {
     const fake = await startFakeDiscord();
     onTestFinished(() => fake.close());
-    const client = new Client({
-      intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent, GatewayIntentBits.DirectMessages],
-      partials: [Partials.Channel],
-      rest: { api: fake.apiUrl, retries: 0, timeout: 5_000 },
-    });
-    onTestFinished(() => client.destroy());
-    const seen: Message[] = [];
-    client.on(Events.MessageCreate, (m) => seen.push(m));
-    const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
-    await client.login(fake.token);
-    await ready;
+    const { client, seen } = await loggedIn(fake, [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent, GatewayIntentBits.DirectMessages]);
     expect(client.user?.id).toBe(fake.botUserId);
 
     fake.sendUserMessage({ channelId: fake.channelId, content: 'in channel' });
@@ -68,13 +70,7 @@ describe('fake Discord with the real discord.js client', () => {
     const fake = await startFakeDiscord();
     onTestFinished(() => fake.close());
     // Guild messages without Message Content; no DirectMessages at all.
-    const client = new Client({ intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages], partials: [Partials.Channel], rest: { api: fake.apiUrl, retries: 0, timeout: 5_000 } });
-    onTestFinished(() => client.destroy());
-    const seen: Message[] = [];
-    client.on(Events.MessageCreate, (m) => seen.push(m));
-    const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
-    await client.login(fake.token);
-    await ready;
+    const { seen } = await loggedIn(fake, [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages]);
 
     fake.sendUserMessage({ channelId: fake.dmChannelId, content: 'a dm nobody asked for' });
     fake.sendUserMessage({ channelId: fake.channelId, content: 'not for the bot', attachments: [{ filename: 'a.txt' }] });
