@@ -45,13 +45,24 @@ function applyEnvOverrides(doc: Record<string, any>, env: Env): Record<string, a
  * Keys whose default is an environment variable (DESIGN's config block: `token: "${DISCORD_TOKEN}"`). Unlike
  * the overrides above, a value the document sets wins.
  */
+const ENV_DEFAULTS: ReadonlyArray<{ adapter: string; key: string; variable: string }> = [
+  { adapter: 'discord', key: 'token', variable: 'DISCORD_TOKEN' },
+  { adapter: 'slack', key: 'botToken', variable: 'SLACK_BOT_TOKEN' },
+  { adapter: 'slack', key: 'signingSecret', variable: 'SLACK_SIGNING_SECRET' },
+  { adapter: 'slack', key: 'appToken', variable: 'SLACK_APP_TOKEN' },
+];
+
 function applyEnvDefaults(doc: Record<string, any>, env: Env): Record<string, any> {
-  const token = env.DISCORD_TOKEN;
-  const adapters = doc.adapters ?? {};
-  const discord = adapters.discord ?? {};
-  // Anything but a mapping is left for the schema to reject with its path.
-  if (!token || !isMapping(adapters) || !isMapping(discord) || discord.token !== undefined) return doc;
-  return { ...doc, adapters: { ...adapters, discord: { ...discord, token } } };
+  let out = doc;
+  for (const { adapter, key, variable } of ENV_DEFAULTS) {
+    const value = env[variable];
+    const adapters = out.adapters ?? {};
+    const section = adapters[adapter] ?? {};
+    // Anything but a mapping is left for the schema to reject with its path.
+    if (!value || !isMapping(adapters) || !isMapping(section) || section[key] !== undefined) continue;
+    out = { ...out, adapters: { ...adapters, [adapter]: { ...section, [key]: value } } };
+  }
+  return out;
 }
 
 function isMapping(value: unknown): value is Record<string, unknown> {

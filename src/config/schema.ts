@@ -79,6 +79,8 @@ const slackSchema = z.strictObject({
   receiptReaction: z.string().default('eyes'),
   /** Reaction that replaces it once the reply is posted. @defaultValue 'white_check_mark' */
   doneReaction: z.string().default('white_check_mark'),
+  /** Look up each author's display name with `users.info` (needs the `users:read` scope), cached. @defaultValue false */
+  resolveNames: bool().default(false),
 });
 
 /** Distributed mode (DESIGN §7): Redis keys, BullMQ queue, failure policy and recovery timings. */
@@ -154,11 +156,11 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['adapters', 'discord', 'token'], message: 'discord is enabled: set adapters.discord.token (or DISCORD_TOKEN)' });
     const s = cfg.adapters.slack;
     if (s.enabled && !s.botToken)
-      ctx.addIssue({ code: 'custom', path: ['adapters', 'slack', 'botToken'], message: 'slack is enabled: set adapters.slack.botToken (xoxb-…)' });
+      ctx.addIssue({ code: 'custom', path: ['adapters', 'slack', 'botToken'], message: 'slack is enabled: set adapters.slack.botToken (or SLACK_BOT_TOKEN) to the Bot User OAuth Token (xoxb-…)' });
     if (s.enabled && s.mode === 'http' && !s.signingSecret)
-      ctx.addIssue({ code: 'custom', path: ['adapters', 'slack', 'signingSecret'], message: '`mode: http` needs adapters.slack.signingSecret' });
+      ctx.addIssue({ code: 'custom', path: ['adapters', 'slack', 'signingSecret'], message: '`mode: http` needs adapters.slack.signingSecret (or SLACK_SIGNING_SECRET)' });
     if (s.enabled && s.mode === 'socket' && !s.appToken)
-      ctx.addIssue({ code: 'custom', path: ['adapters', 'slack', 'appToken'], message: '`mode: socket` needs adapters.slack.appToken (xapp-…)' });
+      ctx.addIssue({ code: 'custom', path: ['adapters', 'slack', 'appToken'], message: '`mode: socket` needs adapters.slack.appToken (or SLACK_APP_TOKEN), an app-level token (xapp-…)' });
     const defaults = { ...DEFAULT_SETTINGS, ...cfg.batching.defaults };
     checkWindowFitsMaxWait(defaults, ['batching', 'defaults'], ctx);
     // A pattern's channels get the defaults with the pattern on top.

@@ -45,6 +45,14 @@ describe('config', () => {
     expect(() => parseConfig({ adapters: { discord: { enabled: true } } }, {})).toThrow(/DISCORD_TOKEN/);
   });
 
+  it('SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_APP_TOKEN default the slack keys the same way', () => {
+    const env = { SLACK_BOT_TOKEN: 'xoxb-env', SLACK_SIGNING_SECRET: 'secret-env', SLACK_APP_TOKEN: 'xapp-env' };
+    expect(parseConfig({ adapters: { slack: { enabled: true } } }, env).adapters.slack).toMatchObject({ botToken: 'xoxb-env', signingSecret: 'secret-env', appToken: 'xapp-env' });
+    expect(parseConfig({ adapters: { slack: { botToken: 'xoxb-file' } } }, env).adapters.slack.botToken).toBe('xoxb-file');
+    expect(() => parseConfig({ adapters: { slack: { enabled: true } } }, {})).toThrow(/SLACK_BOT_TOKEN/);
+    expect(() => parseConfig({ adapters: { slack: { enabled: true, mode: 'socket' } } }, { SLACK_BOT_TOKEN: 'xoxb-env' })).toThrow(/SLACK_APP_TOKEN/);
+  });
+
   it('an invalid document names every failing path and what to write instead', () => {
     let err: unknown;
     try {
