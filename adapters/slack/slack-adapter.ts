@@ -14,12 +14,14 @@ import { SlackReceipts } from './receipts.js';
 import { RecentKeys } from './recent-keys.js';
 import { toSlackLogger } from './slack-logger.js';
 import { SLACK_TEXT_LIMIT, splitText } from './split-text.js';
+import { SLACK_LISTENER_EVENTS, type SlackListenerEvent, type SlackMethod } from './requirements.js';
+import { SlackUserNames } from './user-names.js';
 
 /** The `adapters.slack` config keys the adapter reads (the parsed schema output). */
 export type SlackConfig = Pick<GatewayConfig['adapters']['slack'], 'mode' | 'botToken' | 'signingSecret' | 'appToken' | 'apiUrl' | 'receiptReaction' | 'doneReaction'>;
 
 /** {@link SlackConfig} plus knobs that are not operator config (tests and embedding). */
-export interface SlackAdapterOptions extends SlackConfig {
+export interface SlackAdapterOptions extends SlackConfig, Partial<Pick<GatewayConfig['adapters']['slack'], 'resolveNames'>> {
   /** Route of the Events API request URL in `mode: http`. @defaultValue '/slack/events' */
   eventsPath?: string;
   /** Timeout of each Web API request. @defaultValue 10000 */
@@ -57,6 +59,9 @@ export class SlackAdapter implements PlatformAdapter {
   #web: webApi.WebClient | undefined;
   #receipts: SlackReceipts | undefined;
   #notices: RefusalNotices | undefined;
+  #names: SlackUserNames | undefined;
+  /** Per channel, the last hand-off waiting for a name lookup: later messages queue behind it, so order holds. */
+  readonly #turns = new Map<string, Promise<void>>();
   #log: Logger | undefined;
   #state: 'new' | 'starting' | 'started' | 'closed' = 'new';
   #socketConnected = false;
@@ -108,6 +113,8 @@ export class SlackAdapter implements PlatformAdapter {
     }
 
     this.#notices = new RefusalNotices({ logger: log });
+    // Straight to the client, not #call: a 429 must not hold messages back while it is waited out.
+    if (opts.resolveNames) this.#names = new SlackUserNames({ call: (method, args) => web.apiCall(method, args), logger: log });
     this.#receipts = new SlackReceipts({
       receiptReaction: opts.receiptReaction,
       doneReaction: opts.doneReaction,
@@ -150,8 +157,7 @@ export class SlackAdapter implements PlatformAdapter {
     });
     await app.init();
     this.#app = app;
-    app.event('message', (args) => this.#onMessage(args as MessageArgs, ctx));
-    app.event('app_mention', (args) => this.#onMessage(args as MessageArgs, ctx));
+    for (const event of Object.keys(SLACK_LISTENER_EVENTS) as SlackListenerEvent[]) app.event(event, (args) => this.#onMessage(args as MessageArgs, ctx));
     app.error(async (err) => log.error({ err: err.message, code: err.code }, 'slack event handling failed'));
 
     this.#receiving = true;
@@ -286,6 +292,20 @@ export class SlackAdapter implements PlatformAdapter {
       log.debug({ id: msg.id, eventId, retryNum: args.context.retryNum, type: event.type }, 'slack redelivery dropped');
       return;
     }
+    const names = this.#names;
+    if (!names) return this.#accept(msg, ctx, log);
+    // The event's own profile, when it carries one, needs no lookup; it still waits its turn.
+    const named = msg.userName !== msg.userId ? Promise.resolve(msg) : names.nameOf(msg.userId).then((name) => ({ ...msg, userName: name ?? msg.userName }));
+    let accepting: Promise<void> = Promise.resolve();
+    // accept() is called inside the chain, so messages of one channel reach the queue in arrival order.
+    const turn = (this.#turns.get(msg.channelId) ?? Promise.resolve()).then(() => named).then((m) => void (accepting = this.#accept(m, ctx, log)));
+    this.#turns.set(msg.channelId, turn);
+    await turn;
+    if (this.#turns.get(msg.channelId) === turn) this.#turns.delete(msg.channelId);
+    await accepting;
+  }
+
+  async #accept(msg: InboundMessage, ctx: AdapterContext, log: Logger): Promise<void> {
     try {
       const accepted = await ctx.accept(msg);
       if (accepted.accepted) {
@@ -309,7 +329,7 @@ export class SlackAdapter implements PlatformAdapter {
     return this.#call('chat.postEphemeral', { channel, user: msg.userId, text, thread_ts: threadTs });
   }
 
-  #call(method: string, args: Record<string, unknown>): Promise<webApi.WebAPICallResult> {
+  #call(method: SlackMethod, args: Record<string, unknown>): Promise<webApi.WebAPICallResult> {
     const web = this.#web;
     if (!web) return Promise.reject(new AdapterError('slack', 'not started'));
     return callHonouringRateLimit((m, a) => web.apiCall(m, a), method, args, {

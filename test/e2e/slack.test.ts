@@ -230,6 +230,7 @@ describe('Slack HTTP mode through the real gateway (Bolt on the gateway fastify,
     const s = await startSlackGateway();
     const channel = 'C0THREAD1';
     const parentTs = nextTs();
+    s.fake.addMessage(channel, parentTs); // Bob's message the thread hangs off
     const deliver = httpDeliver(s);
     await deliver(eventCallback(aliceSays(channel, 'in the thread', { thread_ts: parentTs, parent_user_id: 'U0BOB0001' })));
     await deliver(eventCallback(aliceSays(channel, 'in the channel')));
@@ -357,6 +358,7 @@ describe('Slack refusals (overflow: reject) through the real gateway', () => {
     const s = await startFullChannels();
     const channel = 'C0FULL002';
     const parentTs = nextTs();
+    s.fake.addMessage(channel, parentTs); // Bob's message the thread hangs off
     const inThread = { thread_ts: parentTs, parent_user_id: 'U0BOB0001' };
     const [, m2] = await s.fill(channel, inThread);
 

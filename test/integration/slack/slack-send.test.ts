@@ -36,6 +36,7 @@ describe('slack adapter, sending and receipts', () => {
     expect(h.fake.posts()[0]).not.toHaveProperty('thread_ts');
 
     const parent = nextTs();
+    h.fake.addMessage('C0CHAN001', parent); // the message the thread hangs off
     await burst(h, 'C0CHAN001', ['in thread'], parent);
     const threadChannel = h.accepted.at(-1)?.channelId ?? '';
     expect(threadChannel).toBe(`C0CHAN001/${parent}`);
