@@ -1,3 +1,4 @@
+import { webApi } from '@slack/bolt';
 import { describe, expect, it, vi } from 'vitest';
 import { SLACK_METHOD_SCOPES } from '../../../adapters/slack/index.js';
 import { AdapterError } from '../../../src/core/errors.js';
@@ -42,7 +43,7 @@ describe('slack adapter against a fake as strict as Slack', () => {
     await vi.waitFor(() => expect(h.fake.redeliveries).toEqual([{ transport: 'http', eventId: body.event_id, attempt: 1, reason: 'http_error' }]), WAIT);
   });
 
-  it('refuses what real Slack refuses: an unknown channel, a thread with no such parent', async () => {
+  it('refuses what real Slack refuses: an unknown channel, a thread with no such parent, a reaction or edit of no such message', async () => {
     const h = await startSlackHarness();
     const nowhere = await h.adapter.send({ platform: 'slack', channelId: 'C0NOWHERE', text: 'hi', batchId: 'b1', inReplyTo: [] }).catch((e: unknown) => e);
     expect(nowhere).toBeInstanceOf(AdapterError);
@@ -50,6 +51,13 @@ describe('slack adapter against a fake as strict as Slack', () => {
     const orphan = await h.adapter.send({ platform: 'slack', channelId: `C0CHAN001/${nextTs()}`, text: 'hi', batchId: 'b2', inReplyTo: [] }).catch((e: unknown) => e);
     expect((orphan as Error).message).toContain('invalid_thread_ts');
     expect(h.fake.posts()).toEqual([]);
+
+    // Reactions and edits need a message that exists.
+    const web = new webApi.WebClient(h.fake.botToken, { slackApiUrl: h.fake.apiUrl, retryConfig: { retries: 0 } });
+    const unknownTs = nextTs();
+    await expect(web.reactions.add({ channel: 'C0CHAN001', timestamp: unknownTs, name: 'eyes' })).rejects.toMatchObject({ data: { error: 'message_not_found' } });
+    await expect(web.chat.update({ channel: 'C0CHAN001', ts: unknownTs, text: 'edited' })).rejects.toMatchObject({ data: { error: 'message_not_found' } });
+    await expect(web.reactions.add({ channel: 'C0NOWHERE', timestamp: unknownTs, name: 'eyes' })).rejects.toMatchObject({ data: { error: 'channel_not_found' } });
   });
 
   it('resolveNames: the batch carries the display name from users.info; a second message from the same user makes no second call', async () => {
