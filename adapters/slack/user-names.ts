@@ -39,7 +39,7 @@ export class SlackUserNames {
   readonly #failureTtlMs: number;
   readonly #now: () => number;
   #blockedUntil = 0;
-  #warned = new Set<string>();
+  readonly #warned = new Set<string>();
 
   constructor(options: SlackUserNamesOptions) {
     this.#opts = options;
