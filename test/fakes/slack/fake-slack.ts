@@ -16,7 +16,7 @@
  *   `chat.postMessage` (records, answers a fresh `ts`; `failNextPost(429, retryAfterSec)` makes the next
  *   call(s) fail with `Retry-After`), `chat.postEphemeral` (records, answers `{ ok, message_ts }`; no echo,
  *   as Slack sends no event for an ephemeral message), `reactions.add` / `reactions.remove` (keeps real reaction state:
- *   `already_reacted`, `no_reaction`), `apps.connections.open` (app token only; answers the socket URL).
+ *   `already_reacted`, `no_reaction`), `apps.connections.open` (app token only; answers the socket URL),
  *   `chat.update` (the bot's own messages only: `cant_update_message` otherwise), `users.info` (the world's
  *   users: `user_not_found` otherwise).
  *   Anything else: `{ok:false,error:'unknown_method'}`. A wrong token: `{ok:false,error:'invalid_auth'}`.
@@ -32,7 +32,8 @@
  *   `X-Slack-Retry-Num` / `X-Slack-Retry-Reason`; a Socket Mode envelope whose ack does not arrive in
  *   time is sent again as a new envelope with `retry_attempt` / `retry_reason: "timeout"`. Three retries
  *   at most, after `retryDelaysMs` (Slack: at once, ~1 min, ~5 min). `redeliveries` records each one;
- *   `loseAcks(n)` drops the next n acks as if lost on the way (to test the client's dedupe).
+ *   `loseAcks(n)` drops the next n acks as if lost on the way (to test the client's dedupe). Requests a
+ *   test forges (`signature`, `secret`, `timestamp` or `rawBody` given) are not retried: Slack did not send them.
  * - Socket Mode WebSocket at `/socket`: sends `{"type":"hello"}` on connect, records every ack
  *   (`{envelope_id, payload}`) the client sends, `sendEnvelope()` delivers an `events_api` envelope,
  *   `disconnectSocket(reason)` sends `{"type":"disconnect","reason"}` (the client must reconnect).
