@@ -30,6 +30,22 @@ export interface AdapterContext {
 }
 
 /**
+ * What an adapter that can edit its own messages offers for streamed replies: the reply appears as one
+ * message (`post`) that then grows (`edit`). The gateway calls these one at a time per message, never
+ * more often than `minEditIntervalMs`, and always sends the last snapshot.
+ */
+export interface MessageEditor {
+  /** Longest text one message holds; a longer stream shows its start, then the rest follows as new messages. */
+  readonly maxLength: number;
+  /** Least time between the end of one call and the next edit of the same message. @defaultValue 1000 */
+  readonly minEditIntervalMs?: number;
+  /** Posts the first snapshot; resolves the platform's id of the new message. */
+  post(reply: OutboundMessage): Promise<string>;
+  /** Replaces the text of a message `post` made. */
+  edit(messageId: string, reply: OutboundMessage): Promise<void>;
+}
+
+/**
  * One chat platform. Adapters ignore their own and other bots' messages, edits and deletions by default,
  * and dedupe platform retries by message id.
  */
@@ -43,6 +59,8 @@ export interface PlatformAdapter {
   send(reply: OutboundMessage): Promise<void>;
   /** Shows a typing indicator in a channel. */
   typing?(channelId: string): Promise<void>;
+  /** Present when the platform can edit messages: streamed replies grow in one message. */
+  readonly editor?: MessageEditor;
   /** Batch lifecycle events of this adapter's platform (receipts, typing, "collecting" state). */
   onQueueEvent?(event: QueueEvent): void;
   /** True once connected; /readyz reports it. */

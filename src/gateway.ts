@@ -15,6 +15,8 @@ import { SettingsPolicy } from './core/policy.js';
 import { createAdapters } from './adapters.js';
 import { ReplyRouter } from './reply-router.js';
 import { createProcessor } from './processors/create.js';
+import { MemoryConversationHistory, type ConversationHistory } from './processors/conversation-history.js';
+import { FAILED_MARK, STOPPED_MARK } from './stream-delivery.js';
 import type { Processor } from './processors/processor.js';
 import { Spool } from './spool.js';
 import { silentLogger } from './logger.js';
@@ -76,6 +78,8 @@ export class Gateway {
   private address = '';
   /** Set in distributed mode. */
   private cluster: GatewayCluster | undefined;
+  /** The LLM processor's turns per channel; a channel's `clear` clears them. */
+  private history: ConversationHistory | undefined;
 
   constructor(options: GatewayOptions) {
     this.options = options;
@@ -122,6 +126,16 @@ export class Gateway {
   /** Aborts when shutdown begins. */
   get signal(): AbortSignal {
     return this.shutdown.signal;
+  }
+
+  /**
+   * The channel's `clear`: discards its open and queued batches (not the one in flight) and what the LLM
+   * processor remembers of its conversation. Returns the messages removed.
+   */
+  async clearChannel(channelKey: string): Promise<number> {
+    const removed = await this.queue.clear(channelKey);
+    await this.history?.clear(channelKey);
+    return removed;
   }
 
   /** Reply delivery counters per platform. */
@@ -171,6 +185,9 @@ export class Gateway {
 
     this.queue.on((event) => {
       events.internalProducer.send(event).catch(() => undefined); // after stop, events have nowhere to go
+      // A batch that ends without finishing its streamed replies: they keep what they showed, marked.
+      if (event.type === 'batch.cancelled' || event.type === 'batch.interrupted') this.replyRouter.endStreams(event.batchId, STOPPED_MARK);
+      else if (event.type === 'batch.failed') this.replyRouter.endStreams(event.batchId, FAILED_MARK);
     });
     this.logEvents(events);
 
@@ -199,7 +216,8 @@ export class Gateway {
 
   /** Embedded mode: state in memory, the processor runs here. */
   private async buildEmbedded(baseDir: string): Promise<void> {
-    const processor = this.options.processor ?? (await createProcessor(this.config.processor, baseDir));
+    this.history = new MemoryConversationHistory();
+    const processor = this.options.processor ?? (await createProcessor(this.config.processor, baseDir, { history: this.history }));
     const { batching } = this.config;
     const replies = this.bus.get('replies');
     this.queue = new MessageQueue({
@@ -233,6 +251,12 @@ export class Gateway {
       () => this.replyRouter.flush(60_000),
     );
     this.queue = this.cluster.queue;
+    // A cancel issued at another gateway reaches this one only as a control message.
+    this.cluster.connection.control.on((msg) => {
+      if (msg.type === 'cancel') this.replyRouter.endStreams(msg.batchId, STOPPED_MARK);
+    });
+    const { RedisConversationHistory } = await import('./distributed/redis-history.js');
+    this.history = new RedisConversationHistory(this.cluster.connection.commands, this.config.distributed.prefix);
     await this.cluster.queue.start();
   }
 

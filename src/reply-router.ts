@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { PlatformAdapter } from '../adapters/adapter.js';
 import { Priority, type Channel } from './bus/index.js';
 import type { OutboundMessage } from './core/model.js';
+import { StreamDelivery } from './stream-delivery.js';
 
 export interface ReplyStats {
   sent: number;
@@ -20,11 +21,19 @@ export class ReplyRouter {
   /** Replies handed to a chain and not yet delivered or failed. */
   private pending = 0;
   private idleWaiters: Array<() => void> = [];
+  private readonly streams: StreamDelivery;
 
   constructor(
     private readonly replies: Channel<OutboundMessage>,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.streams = new StreamDelivery(logger);
+  }
+
+  /** A batch ended without finishing its streamed replies: they keep what they showed, plus `mark`. */
+  endStreams(batchId: string, mark: string): void {
+    this.streams.end(batchId, mark);
+  }
 
   attach(adapter: PlatformAdapter, signal: AbortSignal): void {
     const counters: ReplyStats = { sent: 0, failed: 0 };
@@ -54,8 +63,8 @@ export class ReplyRouter {
 
   private async deliver(adapter: PlatformAdapter, reply: OutboundMessage, counters: ReplyStats, key: string, chain: { length: number }): Promise<void> {
     try {
-      await adapter.send(reply);
-      counters.sent++;
+      await (reply.stream === undefined ? adapter.send(reply) : this.streams.deliver(adapter, reply));
+      if (reply.stream === undefined || reply.stream.final) counters.sent++;
     } catch (err) {
       counters.failed++;
       this.logger.error({ err, channelKey: key, batchId: reply.batchId }, 'reply delivery failed');

@@ -52,6 +52,7 @@ export class AdminMetrics {
   private readonly dropped: Counter<'reason'>;
   private readonly processorErrors: Counter<'kind'>;
   private readonly repliesDropped: Counter;
+  private readonly llmTokens: Counter<'kind' | 'model'>;
 
   constructor(private readonly gateway: Gateway) {
     const registers = [this.registry];
@@ -87,6 +88,7 @@ export class AdminMetrics {
     this.dropped = new Counter({ name: 'batchgate_dropped_total', help: 'Messages dropped, by reason (overflow, rejected, cleared, shutdown).', labelNames: ['reason'], registers });
     this.processorErrors = new Counter({ name: 'batchgate_processor_errors_total', help: 'Batches whose processor threw or timed out.', labelNames: ['kind'], registers });
     this.repliesDropped = new Counter({ name: 'batchgate_replies_dropped_total', help: 'ctx.reply calls after the batch was aborted (never delivered).', registers });
+    this.llmTokens = new Counter({ name: 'batchgate_llm_tokens_total', help: 'Tokens used by model calls (prompt or completion), as the endpoint reported them.', labelNames: ['kind', 'model'], registers });
     this.registerScrapeTimeSeries(registers);
     // Known label values start at 0, so `rate()` and `increase()` see a series before its first event.
     for (const reason of ['cancel', 'stop', 'shutdown']) this.cancelled.inc({ reason }, 0);
@@ -142,6 +144,10 @@ export class AdminMetrics {
       case QueueEventType.ReplyDropped:
         this.repliesDropped.inc();
         this.totals.repliesDropped++;
+        break;
+      case QueueEventType.Usage:
+        this.llmTokens.inc({ kind: 'prompt', model: event.model }, event.promptTokens);
+        this.llmTokens.inc({ kind: 'completion', model: event.model }, event.completionTokens);
         break;
       default:
         break;

@@ -38,6 +38,24 @@ const processorSchema = z.discriminatedUnion('type', [
     /** Tries for 5xx and network errors (never 4xx). @defaultValue 1 */
     attempts: numeric(z.number().int().min(1).max(10)).default(1),
   }),
+  z.strictObject({
+    type: z.literal('openai'),
+    /** Any OpenAI-compatible chat-completions base URL (Ollama: `http://127.0.0.1:11434/v1`). @defaultValue https://api.openai.com/v1 */
+    baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.openai.com/v1'),
+    /** Bearer token; empty sends none (local servers). @defaultValue "" */
+    apiKey: z.string().default(''),
+    model: z.string().min(1, 'name the model, e.g. gpt-4o-mini or llama3.2'),
+    system: z.string().optional(),
+    /** User and assistant messages kept per channel. @defaultValue 10 */
+    historyTurns: numeric(z.number().int().min(0).max(1_000)).default(10),
+    maxTokens: numeric(z.number().int().min(1)).optional(),
+    temperature: numeric(z.number().min(0).max(2)).optional(),
+    stream: bool().default(true),
+    /** Bounds each request, until the last byte of the answer. @defaultValue 120000 */
+    timeoutMs: numeric(z.number().int().min(1)).default(120_000),
+    /** Tries for 429, 5xx and network errors (Retry-After honoured). @defaultValue 3 */
+    attempts: numeric(z.number().int().min(1).max(10)).default(3),
+  }),
 ]);
 
 const webSchema = z.strictObject({

@@ -15,6 +15,7 @@ export const QueueEventType = {
   Paused: 'channel.paused',
   Resumed: 'channel.resumed',
   ReplyDropped: 'reply.dropped',
+  Usage: 'processor.usage',
 } as const;
 export type QueueEventType = (typeof QueueEventType)[keyof typeof QueueEventType];
 
@@ -40,4 +41,6 @@ export type QueueEvent =
   | (Base & { type: typeof QueueEventType.UnderWarn; queuedBatches: number; limit: number })
   | (Base & { type: typeof QueueEventType.Paused; cancelled: boolean })
   | (Base & { type: typeof QueueEventType.Resumed })
-  | (Base & { type: typeof QueueEventType.ReplyDropped; batchId: string });
+  | (Base & { type: typeof QueueEventType.ReplyDropped; batchId: string })
+  /** Tokens a processor's model call used (`ctx.usage`). */
+  | (Base & { type: typeof QueueEventType.Usage; batchId: string; model: string; promptTokens: number; completionTokens: number });

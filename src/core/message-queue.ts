@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import type { Processor, ReplyInput } from '../processors/processor.js';
+import type { Processor, ReplyInput, TokenUsage } from '../processors/processor.js';
+import { toOutbound } from './outbound.js';
+import { isReplyStream, pumpReplyStream } from './reply-stream.js';
 import type { ChannelStats, FinishResult, TakenBatch } from './batch-store.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.js';
 import type { BatchingEngine } from './engine.js';
@@ -474,21 +476,39 @@ export class MessageQueue implements RunHost, BatchingEngine {
 
   /** @internal RunContext's way to publish a reply. */
   publishReply(run: Run, input: ReplyInput): Promise<boolean> {
+    if (isReplyStream(input)) {
+      const stream = { id: `${run.batch.id}:${run.streams++}`, final: false };
+      return pumpReplyStream(input, {
+        signal: run.signal,
+        clock: this.clock,
+        scheduler: this.scheduler,
+        publish: (text, final) => this.publishOut(run, () => toOutbound(text, run.batch, { ...stream, final }), final),
+      });
+    }
+    return this.publishOut(run, () => toOutbound(input, run.batch), true);
+  }
+
+  private publishOut(run: Run, build: () => OutboundMessage, counts: boolean): Promise<boolean> {
     if (run.aborted) {
       this.repliesDropped++;
       this.emit({ type: QueueEventType.ReplyDropped, channelKey: run.key, at: this.clock.now(), batchId: run.batch.id });
       return Promise.resolve(false);
     }
-    const r = typeof input === 'string' ? { text: input } : input;
-    if (typeof r?.text !== 'string') return Promise.reject(new TypeError('ctx.reply needs a string or { text: string }'));
-    const { platform, channelId } = parseChannelKey(run.key);
-    const out: OutboundMessage = { platform, channelId, text: r.text, batchId: run.batch.id, inReplyTo: run.batch.messages.map((m) => m.id) };
-    if (r.threadId !== undefined) out.threadId = r.threadId;
-    if (r.replyTo !== undefined) out.replyTo = r.replyTo;
+    let out: OutboundMessage;
+    try {
+      out = build();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return Promise.resolve(this.onReply(out, run.batch)).then(() => {
-      run.replies++;
+      if (counts) run.replies++;
       return true;
     });
+  }
+
+  /** @internal RunContext's usage report. */
+  reportUsage(run: Run, usage: TokenUsage): void {
+    this.emit({ type: QueueEventType.Usage, channelKey: run.key, at: this.clock.now(), batchId: run.batch.id, ...usage });
   }
 
   /** @internal RunContext's typing request. */

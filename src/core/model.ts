@@ -180,4 +180,16 @@ export interface OutboundMessage {
   batchId: string;
   /** Ids of the batch's messages, in order. */
   inReplyTo: string[];
+  /**
+   * Set on a streamed reply: `text` is the whole text so far of one growing message `id`; adapters that
+   * can edit show each snapshot as an edit, others send only the `final` one.
+   */
+  stream?: ReplyStreamPart;
+}
+
+/** Which growing message a streamed snapshot belongs to. */
+export interface ReplyStreamPart {
+  /** Unique per stream (the batch id and the reply's index). */
+  id: string;
+  final: boolean;
 }

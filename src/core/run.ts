@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ProcessContext, ReplyInput } from '../processors/processor.js';
+import type { ProcessContext, ReplyInput, TokenUsage } from '../processors/processor.js';
 import { ErrorCode, GatewayError, ProcessorTimeoutError, ShuttingDownError } from './errors.js';
 import { parseChannelKey, type MessageBatch } from './model.js';
 import type { ChannelSettings } from './policy.js';
@@ -24,6 +24,8 @@ export class Run implements TimeoutLinks<Run> {
   timeoutNext: Run | null = null;
   timeoutList: TimeoutList<Run> | null = null;
   replies = 0;
+  /** Streamed replies started, for their ids. */
+  streams = 0;
   done = false;
   logger: Logger | undefined = undefined;
   readonly key: string;
@@ -59,6 +61,7 @@ export class Run implements TimeoutLinks<Run> {
 export interface RunHost {
   publishReply(run: Run, reply: ReplyInput): Promise<boolean>;
   requestTyping(run: Run): Promise<void>;
+  reportUsage(run: Run, usage: TokenUsage): void;
   runLogger(run: Run): Logger;
 }
 
@@ -92,6 +95,10 @@ export class RunContext implements ProcessContext {
 
   typing(): Promise<void> {
     return this.queue.requestTyping(this.run);
+  }
+
+  usage(usage: TokenUsage): void {
+    this.queue.reportUsage(this.run, usage);
   }
 }
 

@@ -6,6 +6,7 @@ import { createProcessor } from '../processors/create.js';
 import type { Processor } from '../processors/processor.js';
 import { connectCluster, type ClusterConnection } from './cluster.js';
 import { connectRedis } from './connection.js';
+import { RedisConversationHistory } from './redis-history.js';
 import { BullBatchConsumer } from './worker.js';
 
 export interface WorkerProcessOptions {
@@ -36,9 +37,11 @@ export class WorkerProcess {
 
   async start(): Promise<void> {
     const { config, logger } = this.o;
-    const processor = this.o.processor ?? (await createProcessor(config.processor, this.o.baseDir ?? process.cwd()));
     // A worker's own steps (claim, ack) report through the control channel, not locally.
     this.connection = await connectCluster(config, logger, () => undefined);
+    // The LLM processor's turns live in Redis, so whichever worker runs a channel's next batch has them.
+    const history = new RedisConversationHistory(this.connection.commands, config.distributed.prefix);
+    const processor = this.o.processor ?? (await createProcessor(config.processor, this.o.baseDir ?? process.cwd(), { history }));
     const d = config.distributed;
     this.bullConnection = connectRedis(config.redis.url, 'blocking', logger);
     this.consumer = new BullBatchConsumer({

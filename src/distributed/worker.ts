@@ -3,7 +3,10 @@ import type { Logger } from 'pino';
 import type { BatchConsumer } from '../core/batch-consumer.js';
 import { ProcessorTimeoutError, ShuttingDownError, GatewayError, ErrorCode } from '../core/errors.js';
 import { QueueEventType, type QueueEvent } from '../core/events.js';
+import { systemClock, systemScheduler } from '../core/clock.js';
 import { parseChannelKey, type OutboundMessage } from '../core/model.js';
+import { toOutbound } from '../core/outbound.js';
+import { isReplyStream, pumpReplyStream } from '../core/reply-stream.js';
 import type { ProcessContext, Processor, ReplyInput } from '../processors/processor.js';
 import type { ControlBus } from './control.js';
 import { BATCH_QUEUE, bullPrefix, type BatchDispatcher, type BatchJobData } from './dispatcher.js';
@@ -107,18 +110,30 @@ export class BullBatchConsumer implements BatchConsumer {
     this.active.set(delivery, { controller, claimed });
     const startedAt = Date.now();
     let replies = 0;
+    let streams = 0;
     this.publishEvent({ type: QueueEventType.Started, channelKey, at: startedAt, batchId, size: batch.size, waitMs: Math.max(0, startedAt - claimed.sealedAt), messageIds: batch.messages.map((m) => m.id) });
     const { platform, channelId } = parseChannelKey(channelKey);
     const logger = this.o.logger.child({ channelKey, batchId });
     const ctx: ProcessContext = {
       signal: controller.signal,
-      reply: async (input: ReplyInput) => {
-        const out = toOutbound(input, platform, channelId, batch.id, batch.messages.map((m) => m.id));
-        const sent = !controller.signal.aborted && (await this.o.store.publishReply(channelKey, batchId, fence, out, replyStreamFor(this.keys, out, batch)));
-        if (sent) replies++;
-        else this.publishEvent({ type: QueueEventType.ReplyDropped, channelKey, at: Date.now(), batchId });
-        return sent;
+      reply: (input: ReplyInput) => {
+        const send = async (out: OutboundMessage, counts: boolean): Promise<boolean> => {
+          const sent = !controller.signal.aborted && (await this.o.store.publishReply(channelKey, batchId, fence, out, replyStreamFor(this.keys, out, batch)));
+          if (sent && counts) replies++;
+          else if (!sent) this.publishEvent({ type: QueueEventType.ReplyDropped, channelKey, at: Date.now(), batchId });
+          return sent;
+        };
+        if (!isReplyStream(input)) return send(toOutbound(input, batch), true);
+        const stream = { id: `${batchId}:${streams++}`, final: false };
+        // Snapshots travel like replies (fenced, through the reply streams), at most one a second.
+        return pumpReplyStream(input, {
+          signal: controller.signal,
+          clock: systemClock,
+          scheduler: systemScheduler,
+          publish: (text, final) => send(toOutbound(text, batch, { ...stream, final }), final),
+        });
       },
+      usage: (usage) => this.publishEvent({ type: QueueEventType.Usage, channelKey, at: Date.now(), batchId, ...usage }),
       typing: async () => undefined,
       logger,
       channel: { key: channelKey, platform, channelId, settings },
@@ -202,13 +217,4 @@ export class BullBatchConsumer implements BatchConsumer {
 function whenAborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-}
-
-function toOutbound(input: ReplyInput, platform: string, channelId: string, batchId: string, inReplyTo: string[]): OutboundMessage {
-  const r = typeof input === 'string' ? { text: input } : input;
-  if (typeof r?.text !== 'string') throw new TypeError('ctx.reply needs a string or { text: string }');
-  const out: OutboundMessage = { platform, channelId, text: r.text, batchId, inReplyTo };
-  if (r.threadId !== undefined) out.threadId = r.threadId;
-  if (r.replyTo !== undefined) out.replyTo = r.replyTo;
-  return out;
 }

@@ -2,14 +2,29 @@ import type { Logger } from 'pino';
 import type { MessageBatch } from '../core/model.js';
 import type { ChannelSettings } from '../core/policy.js';
 
-/** What a processor may send back for a batch. */
-export type ReplyInput = string | { text: string; threadId?: string; replyTo?: string };
+/**
+ * What a processor may send back for a batch: a text, or a stream of text deltas (an async iterable of
+ * strings, e.g. an async generator) that platforms able to edit show growing in one message.
+ */
+export type ReplyInput = string | { text: string; threadId?: string; replyTo?: string } | AsyncIterable<string>;
+
+/** Tokens one model call used, for `batchgate_llm_tokens_total`. */
+export interface TokenUsage {
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+}
 
 export interface ProcessContext {
   /** Aborts when the batch is cancelled, interrupted, times out, or the gateway shuts down. */
   signal: AbortSignal;
-  /** Publishes a reply; after the signal aborted it is dropped (and counted) and resolves false. */
+  /**
+   * Publishes a reply; after the signal aborted it is dropped (and counted) and resolves false. A stream
+   * resolves once it ended (true) or the run aborted (false: what was shown stays, marked as stopped).
+   */
   reply(reply: ReplyInput): Promise<boolean>;
+  /** Reports the tokens a model call used (counted in the metrics); optional for hand-made contexts. */
+  usage?(usage: TokenUsage): void;
   /** Asks the adapter to show a typing indicator. */
   typing(): Promise<void>;
   logger: Logger;

@@ -59,7 +59,7 @@ export function registerChannelRoutes(app: FastifyInstance, gateway: Gateway, on
 
   defineRoute(app, 'DELETE', '/api/v1/channels/:key/queue', { params: channelKeyParams }, async ({ params }) => {
     await requireKnown(queue, params.key);
-    return { removed: await queue.clear(params.key) };
+    return { removed: await gateway.clearChannel(params.key) };
   });
 
   defineRoute(app, 'POST', '/api/v1/channels/:key/messages', { params: channelKeyParams, body: injectBody }, async ({ params, body }, _req, reply) => {

@@ -1,0 +1,17 @@
+import type { ReplyInput } from '../processors/processor.js';
+import { parseChannelKey, type MessageBatch, type OutboundMessage, type ReplyStreamPart } from './model.js';
+
+/** A reply that is not a stream: a text, or a text with where to put it. */
+export type ReplyText = Exclude<ReplyInput, AsyncIterable<string>>;
+
+/** Turns what a processor passed to `ctx.reply` into the message the adapters deliver. */
+export function toOutbound(input: ReplyText, batch: MessageBatch, stream?: ReplyStreamPart): OutboundMessage {
+  const r = typeof input === 'string' ? { text: input } : input;
+  if (typeof r?.text !== 'string') throw new TypeError('ctx.reply needs a string, { text: string } or an async iterable of strings');
+  const { platform, channelId } = parseChannelKey(batch.channelKey);
+  const out: OutboundMessage = { platform, channelId, text: r.text, batchId: batch.id, inReplyTo: batch.messages.map((m) => m.id) };
+  if (r.threadId !== undefined) out.threadId = r.threadId;
+  if (r.replyTo !== undefined) out.replyTo = r.replyTo;
+  if (stream !== undefined) out.stream = stream;
+  return out;
+}
