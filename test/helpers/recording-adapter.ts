@@ -11,7 +11,7 @@ export class RecordingAdapter implements PlatformAdapter {
   readonly events: QueueEvent[] = [];
   ctx: AdapterContext | undefined;
   closed = 0;
-  private waiters: Array<() => void> = [];
+  protected waiters: Array<() => void> = [];
 
   constructor(readonly platform = 'test') {}
 
