@@ -113,7 +113,7 @@ export class StreamDelivery {
       const next = state.next;
       state.next = null;
       if (next.kind === 'mark') {
-        if (state.messageId !== null) await this.call(state, () => editor.edit(state.messageId!, { ...state.template, text: fit(state.shown, editor.maxLength - next.mark.length) + next.mark }));
+        if (state.messageId !== null) await this.call(state, () => editor.edit(state.messageId!, { ...state.template, text: fit(state.shown, editor.maxLength - next.mark.length) + next.mark, stream: { id: state.id, final: true, stopped: true } }));
         continue;
       }
       const { reply } = next;

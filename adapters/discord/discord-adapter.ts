@@ -4,7 +4,7 @@ import type { GatewayConfig } from '../../src/config/schema.js';
 import { AdapterError } from '../../src/core/errors.js';
 import type { QueueEvent } from '../../src/core/events.js';
 import type { OutboundMessage } from '../../src/core/model.js';
-import type { AdapterContext, PlatformAdapter } from '../adapter.js';
+import type { AdapterContext, MessageEditor, PlatformAdapter } from '../adapter.js';
 import { RefusalNotices } from '../refusal-notice.js';
 import { DISCORD_PLATFORM, dropReason, normalizeMessage } from './normalize.js';
 import { splitMessage } from './split-message.js';
@@ -150,6 +150,35 @@ export class DiscordAdapter implements PlatformAdapter {
       }
       this.#typing?.replied(channelId);
     }
+  }
+
+  /**
+   * Streamed replies: one message, then `PATCH /channels/:id/messages/:id` edits (the gateway spaces them a
+   * second apart; Discord allows 5 per 5 s per channel, and discord.js's REST queue waits out 429s).
+   */
+  readonly editor: MessageEditor = {
+    maxLength: 2_000,
+    minEditIntervalMs: 1_000,
+    post: async (reply) => {
+      const client = this.#requireClient();
+      const channelId = reply.threadId || reply.channelId;
+      const body: Record<string, unknown> = { content: reply.text, allowed_mentions: ALLOWED_MENTIONS };
+      const replyTo = reply.replyTo ?? (this.#options.replyToLast ? reply.inReplyTo.at(-1) : undefined);
+      if (replyTo) body.message_reference = { message_id: replyTo, fail_if_not_exists: false };
+      const posted = (await client.rest.post(Routes.channelMessages(channelId), { body })) as { id: string };
+      this.#typing?.replied(channelId);
+      return posted.id;
+    },
+    edit: async (messageId, reply) => {
+      const client = this.#requireClient();
+      await client.rest.patch(Routes.channelMessage(reply.threadId || reply.channelId, messageId), { body: { content: reply.text, allowed_mentions: ALLOWED_MENTIONS } });
+    },
+  };
+
+  #requireClient(): Client {
+    const client = this.#client;
+    if (!client || this.#closing) throw new AdapterError(DISCORD_PLATFORM, 'editing needs a started adapter that is not closed');
+    return client;
   }
 
   async typing(channelId: string): Promise<void> {

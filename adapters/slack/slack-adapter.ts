@@ -5,7 +5,7 @@ import type { GatewayConfig } from '../../src/config/schema.js';
 import { AdapterError, LifecycleError } from '../../src/core/errors.js';
 import type { QueueEvent } from '../../src/core/events.js';
 import type { OutboundMessage } from '../../src/core/model.js';
-import type { AdapterContext, InboundMessage, PlatformAdapter } from '../adapter.js';
+import type { AdapterContext, InboundMessage, MessageEditor, PlatformAdapter } from '../adapter.js';
 import { RefusalNotices } from '../refusal-notice.js';
 import { FastifyReceiver } from './fastify-receiver.js';
 import { normalizeSlackEvent, parseSlackChannelId, type SlackMessageEvent } from './normalize.js';
@@ -202,6 +202,26 @@ export class SlackAdapter implements PlatformAdapter {
     }
     this.#receipts?.onDelivered(reply.batchId);
   }
+
+  /**
+   * Streamed replies: `chat.postMessage`, then `chat.update` of that `ts`. `chat.update` is a Tier 3
+   * method (about 50 calls a minute), so one message is edited at most every 1.2 s; 429s are waited out.
+   */
+  readonly editor: MessageEditor = {
+    maxLength: SLACK_TEXT_LIMIT,
+    minEditIntervalMs: 1_200,
+    post: async (reply) => {
+      const { channel, threadTs } = parseSlackChannelId(reply.channelId);
+      const posted = await this.#call('chat.postMessage', { channel, text: reply.text, thread_ts: reply.threadId ?? threadTs });
+      if (reply.stream?.final && !reply.stream.stopped) this.#receipts?.onDelivered(reply.batchId);
+      return String((posted as { ts?: unknown }).ts);
+    },
+    edit: async (ts, reply) => {
+      const { channel } = parseSlackChannelId(reply.channelId);
+      await this.#call('chat.update', { channel, ts, text: reply.text });
+      if (reply.stream?.final && !reply.stream.stopped) this.#receipts?.onDelivered(reply.batchId);
+    },
+  };
 
   onQueueEvent(event: QueueEvent): void {
     this.#receipts?.onQueueEvent(event);

@@ -17,7 +17,10 @@
  *   { type: 'queued', batchId, size }                             the batch closed and waits to be processed
  *   { type: 'processing', batchId, size }                         the bot is working on it (typing indicator)
  *   { type: 'idle', batchId?, outcome }                           that work ended: completed|failed|cancelled|cleared
- *   { type: 'reply', id, text, batchId, inReplyTo, at }           the bot's answer
+ *   { type: 'reply', id, text, batchId, inReplyTo, at, streaming? } the bot's answer. A streamed answer is
+ *                                                  several frames with one `id`, each with the whole text so
+ *                                                  far; `streaming: true` on all but the last (the page
+ *                                                  replaces the bubble's text with each)
  *   { type: 'error', code, reason, clientId? }                    a frame was refused; the socket stays open
  *
  * `deadline`, `now` and `at` are the server's epoch ms; the page counts down `deadline - now` from the
@@ -74,7 +77,7 @@ export const ServerFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('queued'), batchId: z.string(), size: z.number() }),
   z.object({ type: z.literal('processing'), batchId: z.string(), size: z.number() }),
   z.object({ type: z.literal('idle'), batchId: z.string().optional(), outcome: z.enum(['completed', 'failed', 'cancelled', 'cleared']) }),
-  z.object({ type: z.literal('reply'), id: z.string(), text: z.string(), batchId: z.string(), inReplyTo: z.array(z.string()), at: z.number() }),
+  z.object({ type: z.literal('reply'), id: z.string(), text: z.string(), batchId: z.string(), inReplyTo: z.array(z.string()), at: z.number(), streaming: z.boolean().optional() }),
   ErrorFrame,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrame>;

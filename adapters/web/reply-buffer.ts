@@ -30,6 +30,11 @@ export class ReplyBuffer<T> {
     }
   }
 
+  /** True when one of the channel's buffered items matches. */
+  has(channelId: string, match: (item: T) => boolean): boolean {
+    return this.#byChannel.get(channelId)?.some(match) ?? false;
+  }
+
   /** Removes and returns the channel's buffered items, oldest first. */
   take(channelId: string): T[] {
     const list = this.#byChannel.get(channelId) ?? [];

@@ -3,7 +3,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
-import type { AcceptResult, AdapterContext, PlatformAdapter } from '../adapter.js';
+import type { AcceptResult, AdapterContext, MessageEditor, PlatformAdapter } from '../adapter.js';
 import { AdapterError, ErrorCode } from '../../src/core/errors.js';
 import { QueueEventType, type QueueEvent } from '../../src/core/events.js';
 import { parseChannelKey, type OutboundMessage } from '../../src/core/model.js';
@@ -130,16 +130,40 @@ export class WebAdapter implements PlatformAdapter {
 
   /** Delivers a reply to every open tab of the channel, or keeps it for the channel's next `hello`. */
   async send(reply: OutboundMessage): Promise<void> {
+    this.#sendFrame(reply, randomUUID());
+  }
+
+  /**
+   * Streamed replies: frames with one id that the page shows as one growing bubble. A tab that is not
+   * open gets the first and the last frame of the stream from the reply buffer.
+   */
+  readonly editor: MessageEditor = {
+    maxLength: Number.MAX_SAFE_INTEGER,
+    minEditIntervalMs: 1_000,
+    post: async (reply) => {
+      const id = randomUUID();
+      this.#sendFrame(reply, id, reply.stream?.final !== true);
+      return id;
+    },
+    edit: async (id, reply) => {
+      this.#sendFrame(reply, id, reply.stream?.final !== true);
+    },
+  };
+
+  #sendFrame(reply: OutboundMessage, id: string, streaming = false): void {
     const frame: ReplyFrame = {
       type: 'reply',
-      id: randomUUID(),
+      id,
       text: reply.text,
       batchId: reply.batchId,
       inReplyTo: reply.inReplyTo,
       at: Date.now(),
+      ...(reply.stream === undefined ? {} : { streaming }),
     };
     const delivered = this.#broadcast(reply.channelId, frame);
-    if (delivered === 0) {
+    // Of a stream, only the first frame (it has the id) and the last need keeping.
+    const keep = !streaming || !this.#replies.has(reply.channelId, (f) => f.id === id);
+    if (delivered === 0 && keep) {
       this.#replies.push(reply.channelId, frame);
       this.#log.debug({ channelId: reply.channelId, batchId: reply.batchId }, 'no tab open; reply buffered');
     }

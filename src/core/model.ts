@@ -192,4 +192,6 @@ export interface ReplyStreamPart {
   /** Unique per stream (the batch id and the reply's index). */
   id: string;
   final: boolean;
+  /** On the gateway's last edit of a stream its batch ended early: the text shown, plus the stopped mark. */
+  stopped?: boolean;
 }

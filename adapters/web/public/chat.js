@@ -71,8 +71,10 @@
   /** Several tabs share the transcript: re-read before writing and skip entries another tab saved. */
   function remember(entry) {
     const list = loadTranscript();
-    if (list.some((e) => e.key === entry.key)) return;
-    list.push(entry);
+    const at = list.findIndex((e) => e.key === entry.key);
+    // A streamed reply's final frame replaces what an earlier one left.
+    if (at !== -1) list[at] = entry;
+    else list.push(entry);
     store.set(KEY_TRANSCRIPT, JSON.stringify(list.slice(-MAX_TRANSCRIPT)));
   }
 
@@ -118,10 +120,19 @@
     return el;
   }
 
-  function showBot(key, text) {
-    if (log.querySelector(`[data-key="${CSS.escape(key)}"]`)) return;
+  // A streamed reply arrives as frames with one id whose text grows; `streaming` is true until the last.
+  function showBot(key, text, streaming) {
+    const shown = log.querySelector(`[data-key="${CSS.escape(key)}"]`);
+    if (shown) {
+      const stick = nearBottom();
+      shown.querySelector('[data-testid="message-text"]').textContent = text;
+      shown.dataset.streaming = String(Boolean(streaming));
+      if (stick) log.scrollTop = log.scrollHeight;
+      return;
+    }
     const el = bubble('bot', text);
     el.dataset.key = key;
+    el.dataset.streaming = String(Boolean(streaming));
     append(el);
   }
 
@@ -283,8 +294,8 @@
           collecting = null;
           waitingForBot = false;
         }
-        showBot(`r:${f.id}`, f.text);
-        remember({ key: `r:${f.id}`, kind: 'bot', text: f.text, at: f.at });
+        showBot(`r:${f.id}`, f.text, f.streaming);
+        if (!f.streaming) remember({ key: `r:${f.id}`, kind: 'bot', text: f.text, at: f.at });
         break;
       case 'error':
         if (f.clientId && bubbles.has(f.clientId)) {

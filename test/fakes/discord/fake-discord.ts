@@ -76,6 +76,8 @@ export interface FakeDiscord extends Omit<WorldIds, 'bot' | 'ownerId'> {
   humanUser: FakeUser;
   otherBotUser: FakeUser;
   postedMessages: PostedMessage[];
+  /** Successful `PATCH /channels/:id/messages/:id` (message edits), in order. */
+  editedMessages: PostedMessage[];
   postAttempts: PostAttempt[];
   typingCalls: Array<{ channelId: string; at: number }>;
   /** Every `[method, path]` the REST side served, in order. */
@@ -119,6 +121,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   const knownMessages = new Set<string>();
   const failures: Array<{ status: number; retryAfter?: number }> = [];
   const postedMessages: PostedMessage[] = [];
+  const editedMessages: PostedMessage[] = [];
   const postAttempts: PostAttempt[] = [];
   const typingCalls: Array<{ channelId: string; at: number }> = [];
   const requests: Array<{ method: string; path: string; status: number }> = [];
@@ -189,7 +192,30 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       return reply(req, res, 204);
     }
     if (method === 'POST' && rest === '/messages') return postMessage(req, res, channelId, info);
+    const edit = /^\/messages\/(\d+)$/.exec(rest);
+    if (method === 'PATCH' && edit) return editMessage(req, res, channelId, info, edit[1] ?? '');
     return reply(req, res, 404, { message: '404: Not Found', code: 0 });
+  }
+
+  /** A bot may edit only its own messages (50005); the edit comes back on the gateway as MESSAGE_UPDATE. */
+  async function editMessage(req: IncomingMessage, res: ServerResponse, channelId: string, info: { type: number; guildId: string | null }, messageId: string): Promise<void> {
+    const body = await readJson(req);
+    if (!body) return reply(req, res, 400, { message: 'the fake only accepts application/json message bodies', code: 50035 });
+    const original = postedMessages.find((m) => m.id === messageId && m.channelId === channelId);
+    if (!original) {
+      return knownMessages.has(messageId)
+        ? reply(req, res, 403, { message: 'Cannot edit a message authored by another user', code: 50005 })
+        : reply(req, res, 404, { message: 'Unknown Message', code: 10008 });
+    }
+    const content = typeof body.content === 'string' ? body.content : '';
+    if (content.trim() === '') return reply(req, res, 400, { message: 'Cannot send an empty message', code: 50006 });
+    if (content.length > 2000) {
+      return reply(req, res, 400, { message: 'Invalid Form Body', code: 50035, errors: { content: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: 'Must be 2000 or fewer in length.' }] } } });
+    }
+    editedMessages.push({ id: messageId, channelId, body, content, at: Date.now() });
+    const message = { ...messagePayload({ id: messageId, channelId, channelType: info.type, guildId: info.guildId, author: bot, content }), edited_timestamp: new Date().toISOString() };
+    reply(req, res, 200, message);
+    setImmediate(() => gateway.dispatch('MESSAGE_UPDATE', message));
   }
 
   async function postMessage(req: IncomingMessage, res: ServerResponse, channelId: string, info: { type: number; guildId: string | null }): Promise<void> {
@@ -303,6 +329,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     humanUser,
     otherBotUser,
     postedMessages,
+    editedMessages,
     postAttempts,
     typingCalls,
     requests,
