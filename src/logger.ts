@@ -7,7 +7,7 @@ export function createLogger(level: LevelWithSilent = 'info', destination?: pino
       level,
       base: { app: 'batchgate' },
       redact: {
-        paths: ['token', '*.token', '*.botToken', '*.appToken', '*.signingSecret', '*.secret', 'headers.authorization', 'req.headers.authorization'],
+        paths: ['token', '*.token', '*.botToken', '*.appToken', '*.signingSecret', '*.secret', '*.apiKey', 'headers.authorization', 'req.headers.authorization'],
         censor: '[redacted]',
       },
     },

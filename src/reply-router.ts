@@ -86,8 +86,14 @@ export class ReplyRouter {
     for (;;) {
       // Replies may still sit in the bus consumers' queues on their way to a chain.
       const queued = this.replies.stats().some((s) => s.depth > 0 || s.waiting > 0);
-      if (!queued && this.pending === 0) return true;
       const left = deadline - Date.now();
+      if (!queued && this.pending === 0) {
+        // Streamed replies' last edits (a stopped mark after a shutdown abort) may still be under way.
+        let timer: NodeJS.Timeout | undefined;
+        const done = await Promise.race([this.streams.idle().then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, left))))]);
+        clearTimeout(timer);
+        return done;
+      }
       if (left <= 0) return false;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, queued ? 10 : 250));

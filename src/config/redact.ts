@@ -1,7 +1,7 @@
 import type { GatewayConfig } from './schema.js';
 
 /** Config keys whose values are credentials. */
-const SECRET_KEY = /(token|secret)$/i;
+const SECRET_KEY = /(token|secret|apikey)$/i;
 const HIDDEN = '***';
 
 /** Hides the credentials of a URL (`redis://:pw@host` → `redis://***@host`) for logs and printed configs. */

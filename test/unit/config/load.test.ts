@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { interpolate, loadConfig, parseConfig } from '../../../src/config/load.js';
 import { ConfigError, ErrorCode } from '../../../src/core/errors.js';
+import { hideSecrets } from '../../../src/config/redact.js';
 
 describe('config', () => {
   it('fills every default from an empty document', () => {
@@ -105,5 +106,21 @@ describe('config', () => {
     await writeFile(file, 'http: [unclosed\n');
     await expect(loadConfig(file, {})).rejects.toBeInstanceOf(ConfigError);
     await expect(loadConfig(path.join(dir, 'missing.yaml'), {})).rejects.toThrow(/cannot read config file/);
+  });
+
+  it('processor type openai: defaults filled, ${OPENAI_API_KEY} read, the key hidden when printed, a missing model named', () => {
+    const cfg = parseConfig({ processor: { type: 'openai', apiKey: '${OPENAI_API_KEY}', model: 'gpt-4o-mini' } }, { OPENAI_API_KEY: 'sk-secret' });
+    expect(cfg.processor).toEqual({
+      type: 'openai',
+      baseUrl: 'https://api.openai.com/v1',
+      apiKey: 'sk-secret',
+      model: 'gpt-4o-mini',
+      historyTurns: 10,
+      stream: true,
+      timeoutMs: 120_000,
+      attempts: 3,
+    });
+    expect(JSON.stringify(hideSecrets(cfg))).not.toContain('sk-secret');
+    expect(() => parseConfig({ processor: { type: 'openai', baseUrl: 'http://127.0.0.1:11434/v1' } }, {})).toThrow(/processor\.model/);
   });
 });
