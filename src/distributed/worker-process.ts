@@ -41,7 +41,13 @@ export class WorkerProcess {
     this.connection = await connectCluster(config, logger, () => undefined);
     // The LLM processor's turns live in Redis, so whichever worker runs a channel's next batch has them.
     const history = new RedisConversationHistory(this.connection.commands, config.distributed.prefix);
-    const processor = this.o.processor ?? (await createProcessor(config.processor, this.o.baseDir ?? process.cwd(), { history }));
+    let processor: Processor;
+    try {
+      processor = this.o.processor ?? (await createProcessor(config.processor, this.o.baseDir ?? process.cwd(), { history }));
+    } catch (err) {
+      await this.connection.close().catch(() => undefined);
+      throw err;
+    }
     const d = config.distributed;
     this.bullConnection = connectRedis(config.redis.url, 'blocking', logger);
     this.consumer = new BullBatchConsumer({
