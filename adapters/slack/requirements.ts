@@ -10,6 +10,8 @@ export const SLACK_METHOD_SCOPES = {
   'auth.test': [],
   'chat.postMessage': ['chat:write'],
   'chat.postEphemeral': ['chat:write'],
+  /** Streamed replies: the posted message is edited as the answer grows. */
+  'chat.update': ['chat:write'],
   'reactions.add': ['reactions:write'],
   'reactions.remove': ['reactions:write'],
   /** Only with `resolveNames: true`. */
