@@ -29,7 +29,7 @@ describe('the Slack manifest in docs/platforms/slack.md matches what the adapter
     const scopes = (await docManifest()).oauth_config?.scopes?.bot ?? [];
     expect([...scopes].sort()).toEqual(slackBotScopes());
     // Spelled out, so a change of the lists above shows up here too.
-    expect(Object.keys(SLACK_METHOD_SCOPES).sort()).toEqual(['auth.test', 'chat.postEphemeral', 'chat.postMessage', 'reactions.add', 'reactions.remove', 'users.info']);
+    expect(Object.keys(SLACK_METHOD_SCOPES).sort()).toEqual(['auth.test', 'chat.postEphemeral', 'chat.postMessage', 'chat.update', 'reactions.add', 'reactions.remove', 'users.info']);
     expect(SLACK_KEPT_DATA_SCOPES).toEqual(['files:read']);
   });
 
