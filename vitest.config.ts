@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Builds dist/ first: bin/batchgate.js (spawned by the e2e tests) runs the compiled code.
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Child processes, real Chromium and real sockets share 2 cores; a few files at a time keeps them honest.

@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// Entry point: loads tsx so the TypeScript sources (and TS processor modules) run without a build step.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/main.ts');
+// Entry point: runs the compiled CLI (`npm run build` writes dist/; `npm ci` and `npm pack` run it).
+// No TypeScript loader here: one is registered only when a TypeScript processor module is configured.
+await import('../dist/src/main.js');

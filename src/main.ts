@@ -1,4 +1,4 @@
 import { buildCli } from './cli.js';
 
-// Entry point of the `batchgate` binary (bin/batchgate.js loads tsx, then this file).
+// Entry point of the `batchgate` binary (bin/batchgate.js runs its compiled form, dist/src/main.js).
 await buildCli().parseAsync(process.argv);

@@ -1,11 +1,39 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type FieldIssue } from '../core/errors.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/default.yaml';
+
+/**
+ * The package's own `config/default.yaml`: the nearest folder above this module holding a package.json
+ * (the repository, or `node_modules/batchgate` when installed). Found by walking up because this module
+ * runs from `src/config/` in the repository and from `dist/src/config/` once compiled.
+ */
+function packageDefaultConfig(): string | undefined {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json'))) return path.join(dir, DEFAULT_CONFIG_PATH);
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/**
+ * `--config`, else `BATCHGATE_CONFIG`, else `config/default.yaml` in the working directory, else (a project
+ * that installed batchgate and has no config of its own, `npx batchgate start`) the package's default.
+ */
+function configFile(configPath: string | undefined, env: Env): string {
+  const explicit = configPath ?? env.BATCHGATE_CONFIG;
+  if (explicit !== undefined) return path.resolve(explicit);
+  const local = path.resolve(DEFAULT_CONFIG_PATH);
+  return existsSync(local) ? local : (packageDefaultConfig() ?? local);
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -87,9 +115,12 @@ export function parseConfig(doc: unknown, env: Env = process.env, source = 'conf
   return result.data;
 }
 
-/** Reads `--config`, else `BATCHGATE_CONFIG`, else config/default.yaml; relative paths resolve from the cwd. */
+/**
+ * Reads `--config`, else `BATCHGATE_CONFIG`, else config/default.yaml (the working directory's, else the
+ * package's); relative paths resolve from the cwd.
+ */
 export async function loadConfig(configPath?: string, env: Env = process.env): Promise<{ config: GatewayConfig; path: string }> {
-  const file = path.resolve(configPath ?? env.BATCHGATE_CONFIG ?? DEFAULT_CONFIG_PATH);
+  const file = configFile(configPath, env);
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -4,8 +4,24 @@ import { pathToFileURL } from 'node:url';
 import { ProcessorLoadError } from '../core/errors.js';
 import type { Processor } from './processor.js';
 
+/** File names Node cannot import without a TypeScript loader. */
+const TYPESCRIPT_FILE = /\.(?:[cm]?ts|tsx)$/;
+
+let typescriptLoader: Promise<void> | undefined;
+
 /**
- * Loads a user's processor: a JS or TS file (TS runs through tsx, which `batchgate` registers) whose
+ * Registers tsx's ESM loader once, the first time a TypeScript module is loaded. The compiled gateway
+ * needs no loader of its own, so a JavaScript processor never pays tsx's start-up cost.
+ */
+function ensureTypeScriptLoader(): Promise<void> {
+  typescriptLoader ??= import('tsx/esm/api').then(({ register }) => {
+    register();
+  });
+  return typescriptLoader;
+}
+
+/**
+ * Loads a user's processor: a JS or TS file (TS runs through tsx, registered only for a TS file) whose
  * default export is the processor function. Any failure names the file and the cause, so start-up stops
  * with something the operator can act on.
  */
@@ -18,6 +34,7 @@ export async function loadModuleProcessor(modulePath: string, baseDir = process.
   }
   let mod: Record<string, unknown>;
   try {
+    if (TYPESCRIPT_FILE.test(file)) await ensureTypeScriptLoader();
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (err) {
     throw new ProcessorLoadError(file, `import failed: ${(err as Error).message}`, err);

@@ -182,15 +182,33 @@ describe('config/distributed.yaml', () => {
 });
 
 describe('Dockerfile', () => {
-  it('is multi-stage: production deps in one stage, a runtime stage that runs as `node`', async () => {
+  it('is multi-stage: a build stage compiles and prunes dev deps, a runtime stage that runs as `node`', async () => {
     const dockerfile = await readFile('Dockerfile', 'utf8');
     const stages = dockerfile.split(/^FROM /m).slice(1);
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    expect(stages.slice(0, -1).join('\n')).toMatch(/^RUN npm ci --omit=dev\b/m);
+    const build = stages.slice(0, -1).join('\n');
+    // `npm ci` runs `prepare` (the build), so the sources must be copied before it.
+    const ci = build.search(/^RUN npm ci\b/m);
+    expect(ci).toBeGreaterThan(-1);
+    for (const dir of ['src', 'adapters', 'scripts']) expect(build.indexOf(`COPY ${dir} ./${dir}`), dir).toBeGreaterThan(-1);
+    for (const dir of ['src', 'adapters', 'scripts']) expect(build.indexOf(`COPY ${dir} ./${dir}`), dir).toBeLessThan(ci);
+    expect(build).toMatch(/^RUN npm prune --omit=dev\b/m);
+    const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.prepare).toBe(pkg.scripts.build);
     const runtime = stages.at(-1)!;
     expect(runtime).toMatch(/^COPY --from=\w+ \/app\/node_modules \.\/node_modules$/m);
+    expect(runtime).toMatch(/^COPY --from=\w+ \/app\/dist \.\/dist$/m);
     expect(runtime).toMatch(/^USER node$/m);
-    for (const dir of ['bin', 'src', 'adapters', 'config']) expect(runtime).toContain(`COPY ${dir} ./${dir}`);
+    for (const dir of ['bin', 'config']) expect(runtime).toContain(`COPY ${dir} ./${dir}`);
+    // The image runs the compiled code only: no TypeScript sources to fall back on.
+    expect(runtime).not.toMatch(/^COPY (src|adapters|tsconfig)/m);
+  });
+
+  it('its entry point, bin/batchgate.js, imports the compiled CLI and no TypeScript loader', async () => {
+    const bin = await readFile('bin/batchgate.js', 'utf8');
+    const imports = [...bin.matchAll(/^(?:await )?import\(?\s*['"]([^'"]+)['"]/gm)].map((m) => m[1]);
+    expect(imports).toEqual(['../dist/src/main.js']);
+    expect(bin).not.toMatch(/from ['"]tsx|import\(['"]tsx/);
   });
 
   it('runs node directly (signals reach the process) and writes the spool where the volume is', async () => {
