@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Pool, type Dispatcher } from 'undici';
 import type { OutboundMessage } from '../../src/core/model.js';
+import { shorten } from '../../src/core/shorten.js';
 import { backoffDelayMs, sleep } from '../../src/processors/backoff.js';
 import { SIGNATURE_HEADER, signBody } from '../../src/processors/signature.js';
 
@@ -89,7 +90,12 @@ export class ReplySender {
   send(reply: OutboundMessage): Promise<boolean> {
     if (!this.pool) {
       this.counters.skipped++;
-      this.logger.debug({ channelId: reply.channelId, batchId: reply.batchId }, 'webhook reply not sent: no replyUrl configured');
+      // Printed at the default level: with no replyUrl this line is the only place a reply shows up (the
+      // README's curl quick start relies on it).
+      this.logger.info(
+        { channelKey: `webhook:${reply.channelId}`, batchId: reply.batchId, batchSize: reply.inReplyTo.length, text: shorten(reply.text, 200) },
+        'webhook reply (no replyUrl: printed, not sent)',
+      );
       return Promise.resolve(true);
     }
     if (this.closing) {

@@ -121,7 +121,7 @@ export class WebhookAdapter implements PlatformAdapter {
     );
     this.ctx = ctx;
     if (!this.secret) this.logger.info('webhook inbound requests are not authenticated: set adapters.webhook.secret to require signatures');
-    if (!this.replyUrl) this.logger.info('no adapters.webhook.replyUrl: webhook replies are logged, not sent');
+    if (!this.replyUrl) this.logger.info('no adapters.webhook.replyUrl: each webhook reply is printed in this log (info), not sent');
   }
 
   /**
