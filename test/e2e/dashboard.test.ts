@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import type { Processor } from '../../src/processors/processor.js';
+import type { Locator } from 'playwright-core';
 import { launchBrowser } from '../helpers/chromium.js';
 import { api, startGateway, until } from '../integration/admin/harness.js';
 
@@ -16,6 +17,30 @@ async function openDashboard(gw: Gateway) {
   page.on('pageerror', (err) => pageErrors.push(err.message));
   await page.goto(`${gw.url}/dashboard`);
   return { page, pageErrors };
+}
+
+/** The y-axis tick labels a chart drew last (the page keeps them on the chart element, as `data-y-ticks`). */
+async function axisTicks(chart: Locator): Promise<string[]> {
+  const ticks = await chart.getAttribute('data-y-ticks');
+  return ticks ? ticks.split('|') : [];
+}
+
+/**
+ * The values a chart series shows in its legend as the pointer moves across the plot, from left to
+ * right: what a person reads when hovering the line.
+ */
+async function seriesValues(chart: Locator, label: string): Promise<number[]> {
+  const plot = chart.locator('.u-over');
+  const box = await plot.boundingBox();
+  if (!box) return [];
+  const legend = chart.locator('.u-legend .u-series', { hasText: label }).locator('.u-value');
+  const values: number[] = [];
+  for (let x = box.width - 2; x > 0; x -= box.width / 12) {
+    await plot.hover({ position: { x, y: box.height / 2 } });
+    const v = Number.parseFloat((await legend.textContent()) ?? '');
+    if (Number.isFinite(v)) values.push(v);
+  }
+  return values;
 }
 
 describe('dashboard (Chromium)', { timeout: 90_000 }, () => {
@@ -92,6 +117,48 @@ describe('dashboard (Chromium)', { timeout: 90_000 }, () => {
     await page.screenshot({ path: new URL('dashboard.png', ARTIFACTS).pathname, fullPage: true });
     expect(pageErrors).toEqual([]);
     for (const c of processor.calls) if (!c.abortedAt) c.release();
+  });
+
+  it('cards and charts follow the traffic while it flows: channel count, messages/s, readable axes', async () => {
+    // Batches reply in about a millisecond, so the processing-time chart holds sub-millisecond to
+    // few-millisecond values: the range whose tick labels used to repeat (0.001, 0.001).
+    // Each channel hears every 160 ms and its window is 60 ms: batches seal by the timer (lateness chart).
+    const { gw, chat } = await startGateway({ batching: { defaults: { windowMs: 60, maxBatchSize: 5 } } });
+    const { page, pageErrors } = await openDashboard(gw);
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
+
+    // Steady traffic on four channels until the checks below are done.
+    const rooms = ['alpha', 'bravo', 'charlie', 'delta'];
+    let sent = 0;
+    const traffic = setInterval(() => void chat.say(rooms[sent % rooms.length]!, `message ${sent++}`), 40);
+    onTestFinished(() => clearInterval(traffic));
+
+    const rows = page.locator('#rows tr[data-key]');
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(4);
+    await expect.poll(() => page.locator('#t-channels').textContent(), { timeout: 10_000 }).toBe('4');
+
+    // messages/s: the card and the throughput line both show the arriving messages (about 25/s).
+    await expect.poll(async () => Number(await page.locator('#t-mps').textContent()), { timeout: 15_000 }).toBeGreaterThan(0);
+    const rate = page.locator('#c-rate');
+    await expect.poll(async () => Math.max(0, ...(await seriesValues(rate, 'messages/s'))), { timeout: 15_000 }).toBeGreaterThan(0);
+
+    // Every axis with numbers names its unit in its labels, and no two labels repeat.
+    for (const id of ['#c-proc', '#c-late']) await expect.poll(async () => (await axisTicks(page.locator(id))).length, { timeout: 15_000 }).toBeGreaterThan(1);
+    for (const [id, unit] of [['#c-rate', /\/s$/], ['#c-late', / (ms|s)$/], ['#c-proc', / (ms|s)$/], ['#c-size', /^\d+$/]] as const) {
+      const ticks = await axisTicks(page.locator(id));
+      expect(ticks.length, `${id} y ticks`).toBeGreaterThan(1);
+      expect(new Set(ticks).size, `${id} y ticks ${ticks.join(', ')}`).toBe(ticks.length);
+      for (const t of ticks) expect(t, `${id} y tick`).toMatch(unit);
+    }
+
+    // Traffic stops; once every channel is idle the card still counts the four channels the table lists.
+    clearInterval(traffic);
+    await expect.poll(async () => (await api(gw, 'GET', '/api/v1/stats')).body.channels.active, { timeout: 15_000 }).toBe(0);
+    await expect.poll(() => page.locator('#t-channels').textContent(), { timeout: 10_000 }).toBe('4');
+    expect(await rows.count()).toBe(4);
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL('dashboard-traffic.png', ARTIFACTS).pathname, fullPage: true });
+    expect(pageErrors).toEqual([]);
   });
 
   it('lists failed batches live, texts as text, also on a phone screen', async () => {

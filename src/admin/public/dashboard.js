@@ -5,6 +5,7 @@
 (() => {
   const PAGE_SIZE = 50;
   const WINDOW_S = 300; // charts show the last 5 minutes
+  const RATE_WINDOW_S = 10; // the messages/s card's average
   const TOKEN_KEY = 'batchgate.adminToken';
   const $ = (id) => document.getElementById(id);
 
@@ -20,7 +21,9 @@
     lastTotals: null,
     rate: { t: [], msgs: [], batches: [] },
     late: { t: [], ms: [] },
-    proc: { t: [], s: [] },
+    proc: { t: [], ms: [] },
+    // Cumulative received counts of the last RATE_WINDOW_S, for the messages/s card.
+    received: [],
     started: false,
   };
 
@@ -60,6 +63,25 @@
   const css = getComputedStyle(document.documentElement);
   const color = (name) => css.getPropertyValue(name).trim();
   const axis = () => ({ stroke: color('--muted'), grid: { stroke: color('--grid'), width: 1 }, ticks: { stroke: color('--grid') } });
+  // Decimals that tell ticks `incr` apart: uPlot's default number format keeps 3 at most, so ticks
+  // 0.0012 s apart all read "0.001".
+  const decimalsFor = (incr) => Math.min(6, Math.max(0, Math.ceil(-Math.log10(incr) - 1e-9)));
+  const fixed = (v, incr) => v.toFixed(decimalsFor(incr));
+  /**
+   * A value axis whose labels carry their unit (`format(value, incr)` → "12/s", "3 ms"). The labels drawn
+   * last are kept on the chart element (`data-y-ticks`), since uPlot draws them on a canvas.
+   */
+  const valueAxis = (format) => ({
+    ...axis(),
+    size: 64,
+    values: (u, splits, _axisIdx, _space, incr) => {
+      const labels = splits.map((v) => format(v, incr));
+      u.root.parentElement.dataset.yTicks = labels.join('|');
+      return labels;
+    },
+  });
+  // Durations in ms below a second of tick spacing, else in s: "0.25 ms", "40 ms", "1.5 s".
+  const durationAxis = () => valueAxis((v, incr) => (incr >= 1000 ? `${fixed(v / 1000, incr / 1000)} s` : `${fixed(v, incr)} ms`));
   // Time axes show clock time only, with room between labels, so they never overlap on a narrow chart.
   const timeAxis = () => ({
     ...axis(),
@@ -76,9 +98,19 @@
       {
         ...size($('c-rate')),
         // At least a minute of axis, so the first samples after page load do not fill the chart.
-        scales: { x: { time: true, range: (_u, min, max) => [Math.min(min ?? max, max - 60), max] } },
-        axes: [timeAxis(), axis()],
-        series: [{}, { label: 'messages/s', stroke: color('--accent'), width: 2, fill: color('--accent-fill') }, { label: 'batches/s', stroke: color('--accent2'), width: 2 }],
+        scales: {
+          x: { time: true, range: (_u, min, max) => [Math.min(min ?? max, max - 60), max] },
+          // From zero, so a steady rate reads as a level, not as noise around an auto-fitted band.
+          y: { range: (_u, _min, max) => [0, Math.max(1, (max ?? 0) * 1.1)] },
+        },
+        axes: [timeAxis(), valueAxis((v, incr) => `${fixed(v, incr)}/s`)],
+        // batches/s first so messages/s is drawn over it: with one message per batch the two are equal,
+        // and messages/s, drawn underneath, looked like a line stuck at zero. batches/s is dashed.
+        series: [
+          {},
+          { label: 'batches/s', stroke: color('--accent2'), width: 2, dash: [6, 4] },
+          { label: 'messages/s', stroke: color('--accent'), width: 2, fill: color('--accent-fill') },
+        ],
       },
       [[], [], []],
       $('c-rate'),
@@ -89,7 +121,11 @@
       {
         ...size($('c-size')),
         scales: { x: { time: false, range: [-0.5, buckets.length - 0.5] } },
-        axes: [{ ...axis(), values: (_u, ticks) => ticks.map((t) => buckets[t] ?? ''), splits: () => buckets.map((_b, i) => i) }, axis()],
+        axes: [
+          { ...axis(), values: (_u, ticks) => ticks.map((t) => buckets[t] ?? ''), splits: () => buckets.map((_b, i) => i) },
+          // Batch counts are whole numbers: no fractional ticks.
+          { ...valueAxis((v) => `${v}`), incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 1e6, 1e7] },
+        ],
         series: [{}, { label: 'batches', stroke: color('--accent'), fill: color('--accent-fill'), width: 1, paths: uPlot.paths.bars({ size: [0.7, 60] }), points: { show: false } }],
         legend: { show: false },
       },
@@ -100,12 +136,12 @@
     // Event charts keep a fixed 5-minute x range so a handful of points does not stretch across the axis.
     const recent = { time: true, range: () => [Date.now() / 1000 - WINDOW_S, Date.now() / 1000] };
     charts.late = new uPlot(
-      { ...size($('c-late')), scales: { x: recent }, axes: [timeAxis(), axis()], series: [{}, scatter('lateness ms', color('--accent2'))] },
+      { ...size($('c-late')), scales: { x: recent }, axes: [timeAxis(), durationAxis()], series: [{}, scatter('lateness ms', color('--accent2'))] },
       [[], []],
       $('c-late'),
     );
     charts.proc = new uPlot(
-      { ...size($('c-proc')), scales: { x: recent }, axes: [timeAxis(), axis()], series: [{}, scatter('processing s', color('--accent'))] },
+      { ...size($('c-proc')), scales: { x: recent }, axes: [timeAxis(), durationAxis()], series: [{}, scatter('processing ms', color('--accent'))] },
       [[], []],
       $('c-proc'),
     );
@@ -128,16 +164,18 @@
   }
   function drawEventCharts() {
     trim(state.late, ['t', 'ms']);
-    trim(state.proc, ['t', 's']);
+    trim(state.proc, ['t', 'ms']);
     charts.late.setData([state.late.t, state.late.ms]);
-    charts.proc.setData([state.proc.t, state.proc.s]);
+    charts.proc.setData([state.proc.t, state.proc.ms]);
   }
 
   // ── totals (polled) ────────────────────────────────────────────────────
   async function refreshStats() {
     const s = await api('GET', '/api/v1/stats');
     state.clockSkew = s.at - Date.now();
-    $('t-channels').textContent = s.channels.active;
+    // Every channel the table lists (known), not only those with messages waiting or in flight (active).
+    $('t-channels').textContent = s.channels.known;
+    $('t-active').textContent = `${s.channels.active} active`;
     $('t-inflight').textContent = s.channels.processing;
     $('t-slots').textContent = `${s.running}/${s.maxConcurrentBatches} slots`;
     $('t-pending').textContent = s.channels.pending;
@@ -153,9 +191,14 @@
       state.rate.msgs.push(round(mps));
       state.rate.batches.push(round(bps));
       trim(state.rate, ['t', 'msgs', 'batches']);
-      charts.rate.setData([state.rate.t, state.rate.msgs, state.rate.batches]);
-      $('t-mps').textContent = round(mps);
+      charts.rate.setData([state.rate.t, state.rate.batches, state.rate.msgs]);
     }
+    // The card averages the last RATE_WINDOW_S: a one-second sample reads 0 between a slow conversation's
+    // messages, while messages keep arriving.
+    state.received.push({ t: now, n: s.sinceStart.messagesReceived });
+    while (state.received.length > 2 && state.received[1].t <= now - RATE_WINDOW_S) state.received.shift();
+    const oldest = state.received[0];
+    if (now > oldest.t) $('t-mps').textContent = round(Math.max(0, (s.sinceStart.messagesReceived - oldest.n) / (now - oldest.t)));
     state.lastTotals = { t: now, msgs: s.sinceStart.messagesReceived, batches: s.sinceStart.batchesFlushed };
     charts.size.setData([s.batchSizes.counts.map((_c, i) => i), s.batchSizes.counts]);
   }
@@ -480,7 +523,7 @@
       state.late.ms.push(e.latenessMs);
     } else if (type === 'batch.completed' || type === 'batch.failed' || type === 'batch.cancelled') {
       state.proc.t.push(t);
-      state.proc.s.push(e.durationMs / 1000);
+      state.proc.ms.push(e.durationMs);
     }
     // Per-batch start/completion lines would flood the log on a busy gateway; keep the ones people act on.
     if (type !== 'batch.started') logLine(type, describe(e));
