@@ -129,7 +129,7 @@ function settingsTable(result: { effective: Record<string, unknown>; override: R
   );
 }
 
-/** Admin commands (stats, cancel, stop, resume, clear, settings) talk to a running gateway's API. */
+/** Admin commands (stats, cancel, stop, resume, clear, tail, settings) talk to a running gateway's API. */
 export function registerAdminCommands(program: Command): void {
   withConnection(program.command('stats').argument('[key]', 'channel key (platform:channelId)').description('show every channel, or one channel, with its queue and counters')).action(
     (key: string | undefined, opts: CommonOptions) =>
@@ -162,6 +162,33 @@ export function registerAdminCommands(program: Command): void {
     (key: string, opts: CommonOptions) =>
       run(opts, (conn) => callAdmin(conn, 'DELETE', channelPath(key, '/queue')), (r: { removed: number }) => `removed ${r.removed} message(s) from ${key}\n`),
   );
+
+  withConnection(
+    program
+      .command('tail')
+      .argument('[key]', 'only this channel (platform:channelId)')
+      .description('follow the live event stream (flushes and their reasons, runs, replies, drops) until Ctrl+C; exits 2 when the gateway goes away'),
+  ).action(async (key: string | undefined, opts: CommonOptions) => {
+    const { runTail } = await import('./tail.js');
+    const stopped = new AbortController();
+    const stop = () => stopped.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    // `batchgate tail | head`: the reader closing the pipe ends the tail quietly.
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      stop();
+    });
+    const code = await runTail(connection(opts), {
+      key,
+      json: opts.json === true,
+      signal: stopped.signal,
+      write: (line) => !stopped.signal.aborted && (process.stdout.write(line), true),
+      warn: (line) => void process.stderr.write(`${line}\n`),
+    });
+    // Exit now: the aborted stream's socket must not keep a stopped tail alive.
+    process.exit(code);
+  });
 
   const settings = withConnection(
     program
