@@ -9,6 +9,7 @@ import { runCoreThroughput } from './core-throughput.js';
 import { runFlushLateness } from './flush-lateness.js';
 import { printJudged, judge, type GoalRow } from './goals.js';
 import { runIdleMemory } from './idle-memory.js';
+import { runStartupBench } from './startup.js';
 import type { BenchRow } from './lib.js';
 import { runWebhookBench } from './webhook-e2e.js';
 
@@ -20,6 +21,7 @@ const SCENARIOS: Record<string, Scenario> = {
   lateness: (log, o) => runFlushLateness(log, o.repeats ? { repeats: o.repeats } : {}),
   memory: (log) => runIdleMemory(log),
   webhook: (log) => runWebhookBench(log),
+  startup: (log, o) => runStartupBench(log, o.repeats ? { repeats: o.repeats } : {}),
   distributed: async (log, o) => (await import('./distributed.js')).runDistributedBench(log, o),
   bus: async (log) => {
     // bench/bus.ts lands separately; the runner works with or without it.
