@@ -19,7 +19,7 @@ function cli(args: string[], env: Record<string, string> = {}, unset: string[] =
   });
 }
 
-// Each spawn loads the whole CLI through tsx (a few seconds on a shared 2-core box), hence the timeouts.
+// Each spawn loads the whole compiled CLI (a few seconds on a shared 2-core box), hence the timeouts.
 describe('batchgate admin commands', { timeout: 90_000 }, () => {
   it('stats --json parses and shows the channels; stats prints a table', async () => {
     const { gw, chat } = await startGateway({ batching: { defaults: { windowMs: 60_000 } } });

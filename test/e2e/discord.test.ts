@@ -279,7 +279,7 @@ describe('Discord resilience through the real gateway', () => {
     onTestFinished(() => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     });
-    // Generous: loading tsx and the sources takes seconds on a busy machine. A hang (something left
+    // Generous: loading the gateway and its libraries takes seconds on a busy machine. A hang (something left
     // running after the failed start) shows up as the timeout.
     const code = await Promise.race([exited, sleep(30_000).then(() => 'timeout' as const)]);
     expect(code, `the process did not exit on its own; stdout:\n${stdout}\nstderr:\n${stderr}`).not.toBe('timeout');

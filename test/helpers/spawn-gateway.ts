@@ -18,7 +18,8 @@ export interface SpawnGatewayOptions {
   config: Record<string, unknown> | string;
   /**
    * `node`: `node bin/batchgate.js start --config FILE`. `npm`: `npm start` with `BATCHGATE_CONFIG=FILE`,
-   * exactly what a user types. @defaultValue 'node'
+   * exactly what a user types. Both run the compiled dist/, which test/global-setup.ts rebuilds from the
+   * sources before every test run. @defaultValue 'node'
    */
   via?: 'node' | 'npm';
   /** Extra environment; `PORT=0` and `HOST=127.0.0.1` are set unless given here. */
