@@ -119,6 +119,12 @@ export interface BatchStore {
   resume(channelKey: string, now: number): MaybePromise<{ nextSeq: number | null } | undefined>;
   /** Drops the open deadline: messages stay pending until the next message or an explicit seal. */
   disarm(channelKey: string): MaybePromise<boolean>;
+  /**
+   * Keeps the open batch open until at least `now + holdMs`, capped by its `firstAt + maxWaitMs`; later
+   * messages slide the window as usual but never below the hold. Never opens a batch and never moves a
+   * deadline earlier. Returns the open batch's deadline, or null when nothing is open (or it is disarmed).
+   */
+  hold(channelKey: string, holdMs: number, now: number): MaybePromise<number | null>;
   /** Discards everything waiting that is not in flight; returns the number of messages removed. */
   clear(channelKey: string, now: number): MaybePromise<number>;
   /** Removes every waiting batch of every channel (shutdown spool), in per-channel order. */

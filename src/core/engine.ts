@@ -10,6 +10,12 @@ export interface SettingsView {
   override: SettingsOverride | null;
 }
 
+/** Why an open batch is kept open past its window: the items of a platform's media group (album) still arriving, or a typing signal. */
+export type HoldReason = 'mediaGroup' | 'typing';
+
+/** What {@link BatchingEngine.hold} did: `held` when a batch was open; `deadline` (epoch ms, this process's clock) is when it now flushes. */
+export type HoldResult = { held: true; deadline: number } | { held: false };
+
 /**
  * What the gateway, the adapters and the admin API use of the batching engine. Two implementations:
  * {@link MessageQueue} (embedded: state in memory, processors in this process) and `DistributedQueue`
@@ -27,6 +33,11 @@ export interface BatchingEngine {
   startProcessing(channelKey?: string): Promise<void>;
   pauseDispatch(): void;
   flush(channelKey: string): Promise<boolean>;
+  /**
+   * Keeps the channel's open batch open for at least `holdMs` more (capped by its `firstAt + maxWaitMs`).
+   * Never opens a batch and never brings a deadline forward; messages arriving meanwhile join the batch.
+   */
+  hold(channelKey: string, holdMs: number, reason: HoldReason): Promise<HoldResult>;
   clear(channelKey: string): Promise<number>;
   getSettings(channelKey: string): Promise<SettingsView>;
   setSettings(channelKey: string, input: unknown): Promise<SettingsView>;

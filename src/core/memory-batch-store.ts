@@ -41,6 +41,8 @@ class ChannelState extends ChannelSlot {
   open: MessageBatch | null = null;
   /** The open batch's deadline, or Infinity. */
   deadline = Infinity;
+  /** The open batch is held open until at least this (epoch ms; see `hold`), 0 when not held. */
+  holdUntil = 0;
   /** Time of this channel's live heap entry, or Infinity; other entries for it are stale. */
   heapAt = Infinity;
   queued: QueuedEntry[] = [];
@@ -180,7 +182,10 @@ export class InMemoryBatchStore implements BatchStore {
       return { status: 'sealed', sealed: this.sealBatch(ch, batch, 'disabled', now, now), settings: s };
     }
     let open = ch.open;
-    if (open === null) open = ch.open = new MessageBatch(ch.key, { at: now });
+    if (open === null) {
+      open = ch.open = new MessageBatch(ch.key, { at: now });
+      ch.holdUntil = 0;
+    }
     open.add(msg, now);
     if (open.size >= s.maxBatchSize) {
       return { status: 'sealed', sealed: this.sealOpen(ch, 'size', now, now), settings: s };
@@ -193,7 +198,7 @@ export class InMemoryBatchStore implements BatchStore {
   private openDeadline(ch: ChannelState): number {
     const open = ch.open!;
     const s = ch.settings;
-    const deadline = Math.min(open.lastAt + s.windowMs, open.firstAt + s.maxWaitMs);
+    const deadline = Math.min(Math.max(open.lastAt + s.windowMs, ch.holdUntil), open.firstAt + s.maxWaitMs);
     ch.deadline = deadline;
     if (deadline < ch.heapAt) {
       ch.heapAt = deadline;
@@ -293,8 +298,7 @@ export class InMemoryBatchStore implements BatchStore {
         }
         continue;
       }
-      const open = ch.open;
-      const reason: FlushReason = open.firstAt + ch.settings.maxWaitMs <= open.lastAt + ch.settings.windowMs ? 'maxWait' : 'window';
+      const reason: FlushReason = ch.deadline >= ch.open.firstAt + ch.settings.maxWaitMs ? 'maxWait' : 'window';
       out.push(this.sealOpen(ch, reason, ch.deadline, now));
     }
     return out;
@@ -440,6 +444,13 @@ export class InMemoryBatchStore implements BatchStore {
     ch.deadline = Infinity;
     ch.heapAt = Infinity;
     return true;
+  }
+
+  hold(channelKey: string, holdMs: number, now: number): number | null {
+    const ch = this.channels.get(channelKey);
+    if (!ch || ch.open === null || ch.deadline === Infinity) return null;
+    ch.holdUntil = Math.max(ch.holdUntil, now + holdMs);
+    return this.openDeadline(ch);
   }
 
   clear(channelKey: string, now: number): number {

@@ -4,7 +4,7 @@ import { toOutbound } from './outbound.js';
 import { isReplyStream, pumpReplyStream } from './reply-stream.js';
 import type { ChannelStats, FinishResult, TakenBatch } from './batch-store.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.js';
-import type { BatchingEngine } from './engine.js';
+import type { BatchingEngine, HoldReason, HoldResult } from './engine.js';
 import { ErrorCode, GatewayError, UnknownChannelError, asGatewayError } from './errors.js';
 import { QueueEventType, type QueueEvent } from './events.js';
 import { InMemoryBatchStore, type LocalAppendResult, type LocalSealResult } from './memory-batch-store.js';
@@ -579,6 +579,14 @@ export class MessageQueue implements RunHost, BatchingEngine {
     const sealed = await this.store.seal(channelKey, 'admin', this.clock.now());
     if (sealed) this.onSealed(sealed);
     return sealed !== null;
+  }
+
+  /** Keeps the channel's open batch open for at least `holdMs` more (capped by maxWaitMs); never opens one. */
+  async hold(channelKey: string, holdMs: number, reason: HoldReason): Promise<HoldResult> {
+    const deadline = this.store.hold(channelKey, holdMs, this.clock.now());
+    if (deadline === null) return { held: false };
+    this.logger?.debug({ channelKey, reason, deadline }, 'open batch held');
+    return { held: true, deadline };
   }
 
   /** Discards the open batch and the queued batches (not the one in flight); returns messages removed. */

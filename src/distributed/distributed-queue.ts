@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ChannelStats, SealResult } from '../core/batch-store.js';
-import type { BatchingEngine, SettingsView } from '../core/engine.js';
+import type { BatchingEngine, HoldReason, HoldResult, SettingsView } from '../core/engine.js';
 import { ErrorCode, GatewayError, UnknownChannelError } from '../core/errors.js';
 import { QueueEventType, type QueueEvent } from '../core/events.js';
 import type { DrainResult, EnqueueResult, QueueTotals } from '../core/message-queue.js';
@@ -273,6 +273,13 @@ export class DistributedQueue implements BatchingEngine {
     const sealed = await this.o.store.seal(channelKey, 'admin', Number.NaN);
     if (sealed) this.onSealed([sealed]);
     return sealed !== null;
+  }
+
+  /** Deadlines are on Redis's clock; the answer is on this process's. */
+  async hold(channelKey: string, holdMs: number, _reason: HoldReason): Promise<HoldResult> {
+    const deadline = await this.o.store.hold(channelKey, holdMs, Number.NaN);
+    if (deadline === null) return { held: false };
+    return { held: true, deadline: this.o.flusher.toLocalTime(deadline) };
   }
 
   async clear(channelKey: string): Promise<number> {

@@ -16,6 +16,7 @@ const STEP_SCRIPTS = [
   'pause',
   'resume',
   'disarm',
+  'hold',
   'clear',
   'drain',
   'set-override',

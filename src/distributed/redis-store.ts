@@ -232,6 +232,11 @@ export class RedisBatchStore implements DistributedBatchStore {
     return (await this.step('disarm', channelKey, Number.NaN)).meta.ok === true;
   }
 
+  async hold(channelKey: string, holdMs: number, now: number): Promise<number | null> {
+    const { meta } = await this.step('hold', channelKey, now, [String(Math.max(0, Math.round(holdMs)))]);
+    return meta.ok === true ? (meta.deadline as number) : null;
+  }
+
   async clear(channelKey: string, now: number): Promise<number> {
     return (await this.step('clear', channelKey, now)).meta.removed as number;
   }

@@ -189,6 +189,32 @@ export function describeBatchStore(name: string, factory: StoreFactory): void {
       expect(await store.disarm('p:unknown')).toBe(false);
     });
 
+    it('hold keeps an open batch open past its window, capped by maxWait, and never opens one', async () => {
+      const { store } = await make({ windowMs: 100, maxWaitMs: 1_000, maxBatchSize: 100 });
+      expect(await store.hold('p:c', 500, 0)).toBeNull();
+      expect(await store.stats('p:c')).toBeNull();
+      await store.append(msg('c', 'a'), 0);
+      expect(await store.hold('p:c', 300, 10)).toBe(310);
+      expect(await store.sealDue(200, 10)).toEqual([]);
+      // A message inside the hold slides the window, but never below the hold.
+      expect(await store.append(msg('c', 'b'), 150)).toMatchObject({ status: 'open', pending: 2, deadline: 310 });
+      expect(await store.append(msg('c', 'c'), 290)).toMatchObject({ status: 'open', pending: 3, deadline: 390 });
+      // A shorter hold never brings the deadline forward.
+      expect(await store.hold('p:c', 10, 300)).toBe(390);
+      expect(await store.hold('p:c', 5_000, 300)).toBe(1_000);
+      expect(await store.sealDue(999, 10)).toEqual([]);
+      expect((await store.sealDue(1_000, 10)).map((s) => [s.size, s.reason])).toEqual([[3, 'maxWait']]);
+      // The hold went with its batch: the next one has a plain window.
+      expect(await store.append(msg('c', 'd'), 1_100)).toMatchObject({ status: 'open', deadline: 1_200 });
+      expect((await store.sealDue(1_200, 10)).map((s) => [s.size, s.reason])).toEqual([[1, 'window']]);
+      expect(await store.hold('p:c', 500, 1_300)).toBeNull();
+      // A disarmed batch stays disarmed.
+      await store.append(msg('c', 'e'), 1_400);
+      await store.disarm('p:c');
+      expect(await store.hold('p:c', 500, 1_400)).toBeNull();
+      expect(await store.nextDeadline()).toBeNull();
+    });
+
     it('seal and sealAll close open windows at once', async () => {
       const { store, events } = await make();
       await store.append(msg('c', 'a'), 0);

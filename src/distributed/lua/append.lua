@@ -7,7 +7,7 @@ if not redis.call('SET', KEYS[11], '1', 'NX', 'PX', ARGV[10]) then
   return reply({ s = 'duplicate', ov = redis.call('HGET', c.h, 'ov') or nil })
 end
 activate(c)
-local f = redis.call('HMGET', c.h, 'ov', 'st', 'of')
+local f = redis.call('HMGET', c.h, 'ov', 'st', 'of', 'hu')
 local ov = f[1] or nil
 local s = settings(BASE_SETTINGS, ov)
 -- sealDue and sealAll read the settings of channels they find: keep the caller's base here.
@@ -49,7 +49,7 @@ if pending >= s.maxBatchSize then
   sync_ready(c)
   return reply({ s = 'sealed', sealed = sealed, ov = ov })
 end
-local deadline = math.min(NOW + s.windowMs, first + s.maxWaitMs)
+local deadline = window_deadline(first, NOW, open == 0 and 0 or tonumber(f[4] or '0'), s)
 if open == 0 then
   redis.call('HSET', c.h, 'oid', new_id(), 'of', now, 'ol', now, 'dl', fmt(deadline))
 else

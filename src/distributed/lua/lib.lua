@@ -162,7 +162,7 @@ local function evict_if_idle(c)
   local f = redis.call('HMGET', c.h, 'fid', 'p', 'ov')
   if f[1] or f[2] or f[3] then return end
   if redis.call('SREM', SH.chans, c.key) == 0 then return end
-  redis.call('HDEL', c.h, 'w', 'dl', 'oid', 'of', 'ol')
+  redis.call('HDEL', c.h, 'w', 'dl', 'oid', 'of', 'ol', 'hu')
   redis.call('ZREM', SH.due, c.key)
   redis.call('ZREM', SH.ready, c.key)
   if IDLE_CAP <= 0 then
@@ -242,16 +242,22 @@ local function seal_open(c, s, reason, deadline)
   local msgs = redis.call('LRANGE', c.o, 0, -1)
   local f = redis.call('HMGET', c.h, 'oid', 'of', 'ol')
   redis.call('DEL', c.o)
-  redis.call('HDEL', c.h, 'oid', 'of', 'ol', 'dl')
+  redis.call('HDEL', c.h, 'oid', 'of', 'ol', 'dl', 'hu')
   redis.call('ZREM', SH.due, c.key)
   local h = { id = f[1], size = #msgs, firstAt = tonumber(f[2]), lastAt = tonumber(f[3]), reason = reason }
   return seal_batch(c, s, h, '[' .. table.concat(msgs, ',') .. ']', deadline)
 end
 
+-- The open batch's deadline: the window after its last message, never before its hold ('hu', see
+-- hold.lua), capped by maxWait.
+local function window_deadline(first, last, hold, s)
+  return math.min(math.max(last + s.windowMs, hold), first + s.maxWaitMs)
+end
+
 -- The open batch's deadline under settings `s`, written where the flushers look.
 local function arm(c, s)
-  local f = redis.call('HMGET', c.h, 'of', 'ol')
-  local deadline = math.min(tonumber(f[2]) + s.windowMs, tonumber(f[1]) + s.maxWaitMs)
+  local f = redis.call('HMGET', c.h, 'of', 'ol', 'hu')
+  local deadline = window_deadline(tonumber(f[1]), tonumber(f[2]), tonumber(f[3] or '0'), s)
   redis.call('HSET', c.h, 'dl', fmt(deadline))
   redis.call('ZADD', SH.due, fmt(deadline), c.key)
   return deadline

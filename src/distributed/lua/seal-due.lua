@@ -10,8 +10,7 @@ for i = 1, #due, 2 do
     redis.call('ZREM', SH.due, c.key)
   else
     local s = channel_settings(c, nil)
-    local f = redis.call('HMGET', c.h, 'of', 'ol')
-    local reason = (tonumber(f[1]) + s.maxWaitMs <= tonumber(f[2]) + s.windowMs) and 'maxWait' or 'window'
+    local reason = (deadline >= tonumber(redis.call('HGET', c.h, 'of')) + s.maxWaitMs) and 'maxWait' or 'window'
     out[#out + 1] = seal_open(c, s, reason, deadline)
     sync_ready(c)
   end
