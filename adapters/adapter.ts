@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { HoldReason, HoldResult } from '../src/core/engine.js';
 import type { QueueEvent } from '../src/core/events.js';
 import type { OutboundMessage, QueuedMessage } from '../src/core/model.js';
 
@@ -24,6 +25,12 @@ export type InboundMessage = Omit<QueuedMessage, 'queuedAt' | 'extra'> & Partial
 export interface AdapterContext {
   /** Hands a normalized message to the queue. Never throws for bad input: resolves `accepted: false`. */
   accept(msg: InboundMessage): Promise<AcceptResult>;
+  /**
+   * Keeps the open batch of `channelId` (this adapter's platform) open for at least `holdMs` more, capped by
+   * its maxWaitMs: for items the platform says are still coming (a Telegram album). Never opens a batch and
+   * never rejects (a failure answers `held: false`). Optional so that hand-built contexts may leave it out.
+   */
+  hold?(channelId: string, holdMs: number, reason: HoldReason): Promise<HoldResult>;
   logger: Logger;
   /** Aborts when the gateway begins shutting down. */
   signal: AbortSignal;

@@ -7,7 +7,7 @@ import type { GatewayConfig } from './config/schema.js';
 import type { Clock, Scheduler } from './core/clock.js';
 import { GatewayError, InvalidMessageError, LifecycleError, asGatewayError } from './core/errors.js';
 import type { QueueEvent } from './core/events.js';
-import type { BatchingEngine } from './core/engine.js';
+import type { BatchingEngine, HoldReason, HoldResult } from './core/engine.js';
 import { MessageQueue } from './core/message-queue.js';
 import type { GatewayCluster } from './distributed/cluster.js';
 import { parseChannelKey, type OutboundMessage } from './core/model.js';
@@ -157,6 +157,7 @@ export class Gateway {
       for (const adapter of this.adapters) {
         await adapter.start({
           accept: (msg) => this.accept(msg),
+          hold: (channelId, holdMs, reason) => this.hold(`${adapter.platform}:${channelId}`, holdMs, reason),
           logger: this.logger.child({ component: 'adapter', platform: adapter.platform }),
           signal: this.shutdown.signal,
         });
@@ -340,6 +341,14 @@ export class Gateway {
       },
       (err: unknown) => this.refusal(err, msg),
     );
+  }
+
+  /** The adapters' hold (see AdapterContext.hold): never rejects. */
+  private hold(channelKey: string, holdMs: number, reason: HoldReason): Promise<HoldResult> {
+    return this.queue.hold(channelKey, holdMs, reason).catch((err: unknown) => {
+      this.logger.warn({ err, channelKey, reason }, 'holding the open batch failed; it flushes on its window');
+      return { held: false } as const;
+    });
   }
 
   /**

@@ -78,6 +78,7 @@ const ENV_DEFAULTS: ReadonlyArray<{ adapter: string; key: string; variable: stri
   { adapter: 'slack', key: 'botToken', variable: 'SLACK_BOT_TOKEN' },
   { adapter: 'slack', key: 'signingSecret', variable: 'SLACK_SIGNING_SECRET' },
   { adapter: 'slack', key: 'appToken', variable: 'SLACK_APP_TOKEN' },
+  { adapter: 'telegram', key: 'token', variable: 'TELEGRAM_BOT_TOKEN' },
 ];
 
 function applyEnvDefaults(doc: Record<string, any>, env: Env): Record<string, any> {

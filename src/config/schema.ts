@@ -101,6 +101,23 @@ const slackSchema = z.strictObject({
   resolveNames: bool().default(false),
 });
 
+/** Telegram's secret_token: 1–256 characters of A–Z, a–z, 0–9, _ and -. */
+const TELEGRAM_SECRET = /^[A-Za-z0-9_-]{1,256}$/;
+
+const telegramSchema = z.strictObject({
+  enabled: bool().default(false),
+  /** Bot token from @BotFather (`123456789:AA…`). */
+  token: z.string().default(''),
+  /** `polling`: the gateway asks Telegram (getUpdates); `webhook`: Telegram POSTs to `/telegram/webhook`. @defaultValue 'polling' */
+  mode: z.enum(['polling', 'webhook']).default('polling'),
+  /** Webhook mode: the secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token`; other requests are refused. */
+  webhookSecret: z.union([z.literal(''), z.string().regex(TELEGRAM_SECRET, 'use 1–256 characters of A–Z, a–z, 0–9, _ and -')]).default(''),
+  /** Webhook mode: the public https URL of `/telegram/webhook`; set, the adapter registers it (setWebhook) at start. */
+  webhookUrl: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
+  /** Bot API root (empty: https://api.telegram.org); a local Bot API server or the test fake. */
+  apiUrl: z.string().default(''),
+});
+
 /** Distributed mode (DESIGN §7): Redis keys, BullMQ queue, failure policy and recovery timings. */
 const distributedSchema = z.strictObject({
   /** Prefix of every Redis key and of the BullMQ queue; gateways and workers of one cluster share it. @defaultValue 'bg' */
@@ -151,12 +168,14 @@ export const configSchema = z
         webhook: webhookSchema.default(webhookSchema.parse({})),
         discord: discordSchema.default(discordSchema.parse({})),
         slack: slackSchema.default(slackSchema.parse({})),
+        telegram: telegramSchema.default(telegramSchema.parse({})),
       })
       .default({
         web: webSchema.parse({}),
         webhook: webhookSchema.parse({}),
         discord: discordSchema.parse({}),
         slack: slackSchema.parse({}),
+        telegram: telegramSchema.parse({}),
       }),
     redis: z.strictObject({ url: z.string().default('') }).default({ url: '' }),
     /** Distributed mode tuning (used only when `redis.url` is set). */
@@ -179,6 +198,11 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['adapters', 'slack', 'signingSecret'], message: '`mode: http` needs adapters.slack.signingSecret (or SLACK_SIGNING_SECRET)' });
     if (s.enabled && s.mode === 'socket' && !s.appToken)
       ctx.addIssue({ code: 'custom', path: ['adapters', 'slack', 'appToken'], message: '`mode: socket` needs adapters.slack.appToken (or SLACK_APP_TOKEN), an app-level token (xapp-…)' });
+    const t = cfg.adapters.telegram;
+    if (t.enabled && !t.token)
+      ctx.addIssue({ code: 'custom', path: ['adapters', 'telegram', 'token'], message: 'telegram is enabled: set adapters.telegram.token (or TELEGRAM_BOT_TOKEN) to the token from @BotFather' });
+    if (t.enabled && t.mode === 'webhook' && !t.webhookSecret)
+      ctx.addIssue({ code: 'custom', path: ['adapters', 'telegram', 'webhookSecret'], message: '`mode: webhook` needs adapters.telegram.webhookSecret (1–256 of A–Z a–z 0–9 _ -), so only Telegram can post updates' });
     const defaults = { ...DEFAULT_SETTINGS, ...cfg.batching.defaults };
     checkWindowFitsMaxWait(defaults, ['batching', 'defaults'], ctx);
     // A pattern's channels get the defaults with the pattern on top.

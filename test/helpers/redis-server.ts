@@ -36,7 +36,7 @@ export interface RedisServer {
 const live = new Set<ChildProcess>();
 let exitHook = false;
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
