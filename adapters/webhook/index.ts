@@ -1,5 +1,5 @@
 export { WebhookAdapter, createWebhookAdapter, type WebhookAdapterOptions, type WebhookStats } from './webhook-adapter.js';
 export { ReplySender, type ReplySenderOptions, type ReplyStats } from './reply-sender.js';
 export { RecentIds } from './dedupe.js';
-export { inboundMessageSchema, MAX_TEXT_CHARS, type InboundBody } from './inbound-schema.js';
+export { inboundMessageSchema, MAX_ATTACHMENTS, MAX_EXTRA_BYTES, MAX_TEXT_CHARS, type Attachment, type InboundBody } from './inbound-schema.js';
 export { signBody, verifySignature, SIGNATURE_HEADER } from '../../src/processors/signature.js';

@@ -140,7 +140,9 @@ export class ReplySender {
   /** True once delivered; false when the budget ran out or the adapter closed (logged and counted). */
   private async deliver(reply: OutboundMessage): Promise<boolean> {
     const { attempts, backoffMs, backoffMaxMs, secret } = this.options;
-    const body = JSON.stringify({ channelId: reply.channelId, text: reply.text, batchId: reply.batchId, inReplyTo: reply.inReplyTo });
+    const payload: Record<string, unknown> = { channelId: reply.channelId, text: reply.text, batchId: reply.batchId, inReplyTo: reply.inReplyTo };
+    if (reply.extra !== undefined) payload.extra = reply.extra;
+    const body = JSON.stringify(payload);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       // Constant across retries: a receiver that saw a try whose answer got lost can drop the repeat.

@@ -190,7 +190,7 @@ export class WebhookAdapter implements PlatformAdapter {
         userId: body.userId,
         userName: body.userName || body.userId,
         text: body.text,
-        extra: {},
+        extra: body.attachments ? { ...body.extra, attachments: body.attachments } : (body.extra ?? {}),
       });
     } catch (err) {
       if (body.id !== undefined) this.recent.release(body.id);

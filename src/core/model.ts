@@ -185,6 +185,8 @@ export interface OutboundMessage {
    * can edit show each snapshot as an edit, others send only the `final` one.
    */
   stream?: ReplyStreamPart;
+  /** Platform data from the processor (`ctx.reply({ text, extra })`); the webhook adapter passes it to `replyUrl` as `extra`. */
+  extra?: Record<string, unknown>;
 }
 
 /** Which growing message a streamed snapshot belongs to. */

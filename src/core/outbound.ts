@@ -12,6 +12,10 @@ export function toOutbound(input: ReplyText, batch: MessageBatch, stream?: Reply
   const out: OutboundMessage = { platform, channelId, text: r.text, batchId: batch.id, inReplyTo: batch.messages.map((m) => m.id) };
   if (r.threadId !== undefined) out.threadId = r.threadId;
   if (r.replyTo !== undefined) out.replyTo = r.replyTo;
+  if (r.extra !== undefined) {
+    if (typeof r.extra !== 'object' || r.extra === null || Array.isArray(r.extra)) throw new TypeError('ctx.reply: extra must be a plain object');
+    out.extra = r.extra;
+  }
   if (stream !== undefined) out.stream = stream;
   return out;
 }

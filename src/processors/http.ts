@@ -31,6 +31,7 @@ const responseSchema = z.object({
       text: z.string().min(1, 'a reply needs non-empty text'),
       threadId: z.string().optional(),
       replyTo: z.string().optional(),
+      extra: z.record(z.string(), z.unknown()).optional(),
     }),
   ),
 });

@@ -6,7 +6,16 @@ import type { ChannelSettings } from '../core/policy.js';
  * What a processor may send back for a batch: a text, or a stream of text deltas (an async iterable of
  * strings, e.g. an async generator) that platforms able to edit show growing in one message.
  */
-export type ReplyInput = string | { text: string; threadId?: string; replyTo?: string } | AsyncIterable<string>;
+export type ReplyInput =
+  | string
+  | {
+      text: string;
+      threadId?: string;
+      replyTo?: string;
+      /** Platform data for the reply (JSON-serializable); the webhook adapter sends it to `replyUrl` as `extra`. */
+      extra?: Record<string, unknown>;
+    }
+  | AsyncIterable<string>;
 
 /** Tokens one model call used, for `batchgate_llm_tokens_total`. */
 export interface TokenUsage {

@@ -25,7 +25,13 @@ const body = fc.record(
     userName: field(MAX_ID_CHARS),
     text: field(MAX_TEXT_CHARS),
     id: field(MAX_ID_CHARS),
-    extra: fc.string({ maxLength: 3 }),
+    note: fc.string({ maxLength: 3 }),
+    extra: fc.oneof({ arbitrary: fc.dictionary(fc.string({ maxLength: 3 }), fc.string({ maxLength: 3 }), { maxKeys: 2 }), weight: 8 }, { arbitrary: anyValue, weight: 1 }),
+    attachments: fc.oneof(
+      { arbitrary: fc.array(fc.record({ url: fc.constantFrom('https://e.com/a.png', 'http://127.0.0.1/b'), size: fc.nat() }, { requiredKeys: ['url'] }), { maxLength: 2 }), weight: 8 },
+      { arbitrary: fc.array(fc.record({ url: fc.constantFrom('ftp://x', ''), size: fc.constant(-1) }, { requiredKeys: [] }), { minLength: 1, maxLength: 1 }), weight: 1 },
+      { arbitrary: anyValue, weight: 1 },
+    ),
   },
   { requiredKeys: [] },
 );
@@ -50,7 +56,7 @@ describe('parseInbound', () => {
   });
 
   it('trims ids and userName, keeps text as sent, and drops unknown keys', () => {
-    const parsed = parseInbound({ channelId: ' room ', userId: '\tu1\n', userName: ' Ann ', text: '  hi  ', id: ' m1 ', extra: 1 });
+    const parsed = parseInbound({ channelId: ' room ', userId: '\tu1\n', userName: ' Ann ', text: '  hi  ', id: ' m1 ', note: 1 });
     expect(parsed).toStrictEqual({ ok: true, value: { channelId: 'room', userId: 'u1', userName: 'Ann', text: '  hi  ', id: 'm1' } });
   });
 
