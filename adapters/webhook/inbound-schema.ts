@@ -15,7 +15,8 @@ export const MAX_URL_CHARS = 2_048;
 
 const MIME_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}$/;
 
-function isHttpUrl(value: string): boolean {
+/** True for an absolute http(s) URL. */
+export function isHttpUrl(value: string): boolean {
   try {
     const u = new URL(value);
     return u.protocol === 'http:' || u.protocol === 'https:';

@@ -15,7 +15,7 @@ import {
 import type { OutboundMessage } from '../../src/core/model.js';
 import { SIGNATURE_HEADER, verifySignature } from '../../src/processors/signature.js';
 import { RecentIds } from './dedupe.js';
-import { parseInbound } from './inbound-schema.js';
+import { isHttpUrl, parseInbound } from './inbound-schema.js';
 import { ReplySender, type ReplyStats } from './reply-sender.js';
 
 /** The `adapters.webhook` config section plus `http.bodyLimitBytes`; every key has the config's default. */
@@ -243,15 +243,6 @@ function sendError(reply: FastifyReply, err: GatewayError): FastifyReply {
   const error: Record<string, unknown> = { code: err.code, message: err.message };
   if (err instanceof ValidationError) error['issues'] = err.issues;
   return reply.code(err.statusCode).send({ error });
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const u = new URL(value);
-    return u.protocol === 'http:' || u.protocol === 'https:';
-  } catch {
-    return false;
-  }
 }
 
 /** Builds the webhook adapter from its config section and `http.bodyLimitBytes`. */
