@@ -10,7 +10,7 @@ import type { GatewayConfig } from './config/schema.js';
 export function createAdapters(config: GatewayConfig): PlatformAdapter[] {
   const { web, webhook, discord, slack, telegram } = config.adapters;
   const adapters: PlatformAdapter[] = [];
-  if (web.enabled) adapters.push(new WebAdapter({ maxFrameBytes: web.maxFrameBytes }));
+  if (web.enabled) adapters.push(new WebAdapter({ maxFrameBytes: web.maxFrameBytes, maxAttachmentBytes: web.maxAttachmentBytes }));
   if (webhook.enabled) adapters.push(new WebhookAdapter({ ...webhook, bodyLimitBytes: config.http.bodyLimitBytes }));
   if (discord.enabled) adapters.push(new DiscordAdapter(discord));
   if (slack.enabled) adapters.push(new SlackAdapter(slack));

@@ -6,13 +6,18 @@
  *   { type: 'hello', channelId? }                  first frame of every connection. The server answers
  *                                                  `welcome` with the channel to use: the one given when it
  *                                                  is a valid id, otherwise a fresh random one.
- *   { type: 'message', text, clientId?, userName? } one chat message (after `hello`). `clientId` is echoed
+ *   { type: 'message', text, clientId?, userName?, attachment? }
+ *                                                  one chat message (after `hello`). `clientId` is echoed
  *                                                  back so the page can match `accepted`/`error` to its bubble.
+ *                                                  `attachment: { name, type, size, dataUrl }` is one file as a
+ *                                                  base64 `data:` URL, at most `maxAttachmentBytes` decoded;
+ *                                                  with one, `text` may be empty.
  *
  * Server → client
- *   { type: 'welcome', channelId, maxTextChars, maxFrameBytes }
+ *   { type: 'welcome', channelId, maxTextChars, maxFrameBytes, maxAttachmentBytes }
  *   { type: 'accepted', clientId, id, deadline?, pending, now }   the queue took the message
- *   { type: 'user-message', id, clientId, text, userName, at }    a message sent from another tab of the channel
+ *   { type: 'user-message', id, clientId, text, userName, at, attachment? }  a message sent from another tab
+ *                                                                 of the channel (`attachment`: { name, type, size })
  *   { type: 'collecting', deadline, pending, now }                a batch is open; it closes at `deadline`
  *   { type: 'queued', batchId, size }                             the batch closed and waits to be processed
  *   { type: 'processing', batchId, size }                         the bot is working on it (typing indicator)
@@ -43,6 +48,24 @@ export const DEFAULT_MAX_TEXT_CHARS = 4_000;
 /** Longest display name a page may set. */
 export const MAX_USER_NAME_CHARS = 64;
 
+/** Largest attached file, decoded. @defaultValue 65536 */
+export const DEFAULT_MAX_ATTACHMENT_BYTES = 65_536;
+
+/** What a frame may need on top of `maxFrameBytes` to carry a file of `maxAttachmentBytes` (base64 plus its keys). */
+export function attachmentFrameBytes(maxAttachmentBytes: number): number {
+  return maxAttachmentBytes === 0 ? 0 : Math.ceil(maxAttachmentBytes / 3) * 4 + 1_024;
+}
+
+/** `data:<type>[;params];base64,<data>`: the only URL a page may attach. */
+const DATA_URL = /^data:([^;,]*)((?:;[^;,]*)*);base64,([A-Za-z0-9+/]*={0,2})$/;
+
+export const AttachmentFrame = z.strictObject({
+  name: z.string().min(1).max(256),
+  type: z.string().max(127),
+  size: z.number().int().min(0),
+  dataUrl: z.string(),
+});
+
 export const HelloFrame = z.object({
   type: z.literal('hello'),
   channelId: z.string().max(256).optional(),
@@ -53,8 +76,10 @@ export const MessageFrame = z.object({
   text: z.string(),
   clientId: z.string().min(1).max(64).optional(),
   userName: z.string().max(MAX_USER_NAME_CHARS).optional(),
+  attachment: AttachmentFrame.optional(),
 });
 
+export type AttachmentFrame = z.infer<typeof AttachmentFrame>;
 export type HelloFrame = z.infer<typeof HelloFrame>;
 export type MessageFrame = z.infer<typeof MessageFrame>;
 export type ClientFrame = HelloFrame | MessageFrame;
@@ -70,9 +95,17 @@ export const ErrorFrame = z.object({
 
 /** Frames the server sends; tests parse with these to pin the wire format. */
 export const ServerFrame = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('welcome'), channelId: z.string().regex(CHANNEL_ID_PATTERN), maxTextChars: z.number(), maxFrameBytes: z.number() }),
+  z.object({ type: z.literal('welcome'), channelId: z.string().regex(CHANNEL_ID_PATTERN), maxTextChars: z.number(), maxFrameBytes: z.number(), maxAttachmentBytes: z.number() }),
   z.object({ type: z.literal('accepted'), clientId: z.string().optional(), id: z.string(), deadline: z.number().optional(), pending: z.number(), now: z.number() }),
-  z.object({ type: z.literal('user-message'), id: z.string(), clientId: z.string().optional(), text: z.string(), userName: z.string(), at: z.number() }),
+  z.object({
+    type: z.literal('user-message'),
+    id: z.string(),
+    clientId: z.string().optional(),
+    text: z.string(),
+    userName: z.string(),
+    at: z.number(),
+    attachment: z.object({ name: z.string(), type: z.string(), size: z.number() }).optional(),
+  }),
   z.object({ type: z.literal('collecting'), deadline: z.number(), pending: z.number(), now: z.number() }),
   z.object({ type: z.literal('queued'), batchId: z.string(), size: z.number() }),
   z.object({ type: z.literal('processing'), batchId: z.string(), size: z.number() }),
@@ -100,7 +133,7 @@ function refuse(code: ErrorCode, reason: string, clientId?: string): { ok: false
  * Turns one text frame into a client frame, or the error frame to answer. Message text is trimmed of
  * surrounding whitespace; empty or over-long text is refused here so the queue never sees it.
  */
-export function parseClientFrame(data: string, maxTextChars: number = DEFAULT_MAX_TEXT_CHARS): ParseResult {
+export function parseClientFrame(data: string, maxTextChars: number = DEFAULT_MAX_TEXT_CHARS, maxAttachmentBytes: number = DEFAULT_MAX_ATTACHMENT_BYTES): ParseResult {
   let json: unknown;
   try {
     json = JSON.parse(data);
@@ -125,11 +158,26 @@ export function parseClientFrame(data: string, maxTextChars: number = DEFAULT_MA
   const frame = parsed.data;
   if (frame.type === 'message') {
     const text = frame.text.trim();
-    if (text.length === 0) return refuse(ErrorCode.InvalidMessage, 'text is empty', clientId);
+    if (frame.attachment !== undefined) {
+      const problem = attachmentProblem(frame.attachment, maxAttachmentBytes);
+      if (problem) return refuse(ErrorCode.InvalidMessage, problem, clientId);
+    } else if (text.length === 0) return refuse(ErrorCode.InvalidMessage, 'text is empty', clientId);
     if (text.length > maxTextChars) {
       return refuse(ErrorCode.InvalidMessage, `text is ${text.length} characters; the limit is ${maxTextChars}`, clientId);
     }
     return { ok: true, frame: { ...frame, text } };
   }
   return { ok: true, frame };
+}
+
+/** Why an attached file is refused, or undefined: a base64 data URL whose decoded size is `size`, within the cap. */
+function attachmentProblem(file: AttachmentFrame, maxBytes: number): string | undefined {
+  if (maxBytes === 0) return 'attachments are turned off on this gateway (adapters.web.maxAttachmentBytes: 0)';
+  if (file.size > maxBytes) return `the file is ${file.size} bytes; the limit is ${maxBytes} bytes`;
+  const m = DATA_URL.exec(file.dataUrl);
+  if (!m) return 'attachment.dataUrl must be a base64 data: URL (data:<type>;base64,…)';
+  const data = m[3]!;
+  const decoded = (data.length / 4) * 3 - (data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0);
+  if (data.length % 4 !== 0 || decoded !== file.size) return `attachment.size (${file.size}) does not match its data (${Math.max(0, Math.floor(decoded))} bytes)`;
+  return undefined;
 }

@@ -11,6 +11,8 @@ import { silentLogger } from '../../src/logger.js';
 import {
   CHANNEL_ID_PATTERN,
   CloseCode,
+  attachmentFrameBytes,
+  DEFAULT_MAX_ATTACHMENT_BYTES,
   DEFAULT_MAX_TEXT_CHARS,
   parseClientFrame,
   type ErrorFrame,
@@ -27,6 +29,8 @@ export interface WebAdapterOptions {
   maxFrameBytes: number;
   /** Longest message text after trimming. @defaultValue 4000 */
   maxTextChars?: number;
+  /** Largest file a page may attach (decoded); 0 turns attaching off. A frame carrying one may exceed `maxFrameBytes` by its base64 size. @defaultValue 65536 */
+  maxAttachmentBytes?: number;
   /** Replies kept per channel while no tab of it is connected. @defaultValue 50 */
   replyBufferPerChannel?: number;
   /** Channels whose replies are kept at once; the least recently used goes first. @defaultValue 10000 */
@@ -88,6 +92,7 @@ export class WebAdapter implements PlatformAdapter {
     this.#options = {
       maxFrameBytes: options.maxFrameBytes,
       maxTextChars: options.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS,
+      maxAttachmentBytes: options.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES,
       replyBufferPerChannel: options.replyBufferPerChannel ?? 50,
       replyBufferChannels: options.replyBufferChannels ?? 10_000,
       pingIntervalMs: options.pingIntervalMs ?? 30_000,
@@ -105,7 +110,7 @@ export class WebAdapter implements PlatformAdapter {
     await app.register(async (scope) => {
       await scope.register(fastifyWebsocket, {
         // ws enforces the limit while reading, before a byte is buffered as a message, and closes with 1009.
-        options: { maxPayload: this.#options.maxFrameBytes },
+        options: { maxPayload: this.#options.maxFrameBytes + attachmentFrameBytes(this.#options.maxAttachmentBytes) },
         errorHandler: (err, socket) => this.#onSocketError(err, socket),
       });
       await registerStaticAssets(scope, this.#options.publicDir);
@@ -269,7 +274,13 @@ export class WebAdapter implements PlatformAdapter {
     }
     // ws hands text frames over as one Buffer (binaryType 'nodebuffer'); the other shapes are for completeness.
     const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
-    const parsed = parseClientFrame(text, this.#options.maxTextChars);
+    const parsed = parseClientFrame(text, this.#options.maxTextChars, this.#options.maxAttachmentBytes);
+    // The socket allows a file's base64 on top of maxFrameBytes; any other frame keeps that limit.
+    const bytes = Buffer.isBuffer(data) ? data.length : Buffer.byteLength(text);
+    if (bytes > this.#options.maxFrameBytes && !(parsed.ok && parsed.frame.type === 'message' && parsed.frame.attachment)) {
+      conn.socket.close(CloseCode.MessageTooBig, 'frame too large');
+      return;
+    }
     if (!parsed.ok) {
       this.#sendTo(conn, parsed.error);
       return;
@@ -294,7 +305,8 @@ export class WebAdapter implements PlatformAdapter {
       if (!set) this.#byChannel.set(channelId, (set = new Set()));
       set.add(conn);
     }
-    this.#sendTo(conn, { type: 'welcome', channelId, maxTextChars: this.#options.maxTextChars, maxFrameBytes: this.#options.maxFrameBytes });
+    const { maxTextChars, maxFrameBytes, maxAttachmentBytes } = this.#options;
+    this.#sendTo(conn, { type: 'welcome', channelId, maxTextChars, maxFrameBytes, maxAttachmentBytes });
     const view = this.#views.get(channelId);
     if (view?.typing !== false) {
       const now = Date.now();
@@ -324,7 +336,10 @@ export class WebAdapter implements PlatformAdapter {
       this.#sendTo(conn, withClientId({ type: 'error', code: ErrorCode.Duplicate, reason: 'duplicate: this message was already received' }, clientId));
       return;
     }
-    const result = await ctx.accept({ id, platform: this.platform, channelId, userId: channelId, userName, text: frame.text, extra: {} });
+    const file = frame.attachment;
+    // The same shape as the webhook's attachments, with the data URL as `url`.
+    const extra = file ? { attachments: [{ url: file.dataUrl, name: file.name, type: file.type, size: file.size }] } : {};
+    const result = await ctx.accept({ id, platform: this.platform, channelId, userId: channelId, userName, text: frame.text, extra });
     if (!result.accepted) {
       if (result.reason !== 'duplicate') this.#recentIds.delete(id);
       const reason = result.detail ? `${result.reason}: ${result.detail}` : result.reason;
@@ -333,7 +348,15 @@ export class WebAdapter implements PlatformAdapter {
     }
     const now = Date.now();
     this.#sendTo(conn, { type: 'accepted', ...(clientId === undefined ? {} : { clientId }), id: result.id, ...(result.deadline === undefined ? {} : { deadline: result.deadline }), pending: result.pending, now });
-    const echo: ServerFrame = { type: 'user-message', id: result.id, ...(clientId === undefined ? {} : { clientId }), text: frame.text, userName, at: now };
+    const echo: ServerFrame = {
+      type: 'user-message',
+      id: result.id,
+      ...(clientId === undefined ? {} : { clientId }),
+      text: frame.text,
+      userName,
+      at: now,
+      ...(file ? { attachment: { name: file.name, type: file.type, size: file.size } } : {}),
+    };
     for (const other of this.#byChannel.get(channelId) ?? []) if (other !== conn) this.#sendTo(other, echo);
     const view = this.#view(channelId);
     view.typing = result.typing;

@@ -62,6 +62,8 @@ const webSchema = z.strictObject({
   enabled: bool().default(true),
   /** Largest WebSocket frame; bigger frames close the socket with code 1009. @defaultValue 16384 */
   maxFrameBytes: numeric(z.number().int().min(256)).default(16_384),
+  /** Largest file the chat page may attach (decoded; sent as a base64 data URL); 0 turns attaching off. @defaultValue 65536 */
+  maxAttachmentBytes: numeric(z.number().int().min(0).max(4_194_304)).default(65_536),
 });
 
 const webhookSchema = z.strictObject({

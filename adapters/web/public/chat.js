@@ -17,6 +17,9 @@
   const composerForm = $('composer-form');
   const nameInput = $('name');
   const nameForm = $('name-form');
+  const attachInput = $('attach');
+  const chip = $('attachment-chip');
+  const chipName = $('attachment-name');
 
   // localStorage throws in some private modes; the chat still works, it just forgets on reload.
   const store = {
@@ -33,7 +36,9 @@
   let attempt = 0;
   let reconnectTimer = 0;
   let reconnectAt = 0;
-  let limits = { maxTextChars: 4000, maxFrameBytes: 16384 };
+  let limits = { maxTextChars: 4000, maxFrameBytes: 16384, maxAttachmentBytes: 65536 };
+  /** The file chosen for the next message, or null. */
+  let pendingFile = null;
   /** clientId → message frame not yet confirmed by the server; resent after a reconnect. */
   const outbox = new Map();
   /** clientId → bubble element of the user's own messages. */
@@ -89,7 +94,11 @@
     if (stick) log.scrollTop = log.scrollHeight;
   }
 
-  function bubble(kind, text, who) {
+  function formatBytes(n) {
+    return n < 1024 ? `${n} B` : `${(n / 1024).toFixed(n < 10_240 ? 1 : 0)} KB`;
+  }
+
+  function bubble(kind, text, who, file) {
     const p = document.createElement('p');
     p.className = `msg msg-${kind}`;
     p.dataset.testid = `message-${kind}`;
@@ -101,6 +110,13 @@
     body.dataset.testid = 'message-text';
     body.textContent = text;
     p.append(label, body);
+    if (file) {
+      const f = document.createElement('span');
+      f.className = 'file';
+      f.dataset.testid = 'message-file';
+      f.textContent = `📎 ${file.name} (${formatBytes(file.size)})`;
+      p.append(f);
+    }
     return p;
   }
 
@@ -112,8 +128,8 @@
     append(p);
   }
 
-  function showUser(key, text, userName, state) {
-    const el = bubble('user', text, userName);
+  function showUser(key, text, userName, state, file) {
+    const el = bubble('user', text, userName, file);
     el.dataset.key = key;
     if (state) el.dataset.state = state;
     append(el);
@@ -138,7 +154,7 @@
 
   for (const e of loadTranscript()) {
     if (e.kind === 'bot') showBot(e.key, e.text);
-    else showUser(e.key, e.text, e.userName, 'accepted');
+    else showUser(e.key, e.text, e.userName, 'accepted', e.file);
   }
 
   // ---- status line ---------------------------------------------------------------------------------
@@ -245,7 +261,8 @@
         connected = true;
         attempt = 0;
         store.set(KEY_CHANNEL, f.channelId);
-        limits = { maxTextChars: f.maxTextChars, maxFrameBytes: f.maxFrameBytes };
+        limits = { maxTextChars: f.maxTextChars, maxFrameBytes: f.maxFrameBytes, maxAttachmentBytes: f.maxAttachmentBytes ?? 0 };
+        attachInput.closest('label').hidden = limits.maxAttachmentBytes === 0;
         composer.maxLength = f.maxTextChars;
         // The server replays the channel's current state right after welcome.
         collecting = null;
@@ -261,8 +278,9 @@
         lastMessageId = f.id;
         if (!bubbles.has(f.clientId)) {
           const key = `u:${f.clientId || f.id}`;
-          showUser(key, f.text, f.userName, 'accepted');
-          remember({ key, kind: 'user', text: f.text, userName: f.userName, at: f.at });
+          const file = f.attachment ? { name: f.attachment.name, size: f.attachment.size } : undefined;
+          showUser(key, f.text, f.userName, 'accepted', file);
+          remember({ key, kind: 'user', text: f.text, userName: f.userName, at: f.at, file });
         }
         break;
       case 'collecting':
@@ -318,7 +336,11 @@
     outbox.delete(clientId);
     if (!el || el.dataset.state === 'accepted') return;
     el.dataset.state = 'accepted';
-    if (frame) remember({ key: `u:${clientId}`, kind: 'user', text: frame.text, userName: frame.userName, at: Date.now() });
+    if (frame) {
+      // The file's name and size only: its data stays out of localStorage.
+      const file = frame.attachment ? { name: frame.attachment.name, size: frame.attachment.size } : undefined;
+      remember({ key: `u:${clientId}`, kind: 'user', text: frame.text, userName: frame.userName, at: Date.now(), file });
+    }
   }
 
   function fail(clientId, reason) {
@@ -336,9 +358,33 @@
 
   const encoder = new TextEncoder();
 
-  function submit() {
+  function readAsDataUrl(file) {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result));
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(file);
+    });
+  }
+
+  function chooseFile(file) {
+    pendingFile = null;
+    chip.hidden = true;
+    attachInput.value = '';
+    if (!file) return;
+    if (file.size > limits.maxAttachmentBytes) {
+      showError(`Files can be at most ${formatBytes(limits.maxAttachmentBytes)}; ${file.name} is ${formatBytes(file.size)}.`);
+      return;
+    }
+    pendingFile = file;
+    chipName.textContent = `📎 ${file.name} (${formatBytes(file.size)})`;
+    chip.hidden = false;
+  }
+
+  async function submit() {
     const text = composer.value.trim();
-    if (!text) return;
+    const file = pendingFile;
+    if (!text && !file) return;
     if (text.length > limits.maxTextChars) {
       showError(`Messages can be at most ${limits.maxTextChars} characters.`);
       return;
@@ -350,7 +396,19 @@
       showError('That message is too large to send.');
       return;
     }
-    const el = showUser(`u:${clientId}`, text, userName, 'sending');
+    if (file) {
+      let dataUrl;
+      try {
+        dataUrl = await readAsDataUrl(file);
+      } catch {
+        showError(`${file.name} could not be read.`);
+        return;
+      }
+      // Read before the composer is cleared: a file that cannot be read leaves the message to edit.
+      frame.attachment = { name: file.name, type: file.type || 'application/octet-stream', size: file.size, dataUrl };
+      chooseFile(null);
+    }
+    const el = showUser(`u:${clientId}`, text, userName, 'sending', file ? { name: file.name, size: file.size } : undefined);
     el.scrollIntoView({ block: 'end' });
     bubbles.set(clientId, el);
     outbox.set(clientId, frame);
@@ -372,6 +430,8 @@
     }
   });
   composer.addEventListener('input', autosize);
+  attachInput.addEventListener('change', () => chooseFile(attachInput.files && attachInput.files[0]));
+  $('attachment-remove').addEventListener('click', () => chooseFile(null));
   composerForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     submit();
