@@ -4,6 +4,7 @@ export { MessageQueue, type MessageQueueOptions, type EnqueueResult } from './co
 export { MessageBatch, type QueuedMessage, type OutboundMessage, type FlushReason } from './core/model.js';
 export { SettingsPolicy, DEFAULT_SETTINGS, type ChannelSettings, type SettingsOverride } from './core/policy.js';
 export type { BatchStore, ChannelStats } from './core/batch-store.js';
+export type { BatchingEngine, HoldReason, HoldResult } from './core/engine.js';
 export { InMemoryBatchStore } from './core/memory-batch-store.js';
 export { QueueEventType, type QueueEvent } from './core/events.js';
 export * from './core/errors.js';
