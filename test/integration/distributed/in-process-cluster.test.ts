@@ -87,6 +87,21 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
     expect(replies[0]).toMatchObject({ platform: 'webhook', channelId: 'room', text: 'a+b+c', inReplyTo: ['a', 'b', 'c'] });
   });
 
+  it('hold keeps an open window open on Redis time: a message after the window but inside the hold joins the batch', async () => {
+    await start({}, { windowMs: 300, maxWaitMs: 5_000, maxBatchSize: 10 });
+    expect(await gateway.queue.hold('webhook:quiet', 1_000, 'mediaGroup')).toEqual({ held: false });
+    await send('room', 'a');
+    const before = Date.now();
+    const held = await gateway.queue.hold('webhook:room', 1_500, 'mediaGroup');
+    expect(held.held).toBe(true);
+    if (held.held) expect(held.deadline).toBeGreaterThanOrEqual(before + 1_500 - 100);
+    // The sender pauses past the 300 ms window (the scenario), still inside the hold.
+    await new Promise((r) => setTimeout(r, 700));
+    await send('room', 'b');
+    await until('reply', () => replies.length === 1);
+    expect(runs.map((r) => r.ids)).toEqual([['a', 'b']]);
+  });
+
   it('closing the worker and the gateway closes every Redis connection they opened', async () => {
     await start();
     await worker.close();
