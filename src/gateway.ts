@@ -18,7 +18,7 @@ import { createProcessor } from './processors/create.js';
 import { MemoryConversationHistory, type ConversationHistory } from './processors/conversation-history.js';
 import { FAILED_MARK, STOPPED_MARK } from './stream-delivery.js';
 import type { Processor } from './processors/processor.js';
-import { Spool } from './spool.js';
+import { EmbeddedState } from './state/embedded-state.js';
 import { silentLogger } from './logger.js';
 import { registerAdmin, type AdminOptions } from './admin/server.js';
 
@@ -31,7 +31,7 @@ export interface GatewayChannels {
 export interface GatewayOptions {
   config: GatewayConfig;
   logger?: Logger;
-  /** Where relative paths (processor module, spool) resolve from. @defaultValue process.cwd() */
+  /** Where relative paths (processor module, journal) resolve from. @defaultValue process.cwd() */
   baseDir?: string;
   /** Replaces the configured processor (tests, embedding). */
   processor?: Processor;
@@ -48,7 +48,8 @@ export interface GatewayOptions {
 /** What shutdown did; the last log line reports it. */
 export interface ShutdownReport {
   drained: number;
-  spooled: number;
+  /** Messages still waiting at exit, kept in the journal for the next start. */
+  journaled: number;
   lost: number;
   replayed: number;
 }
@@ -69,7 +70,8 @@ export class Gateway {
   private readonly options: GatewayOptions;
   private readonly shutdown = new AbortController();
   private readonly replyRouter: ReplyRouter;
-  private readonly spool: Spool;
+  /** Embedded mode's journal and recovery; undefined in distributed mode. */
+  private durable: EmbeddedState | undefined;
   private state: State = 'new';
   private closePromise: Promise<ShutdownReport> | undefined;
   private replayed = 0;
@@ -85,8 +87,6 @@ export class Gateway {
     this.options = options;
     this.config = options.config;
     this.logger = options.logger ?? silentLogger();
-    const baseDir = options.baseDir ?? process.cwd();
-    this.spool = new Spool(path.resolve(baseDir, this.config.state.spoolPath), this.logger.child({ component: 'spool' }));
     this.http = Fastify({
       loggerInstance: this.logger.child({ component: 'http' }) as FastifyBaseLogger,
       // Per-request logs would drown the batch logs; errors are still logged by the handlers.
@@ -143,7 +143,7 @@ export class Gateway {
     return this.replyRouter.stats();
   }
 
-  /** Builds everything, replays the spool, listens, and connects the adapters. Fails fast with a coded error. */
+  /** Builds everything, recovers the journal, listens, and connects the adapters. Fails fast with a coded error. */
   async start(): Promise<void> {
     if (this.state !== 'new') throw new LifecycleError(`gateway cannot start: it is ${this.state}`);
     this.state = 'starting';
@@ -163,14 +163,14 @@ export class Gateway {
         });
       }
       this.cluster?.relay.start();
-      // Spooled batches were queued during build (ahead of any new message); they run only now that
+      // Recovered batches were queued during build (ahead of any new message); they run only now that
       // the adapters that deliver their replies are connected.
       await this.queue.startProcessing();
       this.state = 'running';
       this.logger.info({ url: this.address, mode: this.cluster ? 'distributed' : 'embedded', adapters: this.adapters.map((a) => a.platform), processor: this.config.processor.type, replayed: this.replayed }, 'gateway started');
     } catch (err) {
       this.state = 'closing';
-      await this.spoolAfterFailedStart();
+      await this.journalAfterFailedStart();
       await this.teardown().catch(() => undefined);
       this.state = 'closed';
       throw err;
@@ -206,12 +206,11 @@ export class Gateway {
     for (const adapter of this.adapters) await adapter.routes?.(this.http);
     for (const plugin of this.options.plugins ?? []) await plugin(this.http, this);
 
-    const spooled = await this.spool.take();
-    if (spooled.length > 0) {
-      this.replayed = spooled.reduce((n, b) => n + b.size, 0);
-      this.forgetSpoolWhenReplayed(spooled.flatMap((b) => b.messages.map((m) => m.id)));
-      await this.queue.restore(spooled);
-      this.logger.info({ batches: spooled.length, messages: this.replayed, file: this.spool.file }, 'replaying spooled batches');
+    if (this.durable !== undefined) {
+      // Recovered batches are queued ahead of any new message; they run once the adapters are connected.
+      const recovery = await this.durable.recover(this.queue as MessageQueue);
+      this.replayed = recovery.messages;
+      if (recovery.messages > 0 || recovery.paused > 0) this.logger.info(recovery, 'recovered from the journal');
     }
   }
 
@@ -219,9 +218,16 @@ export class Gateway {
   private async buildEmbedded(baseDir: string): Promise<void> {
     this.history = new MemoryConversationHistory();
     const processor = this.options.processor ?? (await createProcessor(this.config.processor, baseDir, { history: this.history }));
-    const { batching } = this.config;
+    const { batching, state } = this.config;
     const replies = this.bus.get('replies');
+    this.durable = new EmbeddedState({
+      dir: path.resolve(baseDir, state.journal.path),
+      fsync: state.journal.fsync,
+      spoolPath: path.resolve(baseDir, state.spoolPath),
+      logger: this.logger.child({ component: 'journal' }),
+    });
     this.queue = new MessageQueue({
+      journal: this.durable.journal,
       processor,
       onReply: async (reply) => {
         await replies.internalProducer.send(reply);
@@ -261,43 +267,16 @@ export class Gateway {
     await this.cluster.queue.start();
   }
 
-  /** An adapter failed after others already accepted messages: keep them for the next start. */
-  private async spoolAfterFailedStart(): Promise<void> {
-    if (this.queue === undefined) return;
+  /** Start-up failed (an adapter, the port): keep what was recovered or accepted for the next start. */
+  private async journalAfterFailedStart(): Promise<void> {
+    if (this.queue === undefined || this.durable === undefined) return;
     try {
       const { waiting } = await this.queue.drain(0);
-      // Nothing accepted: leave the files alone (an empty write would remove a spool not yet read).
-      if (!waiting.some((b) => b.size > 0)) return;
-      const spooled = await this.spool.write(waiting);
-      if (spooled > 0) this.logger.warn({ spooled, file: this.spool.file }, 'start-up failed after messages were accepted: spooled them for the next start');
+      const journaled = await this.durable.close(waiting, this.queue as MessageQueue);
+      if (journaled > 0) this.logger.warn({ journaled }, 'start-up failed: the waiting messages stay in the journal for the next start');
     } catch (err) {
-      this.logger.error({ err }, 'start-up failed and the accepted messages could not be spooled');
+      this.logger.error({ err }, 'start-up failed and the waiting messages could not be journaled');
     }
-  }
-
-  /**
-   * Removes the replay copy of the spool once every replayed message has run (its batch completed, failed
-   * or was cancelled). Tracked by message id, because interrupt and overflow merges give batches new ids.
-   */
-  private forgetSpoolWhenReplayed(messageIds: string[]): void {
-    const pending = new Set(messageIds);
-    const running = new Map<string, string[]>();
-    const off = this.queue.on((e) => {
-      if (e.type === 'batch.started') {
-        const ids = e.messageIds.filter((id) => pending.has(id));
-        if (ids.length > 0) running.set(e.batchId, ids);
-        return;
-      }
-      const ended = e.type === 'batch.completed' || e.type === 'batch.failed' || (e.type === 'batch.cancelled' && e.reason !== 'shutdown');
-      if (!ended) return;
-      const ids = running.get(e.batchId);
-      if (ids === undefined) return;
-      running.delete(e.batchId);
-      for (const id of ids) pending.delete(id);
-      if (pending.size > 0) return;
-      off();
-      this.spool.replayDone().catch((err: unknown) => this.logger.error({ err }, 'cannot remove the replayed spool copy'));
-    });
   }
 
   /** Logs every event at debug, and the ones an operator must see at warn. */
@@ -373,7 +352,7 @@ export class Gateway {
 
   /**
    * Shutdown (DESIGN §9): stop accepting, flush open windows, give running batches `shutdownTimeoutMs`,
-   * deliver the replies they produced, spool what is left, then disconnect. Idempotent.
+   * deliver the replies they produced, journal what is left, then disconnect. Idempotent.
    */
   close(): Promise<ShutdownReport> {
     this.closePromise ??= this.runClose();
@@ -383,26 +362,24 @@ export class Gateway {
   private async runClose(): Promise<ShutdownReport> {
     if (this.state === 'new' || this.state === 'closed') {
       this.state = 'closed';
-      return { drained: 0, spooled: 0, lost: 0, replayed: 0 };
+      return { drained: 0, journaled: 0, lost: 0, replayed: 0 };
     }
     this.state = 'closing';
-    const report: ShutdownReport = { drained: 0, spooled: 0, lost: 0, replayed: this.replayed };
+    const report: ShutdownReport = { drained: 0, journaled: 0, lost: 0, replayed: this.replayed };
     let waitingMessages = 0;
     try {
       const { drained, waiting } = await this.queue.drain(this.config.shutdownTimeoutMs);
       report.drained = drained;
       waitingMessages = waiting.reduce((n, b) => n + b.size, 0);
       await this.replyRouter.flush(5_000);
-      report.spooled = await this.spool.write(waiting);
-      // Whatever of the last replay did not run is in the new spool now.
-      await this.spool.replayDone();
+      if (this.durable !== undefined) report.journaled = await this.durable.close(waiting, this.queue as MessageQueue);
     } catch (err) {
       this.logger.error({ err }, 'draining failed');
-      report.lost = Math.max(0, waitingMessages - report.spooled);
+      report.lost = Math.max(0, waitingMessages - report.journaled);
     }
     await this.teardown();
     this.state = 'closed';
-    this.logger.info(report, `shutdown complete: ${report.drained} drained, ${report.spooled} spooled, ${report.lost} lost`);
+    this.logger.info(report, `shutdown complete: ${report.drained} drained, ${report.journaled} journaled, ${report.lost} lost`);
     return report;
   }
 

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { z } from 'zod';
 import { channelSettingsSchema, DEFAULT_SETTINGS } from '../core/policy.js';
 
@@ -149,6 +150,14 @@ const distributedSchema = z.strictObject({
 });
 
 /** The whole configuration file. Defaults live here; code receives `GatewayConfig` (the parsed output). */
+/** Embedded mode's crash journal: `always` on disk before a message is acknowledged, `everysec` written to the OS before and on disk within ~1 s, `off` none. */
+const journalSchema = z.strictObject({
+  /** The journal's directory. @defaultValue `journal` beside `state.spoolPath`: ./data/journal */
+  path: z.string().min(1).optional(),
+  /** @defaultValue everysec */
+  fsync: z.enum(['always', 'everysec', 'off']).default('everysec'),
+});
+
 export const configSchema = z
   .strictObject({
     http: httpSchema.default(httpSchema.parse({})),
@@ -182,7 +191,19 @@ export const configSchema = z
     redis: z.strictObject({ url: z.string().default('') }).default({ url: '' }),
     /** Distributed mode tuning (used only when `redis.url` is set). */
     distributed: distributedSchema.default(distributedSchema.parse({})),
-    state: z.strictObject({ spoolPath: z.string().min(1).default('./data/spool.jsonl') }).default({ spoolPath: './data/spool.jsonl' }),
+    state: z
+      .strictObject({
+        /**
+         * A spool file left by an older version (which wrote one at shutdown): replayed once into the
+         * journal at start, then removed. @defaultValue ./data/spool.jsonl
+         */
+        spoolPath: z.string().min(1).default('./data/spool.jsonl'),
+        /** Embedded mode's crash journal (unused in distributed mode). */
+        journal: journalSchema.default(journalSchema.parse({})),
+      })
+      .default({ spoolPath: './data/spool.jsonl', journal: journalSchema.parse({}) })
+      // A config that moved the spool (a test's temp dir, a container volume) keeps the journal beside it.
+      .transform((state) => ({ ...state, journal: { ...state.journal, path: state.journal.path ?? path.join(path.dirname(state.spoolPath), 'journal') } })),
     /** How long in-flight batches get to finish at shutdown. @defaultValue 10000 */
     shutdownTimeoutMs: numeric(z.number().int().min(0)).default(10_000),
     log: z

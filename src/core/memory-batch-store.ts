@@ -10,8 +10,9 @@ import type {
   TakenBatch,
 } from './batch-store.js';
 import { DeadlineHeap } from './deadlines.js';
+import type { DurableBatch, DurableChannel, StoreJournal } from './journal.js';
 import { QueueEventType, type DropReason } from './events.js';
-import { MessageBatch, channelKeyOf, parseChannelKey, type FlushReason, type QueuedMessage } from './model.js';
+import { MessageBatch, channelKeyOf, messageToJSON, parseChannelKey, type FlushReason, type QueuedMessage } from './model.js';
 import type { ChannelSettings, SettingsOverride, SettingsPolicy } from './policy.js';
 import { ChannelSlot } from './ready-queue.js';
 
@@ -84,6 +85,8 @@ export interface InMemoryBatchStoreOptions {
    * (one object per seal on the hot path). @defaultValue always true
    */
   listening?: () => boolean;
+  /** Told every durable step as it happens (embedded mode's crash journal). @defaultValue none */
+  journal?: StoreJournal;
 }
 
 /**
@@ -106,6 +109,7 @@ export class InMemoryBatchStore implements BatchStore {
   private readonly warnRatio: number;
   private readonly rememberIdle: number;
   private readonly listening: () => boolean;
+  private readonly journal: StoreJournal | undefined;
   private seq = 0;
 
   constructor(options: InMemoryBatchStoreOptions) {
@@ -114,6 +118,7 @@ export class InMemoryBatchStore implements BatchStore {
     this.warnRatio = options.queueWarnRatio ?? 0.75;
     this.rememberIdle = options.rememberIdle ?? 1_000;
     this.listening = options.listening ?? (() => true);
+    this.journal = options.journal;
     this.idleRing = new Array<ChannelState | undefined>(this.rememberIdle);
   }
 
@@ -175,18 +180,23 @@ export class InMemoryBatchStore implements BatchStore {
       // Turned on while a window was open: the open messages go first, in the same batch.
       if (ch.open !== null) {
         ch.open.add(msg, now);
+        this.journal?.appended(ch.key, msg, null);
         return { status: 'sealed', sealed: this.sealOpen(ch, 'disabled', now, now), settings: s };
       }
       const batch = new MessageBatch(ch.key, { at: now });
       batch.add(msg, now);
+      this.journal?.appended(ch.key, msg, batch.id);
       return { status: 'sealed', sealed: this.sealBatch(ch, batch, 'disabled', now, now), settings: s };
     }
     let open = ch.open;
+    let opened: string | null = null;
     if (open === null) {
       open = ch.open = new MessageBatch(ch.key, { at: now });
       ch.holdUntil = 0;
+      opened = open.id;
     }
     open.add(msg, now);
+    this.journal?.appended(ch.key, msg, opened);
     if (open.size >= s.maxBatchSize) {
       return { status: 'sealed', sealed: this.sealOpen(ch, 'size', now, now), settings: s };
     }
@@ -219,6 +229,7 @@ export class InMemoryBatchStore implements BatchStore {
     ch.counters.batches++;
     const entry = queuedEntry(batch, now, ++this.seq, 1, ch.settings);
     this.enqueueSealed(ch, entry, now);
+    this.journal?.sealed(ch.key, reason);
     if (this.listening()) this.emit({
       type: QueueEventType.Flushed,
       channelKey: ch.key,
@@ -250,12 +261,14 @@ export class InMemoryBatchStore implements BatchStore {
     if (ch.queued.length >= s.maxQueuedBatches) {
       if (s.overflow === 'drop-oldest') {
         const dropped = ch.queued.shift()!;
+        this.journal?.droppedHead(ch.key);
         this.countDrop(ch, dropped.batch.size, 'overflow', now, dropped.batch.id);
       } else {
         // merge (and reject, whose refusals happen at append; a batch that still overflows is kept, never lost)
         const merged = new MessageBatch(ch.key, { at: now, messages: ch.queued.flatMap((e) => e.batch.messages) });
         merged.flushReason = ch.queued[0]!.batch.flushReason;
         ch.queued = [queuedEntry(merged, ch.queued[0]!.sealedAt, ch.queued[0]!.seq, 1, s)];
+        this.journal?.merged(ch.key, merged.id);
       }
     }
     ch.queued.push(entry);
@@ -336,6 +349,7 @@ export class InMemoryBatchStore implements BatchStore {
     // Goes first in its channel; its seal order is the queue's current head so it keeps the channel's place.
     const seq = ch.queued[0]?.seq ?? ++this.seq;
     ch.queued.unshift(queuedEntry(batch, now, seq, 1, ch.settings));
+    this.journal?.pushedFront(channelKey, durableBatch(batch, 1));
     this.emit({ type: QueueEventType.Flushed, channelKey, at: now, batchId: batch.id, size: batch.size, reason: 'admin', deadline: now, latenessMs: 0 });
     this.checkWarn(ch, now);
     return this.sealResult(ch, batch, 'admin');
@@ -349,6 +363,7 @@ export class InMemoryBatchStore implements BatchStore {
       ch.counters.received += batch.size;
       ch.counters.batches++;
       ch.queued.push(queuedEntry(batch, now, ++this.seq, 1, ch.settings));
+      this.journal?.restored(ch.key, durableBatch(batch, 1));
       out.push(this.sealResult(ch, batch, batch.flushReason ?? 'shutdown'));
     }
     return out;
@@ -367,6 +382,7 @@ export class InMemoryBatchStore implements BatchStore {
     entry.startedAt = now;
     entry.settings = ch.settings;
     ch.inFlight = entry;
+    this.journal?.taken(ch.key);
     this.checkWarn(ch, now);
     return entry;
   }
@@ -379,6 +395,7 @@ export class InMemoryBatchStore implements BatchStore {
     const ch = this.stateOf(channelKey, slot);
     if (!ch || ch.inFlight?.batch.id !== batchId) return NOT_CURRENT;
     ch.inFlight = null;
+    this.journal?.finished(ch.key);
     ch.counters[outcome]++;
     const nextSeq = this.next(ch);
     this.evictIfIdle(ch);
@@ -394,6 +411,7 @@ export class InMemoryBatchStore implements BatchStore {
     const merged = new MessageBatch(channelKey, { at: now, messages });
     merged.flushReason = ch.queued.at(-1)?.batch.flushReason ?? interrupted.batch.flushReason;
     ch.queued = [queuedEntry(merged, interrupted.sealedAt, interrupted.seq, interrupted.attempt + 1, ch.settings)];
+    this.journal?.interrupted(channelKey, merged.id);
     this.checkWarn(ch, now);
     this.emit({ type: QueueEventType.Interrupted, channelKey, at: now, batchId, size: interrupted.batch.size });
     return finished(this.next(ch));
@@ -405,6 +423,7 @@ export class InMemoryBatchStore implements BatchStore {
     const entry = ch.inFlight;
     ch.inFlight = null;
     ch.queued.unshift(entry);
+    this.journal?.released(channelKey);
     this.checkWarn(ch, now);
     return finished(this.next(ch));
   }
@@ -421,6 +440,7 @@ export class InMemoryBatchStore implements BatchStore {
     if (!ch) return false;
     if (!ch.paused) {
       ch.paused = true;
+      this.journal?.paused(channelKey, true);
       this.emit({ type: QueueEventType.Paused, channelKey, at: now, cancelled: false });
     }
     return true;
@@ -431,6 +451,7 @@ export class InMemoryBatchStore implements BatchStore {
     if (!ch) return undefined;
     if (ch.paused) {
       ch.paused = false;
+      this.journal?.paused(channelKey, false);
       this.emit({ type: QueueEventType.Resumed, channelKey, at: now });
     }
     const nextSeq = this.next(ch);
@@ -461,6 +482,7 @@ export class InMemoryBatchStore implements BatchStore {
     ch.deadline = Infinity;
     ch.heapAt = Infinity;
     ch.queued = [];
+    this.journal?.cleared(channelKey);
     ch.counters.cleared += removed;
     this.checkWarn(ch, now);
     this.emit({ type: QueueEventType.Cleared, channelKey, at: now, removed });
@@ -488,6 +510,7 @@ export class InMemoryBatchStore implements BatchStore {
   setOverride(channelKey: string, override: SettingsOverride, now: number): { deadline: number | null; settings: ChannelSettings } {
     const ch = this.state(channelKey);
     ch.override = { ...(ch.override ?? {}), ...override };
+    this.journal?.override(channelKey, ch.override);
     return this.applySettings(ch, now);
   }
 
@@ -495,6 +518,7 @@ export class InMemoryBatchStore implements BatchStore {
     const ch = this.channels.get(channelKey);
     if (!ch || ch.override === null) return null;
     ch.override = null;
+    this.journal?.override(channelKey, null);
     const result = this.applySettings(ch, now);
     this.evictIfIdle(ch);
     return result;
@@ -542,6 +566,47 @@ export class InMemoryBatchStore implements BatchStore {
     return out;
   }
 
+  /**
+   * Installs channels recovered from the journal (nothing is told to the journal: it holds them already).
+   * An in-flight batch comes back at the head of its queue as given (the journal counts its attempt).
+   * Returns a seal per channel with something queued, for the engine to dispatch.
+   */
+  load(channels: DurableChannel[], now: number): LocalSealResult[] {
+    const out: LocalSealResult[] = [];
+    for (const d of channels) {
+      const ch = this.state(d.key);
+      ch.override = d.override;
+      ch.settings = this.policy.resolve(ch.key, ch.override);
+      ch.paused = d.paused;
+      const batches = d.inFlight ? [d.inFlight, ...d.queued] : d.queued;
+      for (const b of batches) ch.queued.push(queuedEntry(liveBatch(d.key, b), now, ++this.seq, b.attempt, ch.settings));
+      if (d.open !== null && d.open.messages.length > 0) {
+        ch.open = liveBatch(d.key, d.open);
+        this.openDeadline(ch);
+      }
+      if (ch.queued.length > 0) out.push(this.sealResult(ch, ch.queued.at(-1)!.batch, ch.queued.at(-1)!.batch.flushReason ?? 'shutdown'));
+      else this.evictIfIdle(ch);
+    }
+    return out;
+  }
+
+  /** Every channel's durable state, as {@link load} takes it (the journal's tests compare the two). */
+  export(): DurableChannel[] {
+    const out: DurableChannel[] = [];
+    for (const ch of this.channels.values()) {
+      if (ch.idle) continue;
+      out.push({
+        key: ch.key,
+        paused: ch.paused,
+        override: ch.override,
+        open: ch.open && ch.open.size > 0 ? durableBatch(ch.open, 1) : null,
+        queued: ch.queued.map((e) => durableBatch(e.batch, e.attempt)),
+        inFlight: ch.inFlight ? durableBatch(ch.inFlight.batch, ch.inFlight.attempt) : null,
+      });
+    }
+    return out;
+  }
+
   /** The engine's record of a channel held in memory (remembered idle ones included). */
   slotOf(channelKey: string): ChannelSlot | undefined {
     return this.channels.get(channelKey);
@@ -559,4 +624,17 @@ export class InMemoryBatchStore implements BatchStore {
   close(): void {
     this.heap.clear();
   }
+}
+
+/** A batch in the journal's form. */
+export function durableBatch(batch: MessageBatch, attempt: number): DurableBatch {
+  return { id: batch.id, reason: batch.flushReason, attempt, firstAt: batch.firstAt, lastAt: batch.lastAt, messages: batch.messages.map(messageToJSON) };
+}
+
+function liveBatch(channelKey: string, b: DurableBatch): MessageBatch {
+  const batch = new MessageBatch(channelKey, { id: b.id, messages: b.messages.map((m) => ({ ...m })) });
+  batch.firstAt = b.firstAt;
+  batch.lastAt = b.lastAt;
+  batch.flushReason = b.reason;
+  return batch;
 }

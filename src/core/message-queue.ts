@@ -14,6 +14,7 @@ import { SettingsPolicy, parseSettingsOverride, type ChannelSettings, type Setti
 import { Run, RunContext, abortReason, silentFallback, type AbortWhy, type RunHost } from './run.js';
 import { SharedTimeouts } from './shared-timeouts.js';
 import { FailedBatches, type DeadLetter } from './failed-batches.js';
+import type { DurableChannel, Journal } from './journal.js';
 import { validateMessage } from './validate.js';
 
 /** Batch starts and settles between two looks at the deadline heap while the event loop is kept busy. */
@@ -45,6 +46,11 @@ export interface MessageQueueOptions {
   sealChunk?: number;
   /** Messages of failed batches kept for {@link MessageQueue.deadLetters} (oldest forgotten first). @defaultValue 1000 */
   keepFailedMessages?: number;
+  /**
+   * Embedded mode's crash journal: told every durable store step; an acceptance is answered only once
+   * the journal says the message is durable. @defaultValue none (nothing survives a crash)
+   */
+  journal?: Journal;
 }
 
 
@@ -101,6 +107,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private drainedMessages = 0;
   /** Failed batches, so a bot's failure never makes messages vanish without a trace (GET /api/v1/dead-letters). */
   private readonly failed: FailedBatches;
+  private readonly journal: Journal | undefined;
   readonly policy: SettingsPolicy;
 
   constructor(options: MessageQueueOptions) {
@@ -117,7 +124,8 @@ export class MessageQueue implements RunHost, BatchingEngine {
     this.timeouts = new SharedTimeouts<Run>(this.clock, this.scheduler, (run) => void this.abortRun(run, 'timeout'));
     const emit = (event: QueueEvent) => this.emit(event);
     const listening = () => this.listeners.size > 0;
-    this.store = new InMemoryBatchStore({ policy: this.policy, emit, listening, queueWarnRatio: options.queueWarnRatio });
+    this.journal = options.journal;
+    this.store = new InMemoryBatchStore({ policy: this.policy, emit, listening, queueWarnRatio: options.queueWarnRatio, journal: options.journal });
   }
 
   // ── events ────────────────────────────────────────────────────────────────
@@ -160,8 +168,13 @@ export class MessageQueue implements RunHost, BatchingEngine {
     } catch (err) {
       return Promise.reject(err);
     }
-    // The store answers synchronously: no promise hop per message.
-    return Promise.resolve(this.afterAppend(result, channelKey, msg.id));
+    // The store answers synchronously: no promise hop per message (unless the journal must first write).
+    return this.durable(this.afterAppend(result, channelKey, msg.id));
+  }
+
+  /** An answer the caller may pass on to the sender: with a journal, only once what it accepted is durable. */
+  private durable(result: EnqueueResult): Promise<EnqueueResult> {
+    return this.journal === undefined ? Promise.resolve(result) : this.journal.whenDurable(result);
   }
 
   private afterAppend(result: LocalAppendResult, channelKey: string, id: string): EnqueueResult {
@@ -196,13 +209,21 @@ export class MessageQueue implements RunHost, BatchingEngine {
     const sealed = this.store.pushFront(channelKey, payload, now);
     this.markReadyUnlessRunning(sealed.slot, sealed.headSeq);
     const settings = this.store.settings(channelKey);
-    return { accepted: true, channelKey, id, pending: 0, typing: settings.typing };
+    return this.durable({ accepted: true, channelKey, id, pending: 0, typing: settings.typing });
   }
 
   /** Spool replay: sealed batches go to the back of their channels' queues, in the given order. */
   async restore(batches: MessageBatch[]): Promise<void> {
     const sealed = this.store.restore(batches, this.clock.now());
     for (const s of sealed) this.markReadyUnlessRunning(s.slot, s.headSeq);
+  }
+
+  /** Installs channels recovered from the journal: paused stay paused, queued batches wait to run, open windows re-arm. */
+  recover(channels: DurableChannel[]): void {
+    const sealed = this.store.load(channels, this.clock.now());
+    for (const s of sealed) this.markReadyUnlessRunning(s.slot, s.headSeq);
+    const next = this.store.nextDeadline();
+    if (next !== null) this.arm(next);
   }
 
   // ── the one deadline timer ──────────────────────────────────────────────

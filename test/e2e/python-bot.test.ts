@@ -66,7 +66,7 @@ describe('examples/python-bot through `npm start`', () => {
     expect(await gw.stop('SIGTERM')).toBe(0);
     expect(replies.requests).toHaveLength(1);
     const done = gw.jsonLogs().find((l) => String(l['msg']).startsWith('shutdown complete'));
-    expect(done).toMatchObject({ spooled: 0, lost: 0 });
+    expect(done).toMatchObject({ journaled: 0, lost: 0 });
     // The bot served exactly one batch (its access log goes to stderr).
     expect(bot.log().match(/"POST \/ HTTP\/1\.1" 200/g)).toHaveLength(1);
   });

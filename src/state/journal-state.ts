@@ -1,0 +1,146 @@
+import type { DurableBatch, DurableChannel } from '../core/journal.js';
+import type { FlushReason, QueuedMessageJSON } from '../core/model.js';
+import type { SettingsOverride } from '../core/policy.js';
+
+/**
+ * One journal record: a store step, as a JSON array (short to write, cheap to parse). The first element
+ * names the step, the second is the channel key.
+ */
+export type JournalRecord =
+  | ['a', string, QueuedMessageJSON, string | null] // appended (opened batch id)
+  | ['s', string, FlushReason] // sealed
+  | ['d', string] // overflow dropped the head
+  | ['m', string, string] // overflow merged the queue (new id)
+  | ['F', string, DurableBatch] // pushed to the front
+  | ['R', string, DurableBatch] // restored to the back
+  | ['t', string] // taken (in flight)
+  | ['f', string] // finished
+  | ['i', string, string] // interrupted (merged id)
+  | ['r', string] // released to the front
+  | ['p', string, 0 | 1] // paused / resumed
+  | ['c', string] // cleared
+  | ['o', string, SettingsOverride | null]; // override set / removed
+
+function emptyChannel(key: string): DurableChannel {
+  return { key, paused: false, override: null, open: null, queued: [], inFlight: null };
+}
+
+function isIdle(ch: DurableChannel): boolean {
+  return ch.open === null && ch.queued.length === 0 && ch.inFlight === null && !ch.paused && ch.override === null;
+}
+
+function mergeBatches(id: string, batches: DurableBatch[], reason: FlushReason | null, attempt: number): DurableBatch {
+  const messages = batches.flatMap((b) => b.messages);
+  return { id, reason, attempt, firstAt: messages[0]?.queuedAt ?? 0, lastAt: messages.at(-1)?.queuedAt ?? 0, messages };
+}
+
+/**
+ * The journal's picture of every channel's durable state, kept by applying records in order: the same
+ * function rebuilds it from disk at start and keeps it current while the gateway runs, so a snapshot
+ * written from it equals what replaying the log would give. Idle channels are dropped, so it holds only
+ * what waits, runs, is paused or overridden.
+ */
+export class JournalState {
+  private readonly channels = new Map<string, DurableChannel>();
+
+  constructor(channels: DurableChannel[] = []) {
+    for (const ch of channels) this.channels.set(ch.key, ch);
+  }
+
+  private channel(key: string): DurableChannel {
+    let ch = this.channels.get(key);
+    if (ch === undefined) {
+      ch = emptyChannel(key);
+      this.channels.set(key, ch);
+    }
+    return ch;
+  }
+
+  /** Applies one record. Records that do not fit the state (a torn or foreign log) are ignored. */
+  apply(rec: JournalRecord): void {
+    const ch = this.channel(rec[1]);
+    switch (rec[0]) {
+      case 'a': {
+        const msg = rec[2];
+        if (ch.open === null) ch.open = { id: rec[3] ?? `recovered-${msg.id}`, reason: null, attempt: 1, firstAt: msg.queuedAt, lastAt: msg.queuedAt, messages: [] };
+        ch.open.messages.push(msg);
+        ch.open.lastAt = msg.queuedAt;
+        break;
+      }
+      case 's':
+        if (ch.open !== null) {
+          ch.open.reason = rec[2];
+          ch.queued.push(ch.open);
+          ch.open = null;
+        }
+        break;
+      case 'd':
+        ch.queued.shift();
+        break;
+      case 'm':
+        if (ch.queued.length > 0) ch.queued = [mergeBatches(rec[2], ch.queued, ch.queued[0]!.reason, 1)];
+        break;
+      case 'F':
+        ch.queued.unshift(rec[2]);
+        break;
+      case 'R':
+        ch.queued.push(rec[2]);
+        break;
+      case 't':
+        if (ch.inFlight === null && ch.queued.length > 0) ch.inFlight = ch.queued.shift()!;
+        break;
+      case 'f':
+        ch.inFlight = null;
+        break;
+      case 'i': {
+        const run = ch.inFlight;
+        if (run === null) break;
+        ch.inFlight = null;
+        ch.queued = [mergeBatches(rec[2], [run, ...ch.queued], ch.queued.at(-1)?.reason ?? run.reason, run.attempt + 1)];
+        break;
+      }
+      case 'r':
+        if (ch.inFlight !== null) ch.queued.unshift(ch.inFlight);
+        ch.inFlight = null;
+        break;
+      case 'p':
+        ch.paused = rec[2] === 1;
+        break;
+      case 'c':
+        ch.open = null;
+        ch.queued = [];
+        break;
+      case 'o':
+        ch.override = rec[2];
+        break;
+    }
+    if (isIdle(ch)) this.channels.delete(ch.key);
+  }
+
+  /**
+   * After a crash: a batch that was in flight goes back to the head of its queue to run again, its
+   * attempt counted, so the processor can tell (`ctx.attempt`).
+   */
+  requeueInFlight(): void {
+    for (const ch of this.channels.values()) {
+      if (ch.inFlight === null) continue;
+      ch.queued.unshift({ ...ch.inFlight, attempt: ch.inFlight.attempt + 1 });
+      ch.inFlight = null;
+    }
+  }
+
+  list(): DurableChannel[] {
+    return [...this.channels.values()];
+  }
+
+  /** Messages held (open, queued and in flight). */
+  messageCount(): number {
+    let n = 0;
+    for (const ch of this.channels.values()) {
+      n += ch.open?.messages.length ?? 0;
+      n += ch.inFlight?.messages.length ?? 0;
+      for (const b of ch.queued) n += b.messages.length;
+    }
+    return n;
+  }
+}
