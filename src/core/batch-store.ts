@@ -62,7 +62,7 @@ export type AppendResult =
 export interface TakenBatch {
   batch: MessageBatch;
   sealedAt: number;
-  /** 1 on the first run; +1 each time an interrupt re-runs its messages. */
+  /** 1 on the first run; +1 each time it runs again: after an interrupt, a shutdown abort or (embedded journal) a crash. */
   attempt: number;
   settings: ChannelSettings;
 }

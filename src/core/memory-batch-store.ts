@@ -422,6 +422,7 @@ export class InMemoryBatchStore implements BatchStore {
     if (!ch || ch.inFlight?.batch.id !== batchId) return NOT_CURRENT;
     const entry = ch.inFlight;
     ch.inFlight = null;
+    entry.attempt++; // the processor saw it: the next run is another attempt
     ch.queued.unshift(entry);
     this.journal?.released(channelKey);
     this.checkWarn(ch, now);

@@ -173,7 +173,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
   }
 
   /** An answer the caller may pass on to the sender: with a journal, only once what it accepted is durable. */
-  private durable(result: EnqueueResult): Promise<EnqueueResult> {
+  private durable<T>(result: T): Promise<T> {
     return this.journal === undefined ? Promise.resolve(result) : this.journal.whenDurable(result);
   }
 
@@ -548,7 +548,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
   /** Aborts the channel's in-flight batch; its messages are recorded as cancelled. */
   async cancelCurrent(channelKey: string): Promise<boolean> {
     const run = this.runOf(channelKey);
-    return run ? this.abortRun(run, 'cancel') : false;
+    return this.durable(run ? await this.abortRun(run, 'cancel') : false);
   }
 
   /** Cancel + pause: nothing is dispatched until resume; new messages keep collecting. */
@@ -557,7 +557,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     if (!known) throw new UnknownChannelError(channelKey);
     const run = this.runOf(channelKey);
     const cancelled = run ? await this.abortRun(run, 'stop') : false;
-    return { paused: true, cancelled };
+    return this.durable({ paused: true as const, cancelled });
   }
 
   /** Seed name for {@link stop}. */
@@ -570,7 +570,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     if (result === undefined) throw new UnknownChannelError(channelKey);
     const slot = this.store.slotOf(channelKey);
     if (result.nextSeq !== null && slot !== undefined) this.markReadyUnlessRunning(slot, result.nextSeq);
-    return { paused: false };
+    return this.durable({ paused: false as const });
   }
 
   /** Seed name: with a key, resumes that channel; without, resumes dispatching gateway-wide. */
@@ -614,7 +614,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
   async clear(channelKey: string): Promise<number> {
     const removed = this.store.clear(channelKey, this.clock.now());
     this.disarmIfNoDeadline();
-    return removed;
+    return this.durable(removed);
   }
 
   // ── settings ────────────────────────────────────────────────────────────
@@ -629,13 +629,13 @@ export class MessageQueue implements RunHost, BatchingEngine {
     const override = parseSettingsOverride(input);
     const result = await this.store.setOverride(channelKey, override, this.clock.now());
     if (result.deadline !== null) this.arm(result.deadline);
-    return this.getSettings(channelKey);
+    return this.durable(await this.getSettings(channelKey));
   }
 
   async deleteSettings(channelKey: string): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
     const result = await this.store.deleteOverride(channelKey, this.clock.now());
     if (result?.deadline != null) this.arm(result.deadline);
-    return this.getSettings(channelKey);
+    return this.durable(await this.getSettings(channelKey));
   }
 
   // ── reading ─────────────────────────────────────────────────────────────

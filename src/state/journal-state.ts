@@ -100,7 +100,7 @@ export class JournalState {
         break;
       }
       case 'r':
-        if (ch.inFlight !== null) ch.queued.unshift(ch.inFlight);
+        if (ch.inFlight !== null) ch.queued.unshift({ ...ch.inFlight, attempt: ch.inFlight.attempt + 1 });
         ch.inFlight = null;
         break;
       case 'p':
