@@ -10,6 +10,7 @@ import { runFlushLateness } from './flush-lateness.js';
 import { printJudged, judge, type GoalRow } from './goals.js';
 import { runIdleMemory } from './idle-memory.js';
 import { runStartupBench } from './startup.js';
+import { runJournalBench } from './journal.js';
 import type { BenchRow } from './lib.js';
 import { runWebhookBench } from './webhook-e2e.js';
 
@@ -22,6 +23,7 @@ const SCENARIOS: Record<string, Scenario> = {
   memory: (log) => runIdleMemory(log),
   webhook: (log) => runWebhookBench(log),
   startup: (log, o) => runStartupBench(log, o.repeats ? { repeats: o.repeats } : {}),
+  journal: (log, o) => runJournalBench(log, o),
   distributed: async (log, o) => (await import('./distributed.js')).runDistributedBench(log, o),
   bus: async (log) => {
     // bench/bus.ts lands separately; the runner works with or without it.

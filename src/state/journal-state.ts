@@ -56,17 +56,21 @@ export class JournalState {
     return ch;
   }
 
+  /** The hot record, without building it: a message joined the open batch. */
+  append(key: string, msg: QueuedMessageJSON, openedBatchId: string | null): void {
+    const ch = this.channel(key);
+    if (ch.open === null) ch.open = { id: openedBatchId ?? `recovered-${msg.id}`, reason: null, attempt: 1, firstAt: msg.queuedAt, lastAt: msg.queuedAt, messages: [] };
+    ch.open.messages.push(msg);
+    ch.open.lastAt = msg.queuedAt;
+  }
+
   /** Applies one record. Records that do not fit the state (a torn or foreign log) are ignored. */
   apply(rec: JournalRecord): void {
     const ch = this.channel(rec[1]);
     switch (rec[0]) {
-      case 'a': {
-        const msg = rec[2];
-        if (ch.open === null) ch.open = { id: rec[3] ?? `recovered-${msg.id}`, reason: null, attempt: 1, firstAt: msg.queuedAt, lastAt: msg.queuedAt, messages: [] };
-        ch.open.messages.push(msg);
-        ch.open.lastAt = msg.queuedAt;
+      case 'a':
+        this.append(rec[1], rec[2], rec[3]);
         break;
-      }
       case 's':
         if (ch.open !== null) {
           ch.open.reason = rec[2];

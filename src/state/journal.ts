@@ -177,6 +177,8 @@ export class FileJournal implements Journal {
   private fd: number;
   private logBytes = 0;
   private chunks: string[] = [];
+  /** Reused between flushes: records are encoded straight into it, one write per flush. */
+  private out = Buffer.allocUnsafe(1 << 20);
   private flushScheduled = false;
   /** Waiters for the steps not yet written. */
   private group: Group | null = null;
@@ -237,7 +239,10 @@ export class FileJournal implements Journal {
   // ── the store's steps ────────────────────────────────────────────────────
 
   appended(channelKey: string, msg: QueuedMessage, openedBatchId: string | null): void {
-    this.record(['a', channelKey, messageToJSON(msg), openedBatchId]);
+    // The hot step: no copy of the message unless it carries `raw` (never written), one stringify.
+    const json = msg.raw === undefined ? msg : messageToJSON(msg);
+    this.state.append(channelKey, json, openedBatchId);
+    this.write(`["a",${JSON.stringify(channelKey)},${JSON.stringify(json)},${openedBatchId === null ? 'null' : JSON.stringify(openedBatchId)}]\n`);
   }
   sealed(channelKey: string, reason: FlushReason): void {
     this.record(['s', channelKey, reason]);
@@ -277,9 +282,13 @@ export class FileJournal implements Journal {
   }
 
   private record(rec: JournalRecord): void {
-    if (this.closed) return;
     this.state.apply(rec);
-    this.chunks.push(JSON.stringify(rec) + '\n');
+    this.write(JSON.stringify(rec) + '\n');
+  }
+
+  private write(line: string): void {
+    if (this.closed) return;
+    this.chunks.push(line);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -302,15 +311,21 @@ export class FileJournal implements Journal {
     const group = this.group;
     this.group = null;
     if (this.chunks.length > 0 && !this.closed) {
-      const text = this.chunks.length === 1 ? this.chunks[0]! : this.chunks.join('');
+      const chunks = this.chunks;
       this.chunks = [];
+      let len = 0;
+      for (const c of chunks) len += Buffer.byteLength(c, 'utf8');
+      if (this.out.length < len) this.out = Buffer.allocUnsafe(Math.max(len, this.out.length * 2));
+      let off = 0;
+      for (const c of chunks) off += this.out.write(c, off, 'utf8');
       try {
-        writeAll(this.fd, text);
+        let written = 0;
+        while (written < off) written += writeSync(this.fd, this.out, written, off - written);
       } catch (err) {
         this.fail(err, group);
         return;
       }
-      this.logBytes += text.length;
+      this.logBytes += off;
       this.dirty = true;
     }
     if (group === null) return;
