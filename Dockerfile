@@ -23,13 +23,13 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY config ./config
-# Embedded mode writes its shutdown spool here; the process runs as `node`, so it must own the directory.
+# Embedded mode keeps its crash journal here; the process runs as `node`, so it must own the directory.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 # Listen on all interfaces inside the container; the admin API then needs BATCHGATE_ADMIN_TOKEN.
 ENV HOST=0.0.0.0 PORT=8787
 EXPOSE 8787
 VOLUME ["/app/data"]
-# node directly (not npm) so SIGTERM from `docker stop` reaches the process and it drains (and spools).
+# node directly (not npm) so SIGTERM from `docker stop` reaches the process and it drains (and journals what waits).
 # bin/batchgate.js runs the compiled dist/src/main.js: no TypeScript is transpiled at start-up.
 CMD ["node", "bin/batchgate.js", "start"]

@@ -53,7 +53,7 @@ export interface BatchingEngine {
   deadLetters(limit: number): Promise<DeadLetter[]>;
   /** Distributed mode: false while Redis is unreachable. */
   available?(): boolean;
-  /** Shutdown: stop accepting, flush windows, wait up to `timeoutMs`; returns what must be spooled. */
+  /** Shutdown: stop accepting, flush windows, wait up to `timeoutMs`; returns what still waits (embedded mode journals it). */
   drain(timeoutMs: number): Promise<DrainResult>;
   close(): Promise<void>;
 }
