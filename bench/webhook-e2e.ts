@@ -125,7 +125,7 @@ interface LoadOptions {
 type Pacing = { rate?: number; overallRate?: number };
 
 /** A worker answering `{ id, ... }` to each `{ id, cmd }` request. */
-function rpc(worker: Worker): (msg: Record<string, unknown>) => Promise<any> {
+export function rpc(worker: Worker): (msg: Record<string, unknown>) => Promise<any> {
   let next = 0;
   const pending = new Map<number, (v: any) => void>();
   worker.on('message', (m: { id?: number }) => {
@@ -141,7 +141,7 @@ function rpc(worker: Worker): (msg: Record<string, unknown>) => Promise<any> {
     });
 }
 
-function firstMessage<T>(worker: Worker): Promise<T> {
+export function firstMessage<T>(worker: Worker): Promise<T> {
   return new Promise((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
@@ -154,7 +154,7 @@ const rate = (r: LoadResult): number => r.ok / r.seconds;
  * CPU time and run-queue wait of the calling thread so far, ms (Linux schedstat; NaN elsewhere). CPU time is
  * what serving cost, steadier than req/s on a shared host; the wait says how much the host took away.
  */
-function threadSchedMs(): { cpuMs: number; waitMs: number } {
+export function threadSchedMs(): { cpuMs: number; waitMs: number } {
   try {
     const [cpuNs, waitNs] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
     return { cpuMs: cpuNs! / 1e6, waitMs: waitNs! / 1e6 };

@@ -185,6 +185,9 @@ export class FileJournal implements Journal {
   /** `always`: written groups waiting for the next fdatasync. */
   private awaitingSync: Group[] = [];
   private syncing = false;
+  /** Resolves when the running fdatasync ends. */
+  private syncEnded: Promise<void> = Promise.resolve();
+  private endSync: () => void = () => {};
   private dirty = false;
   private syncTimer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -345,10 +348,10 @@ export class FileJournal implements Journal {
     if (this.syncing || this.awaitingSync.length === 0) return;
     const groups = this.awaitingSync;
     this.awaitingSync = [];
-    this.syncing = true;
+    this.beginSync();
     this.dirty = false;
     fdatasync(this.fd, (err) => {
-      this.syncing = false;
+      this.finishSync();
       if (err) {
         this.fail(err, null, groups);
         return;
@@ -362,12 +365,22 @@ export class FileJournal implements Journal {
   private syncInBackground(): void {
     if (!this.dirty || this.syncing || this.closed) return;
     this.dirty = false;
-    this.syncing = true;
+    this.beginSync();
     fdatasync(this.fd, (err) => {
-      this.syncing = false;
+      this.finishSync();
       if (err) this.logger?.error({ err, dir: this.dir }, 'journal: fdatasync failed');
       this.compactIfDue();
     });
+  }
+
+  private beginSync(): void {
+    this.syncing = true;
+    this.syncEnded = new Promise((resolve) => (this.endSync = resolve));
+  }
+
+  private finishSync(): void {
+    this.syncing = false;
+    this.endSync();
   }
 
   private fail(err: unknown, group: Group | null, groups: Group[] = []): void {
@@ -411,7 +424,7 @@ export class FileJournal implements Journal {
     if (this.syncTimer !== null) clearInterval(this.syncTimer);
     while (!this.closed && !this.compact()) {
       if (!this.syncing) throw new Error(`journal: cannot write the final snapshot in ${this.dir}`);
-      await new Promise((resolve) => setTimeout(resolve, 5)); // an fdatasync on the log is still running
+      await this.syncEnded; // an fdatasync on the log is still running
     }
     if (!this.closed) {
       this.closed = true;
