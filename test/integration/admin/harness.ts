@@ -107,12 +107,14 @@ export async function startGateway(options: AdminGatewayOptions = {}): Promise<{
   const processor = new ControlledProcessor();
   processor.auto = !options.manual;
   const chat = new ChatAdapter();
+  const scratch = join(tmpdir(), `batchgate-admin-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const config = parseConfig(
     {
       http: { port: 0 },
       admin: { token: options.token ?? '' },
       batching: { ...(options.batching ?? {}), defaults: { windowMs: 50, maxWaitMs: 600_000, ...((options.batching?.['defaults'] as object | undefined) ?? {}) } },
-      state: { spoolPath: join(tmpdir(), `batchgate-admin-${process.pid}-${Math.random().toString(36).slice(2)}.jsonl`) },
+      // A journal of its own per gateway (the default sits beside spoolPath: one shared dir for all of them).
+      state: { spoolPath: `${scratch}.jsonl`, journal: { path: `${scratch}-journal`, fsync: 'off' } },
       shutdownTimeoutMs: 1_000,
     },
     {},
