@@ -1,6 +1,7 @@
 import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { LifecycleError } from '../core/errors.js';
 import type { DurableBatch, DurableChannel, Journal } from '../core/journal.js';
 import { messageToJSON, type FlushReason, type QueuedMessage } from '../core/model.js';
 import type { SettingsOverride } from '../core/policy.js';
@@ -126,6 +127,47 @@ export function removeJournalFiles(dir: string, keep: string[] = []): void {
   }
 }
 
+/**
+ * One gateway per journal: two would interleave their logs and each recover the other's messages. The
+ * `LOCK` file names the owner's pid; a lock whose process is gone (killed) is taken over.
+ */
+function lockDir(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'LOCK');
+  try {
+    const owner = Number(readFileSync(file, 'utf8'));
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+      throw new LifecycleError(`journal ${dir} is in use by process ${owner}: give each gateway its own state.journal.path`);
+    }
+  } catch (err) {
+    if (err instanceof LifecycleError) throw err;
+    // no lock yet, or an unreadable one: take it
+  }
+  const fd = openSync(file, 'w');
+  try {
+    writeAll(fd, String(process.pid));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function unlockDir(dir: string): void {
+  try {
+    if (Number(readFileSync(path.join(dir, 'LOCK'), 'utf8')) === process.pid) unlinkSync(path.join(dir, 'LOCK'));
+  } catch {
+    // already gone
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function syncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
@@ -215,6 +257,7 @@ export class FileJournal implements Journal {
    * removing the old files, so a crash during recovery loses nothing either.
    */
   static open(options: FileJournalOptions): FileJournal {
+    lockDir(options.dir);
     const { state, gen } = readJournal(options.dir, options.logger);
     state.requeueInFlight();
     return new FileJournal(options, state, gen + 1);
@@ -429,12 +472,14 @@ export class FileJournal implements Journal {
     if (!this.closed) {
       this.closed = true;
       closeSync(this.fd);
+      unlockDir(this.dir);
     }
     return this.state.messageCount();
   }
 
   /** Stops without a final snapshot, as a killed process would (tests). */
   abandon(): void {
+    unlockDir(this.dir);
     if (this.syncTimer !== null) clearInterval(this.syncTimer);
     this.closed = true;
     this.chunks = [];

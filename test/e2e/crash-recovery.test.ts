@@ -202,4 +202,11 @@ describe('kill -9 and operator state (fsync: everysec, the default)', () => {
     const seen = byChannel(await ws.done());
     for (let c = 0; c < 3; c++) expect(seen.get(`room-${c}`)).toEqual(Array.from({ length: 7 }, (_, i) => `room-${c}#${i}`));
   });
+
+  it('a second gateway on the same journal directory is refused at start, naming the owner', async () => {
+    const ws = await workspace();
+    const first = await spawnGateway({ config: ws.config('everysec') });
+    await expect(spawnGateway({ config: ws.config('everysec') })).rejects.toThrow(new RegExp(`in use by process ${first.proc.pid}`));
+    expect(await post(first.url, 'room', 'still mine')).toBe(202);
+  });
 });
