@@ -48,6 +48,7 @@ export async function registerAdmin(app: FastifyInstance, gateway: Gateway, opti
       'onRequest',
       createAdminAuth({
         token,
+        allowedHosts: gateway.config.http.allowedHosts,
         // A browser cannot send a bearer header when it opens /dashboard: it gets the page (which holds no
         // data) with status 401, and the page asks for the token and sends it on every API call.
         onUnauthorized: (request, reply) => (request.url.split('?')[0] === '/dashboard' ? dashboard.page(request, reply, 401) : undefined),

@@ -26,6 +26,11 @@ const httpSchema = z.strictObject({
   port: numeric(z.number().int().min(0).max(65_535)).default(8787),
   /** Largest accepted request body. @defaultValue 262144 */
   bodyLimitBytes: numeric(z.number().int().min(1024)).default(262_144),
+  /**
+   * `Host` names (besides 127.0.0.1, localhost and [::1]) that the token-less admin API answers; `name`
+   * allows any port, `name:port` one. @defaultValue []
+   */
+  allowedHosts: z.array(z.string().trim().min(1).regex(/^[^\s/@]+$/, 'a host name, optionally with :port')).default([]),
 });
 
 const processorSchema = z.discriminatedUnion('type', [

@@ -95,6 +95,8 @@ export async function until(predicate: () => boolean | Promise<boolean>, timeout
 
 export interface AdminGatewayOptions {
   token?: string;
+  /** Merged into the `http` config section (port 0 stays). */
+  http?: Record<string, unknown>;
   batching?: Record<string, unknown>;
   processor?: Processor;
   admin?: AdminOptions;
@@ -110,7 +112,7 @@ export async function startGateway(options: AdminGatewayOptions = {}): Promise<{
   const scratch = join(tmpdir(), `batchgate-admin-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const config = parseConfig(
     {
-      http: { port: 0 },
+      http: { ...(options.http ?? {}), port: 0 },
       admin: { token: options.token ?? '' },
       batching: { ...(options.batching ?? {}), defaults: { windowMs: 50, maxWaitMs: 600_000, ...((options.batching?.['defaults'] as object | undefined) ?? {}) } },
       // A journal of its own per gateway (the default sits beside spoolPath: one shared dir for all of them).

@@ -9,7 +9,7 @@ import { hideSecrets } from '../../../src/config/redact.js';
 describe('config', () => {
   it('fills every default from an empty document', () => {
     const cfg = parseConfig({}, {});
-    expect(cfg.http).toEqual({ host: '127.0.0.1', port: 8787, bodyLimitBytes: 262_144 });
+    expect(cfg.http).toEqual({ host: '127.0.0.1', port: 8787, bodyLimitBytes: 262_144, allowedHosts: [] });
     expect(cfg.processor).toEqual({ type: 'echo' });
     expect(cfg.batching.maxConcurrentBatches).toBe(32);
     expect(cfg.adapters.web.enabled).toBe(true);
