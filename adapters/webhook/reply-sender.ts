@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import { Pool, type Dispatcher } from 'undici';
 import type { OutboundMessage } from '../../src/core/model.js';
 import { shorten } from '../../src/core/shorten.js';
-import { backoffDelayMs, sleep } from '../../src/processors/backoff.js';
-import { SIGNATURE_HEADER, signBody } from '../../src/processors/signature.js';
+import { backoffDelayMs, sleep } from '../../src/delivery/backoff.js';
+import { signatureHeaders } from '../../src/delivery/signature.js';
 
 export interface ReplySenderOptions {
   /** Where replies are POSTed; empty: replies are only logged (and counted as skipped). */
@@ -148,12 +148,12 @@ export class ReplySender {
       // Constant across retries: a receiver that saw a try whose answer got lost can drop the repeat.
       'x-batchgate-delivery': randomUUID(),
     };
-    if (secret) headers[SIGNATURE_HEADER] = signBody(secret, body);
 
     let lastProblem = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (this.stopper.signal.aborted) break;
-      const outcome = await this.post(body, headers);
+      // Signed at each try: a retry after a long backoff must still be inside the receiver's tolerance.
+      const outcome = await this.post(body, secret ? { ...headers, ...signatureHeaders(secret, body) } : headers);
       if (outcome.ok) {
         this.counters.delivered++;
         if (attempt > 1) this.logger.info({ channelId: reply.channelId, batchId: reply.batchId, attempt }, 'webhook reply delivered after retry');

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -13,7 +14,7 @@ import {
   ValidationError,
 } from '../../src/core/errors.js';
 import type { OutboundMessage } from '../../src/core/model.js';
-import { SIGNATURE_HEADER, verifySignature } from '../../src/processors/signature.js';
+import { SIGNATURE_HEADER, SignatureReplayGuard, TIMESTAMP_HEADER, verifySignature } from '../../src/delivery/signature.js';
 import { RecentIds } from './dedupe.js';
 import { isHttpUrl, parseInbound } from './inbound-schema.js';
 import { ReplySender, type ReplyStats } from './reply-sender.js';
@@ -63,6 +64,8 @@ export class WebhookAdapter implements PlatformAdapter {
   private readonly replyUrl: string;
   private readonly bodyLimitBytes: number;
   private readonly recent: RecentIds;
+  /** Signatures of bodies without an `id`: a repeat within the tolerance is a replay. */
+  private readonly replays: SignatureReplayGuard;
   private ctx: AdapterContext | undefined;
   private logger: Logger | undefined;
   private sender: ReplySender | undefined;
@@ -74,6 +77,7 @@ export class WebhookAdapter implements PlatformAdapter {
     this.replyUrl = options.replyUrl ?? '';
     this.bodyLimitBytes = options.bodyLimitBytes ?? 262_144;
     this.recent = new RecentIds(options.dedupeTtlMs ?? 600_000, options.maxRememberedIds ?? 100_000, options.now);
+    this.replays = new SignatureReplayGuard(options.maxRememberedIds ?? 100_000, options.now);
   }
 
   /**
@@ -155,14 +159,15 @@ export class WebhookAdapter implements PlatformAdapter {
     if (!ctx || this.closing || ctx.signal.aborted) return sendError(reply, new ShuttingDownError());
 
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    let signature: string | undefined;
     if (this.secret) {
-      const header = req.headers[SIGNATURE_HEADER];
-      if (!verifySignature(this.secret, raw, header)) {
-        const what = header === undefined ? 'missing' : 'does not match the body';
-        return sendError(reply, new GatewayError(ErrorCode.BadSignature, `${SIGNATURE_HEADER} ${what}: sign the exact body as sha256=<hex HMAC-SHA256(secret, body)>`));
-      }
+      const check = verifySignature(this.secret, raw, { signature: req.headers[SIGNATURE_HEADER], timestamp: req.headers[TIMESTAMP_HEADER] }, this.options.now?.());
+      if (!check.ok) return sendError(reply, new GatewayError(ErrorCode.BadSignature, check.message, { details: { reason: check.reason } }));
+      signature = check.signature;
     }
 
+    // Decoding with replacement characters would let U+FFFD into channel keys and texts.
+    if (!isUtf8(raw)) return sendError(reply, new GatewayError(ErrorCode.BadRequest, 'body is not valid UTF-8'));
     let json: unknown;
     try {
       if (raw.length === 0) throw new Error('the body is empty');
@@ -173,6 +178,22 @@ export class WebhookAdapter implements PlatformAdapter {
     const parsed = parseInbound(json);
     if (!parsed.ok) return sendError(reply, new InvalidMessageError(parsed.issues));
     const body = parsed.value;
+
+    // A body with an id is deduplicated by it below (a repeat answers "duplicate"); without one, the
+    // signature is what a replayed capture repeats.
+    const replayKey = body.id === undefined ? signature : undefined;
+    if (replayKey !== undefined && !this.replays.claim(replayKey)) {
+      return sendError(
+        reply,
+        new GatewayError(ErrorCode.BadSignature, `replayed request: this ${SIGNATURE_HEADER} was already accepted; sign each request anew, or give the message an id to have repeats answered "duplicate"`, {
+          details: { reason: 'replay' },
+        }),
+      );
+    }
+    const turnedAway = () => {
+      if (body.id !== undefined) this.recent.release(body.id);
+      if (replayKey !== undefined) this.replays.release(replayKey);
+    };
 
     const id = body.id ?? randomUUID();
     // Generated ids are unique by construction; only ids the sender chose can repeat.
@@ -193,7 +214,7 @@ export class WebhookAdapter implements PlatformAdapter {
         extra: body.attachments ? { ...body.extra, attachments: body.attachments } : (body.extra ?? {}),
       });
     } catch (err) {
-      if (body.id !== undefined) this.recent.release(body.id);
+      turnedAway();
       throw asGatewayError(err);
     }
     if (result.accepted) return reply.code(202).send({ accepted: true, channelKey: result.channelKey, id: result.id });
@@ -201,8 +222,8 @@ export class WebhookAdapter implements PlatformAdapter {
       this.duplicates++;
       return reply.code(200).send({ accepted: false, reason: 'duplicate', id: result.id ?? id });
     }
-    // Turned away, not taken: the sender may retry the same id later.
-    if (body.id !== undefined) this.recent.release(body.id);
+    // Turned away, not taken: the sender may retry the same request later.
+    turnedAway();
     if (result.reason === 'unavailable') reply.header('retry-after', '1');
     return sendError(reply, rejection(result.reason, result.detail));
   }
@@ -238,9 +259,9 @@ function rejection(reason: Extract<AcceptResult, { accepted: false }>['reason'],
   }
 }
 
-/** Every error answer has one shape: `{ error: { code, message, issues? } }`. */
+/** Every error answer has one shape: `{ error: { code, message, issues?, ...details } }` (as the admin API's). */
 function sendError(reply: FastifyReply, err: GatewayError): FastifyReply {
-  const error: Record<string, unknown> = { code: err.code, message: err.message };
+  const error: Record<string, unknown> = { ...err.details, code: err.code, message: err.message };
   if (err instanceof ValidationError) error['issues'] = err.issues;
   return reply.code(err.statusCode).send({ error });
 }

@@ -10,7 +10,9 @@ and publishes what the bot answers: {"replies": [{"text": "..."}]} (or 204 for n
 Environment:
     PORT        port to listen on (default 8000; 0 picks a free one)
     HOST        address to bind (default 127.0.0.1)
-    BOT_SECRET  when set, requests must carry X-Batchgate-Signature: sha256=<hex HMAC-SHA256(secret, body)>
+    BOT_SECRET  when set, requests must carry X-Batchgate-Timestamp (unix seconds, within 300 s of this
+                machine's clock) and X-Batchgate-Signature:
+                v1=<hex HMAC-SHA256(secret, "v1:" + timestamp + ":" + body)>
 """
 
 import hashlib
@@ -18,18 +20,25 @@ import hmac
 import json
 import os
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SECRET = os.environ.get("BOT_SECRET", "")
 MAX_BODY = 4 * 1024 * 1024
+TOLERANCE_S = 300
 
 
-def signature_ok(body: bytes, header: str) -> bool:
+def signature_problem(body: bytes, timestamp: str, signature: str):
+    """None when the request is signed by batchgate, else what is wrong with it."""
     if not SECRET:
-        return True
-    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        return None
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > TOLERANCE_S:
+        return "missing or stale X-Batchgate-Timestamp"
+    mac = hmac.new(SECRET.encode(), b"v1:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
     # compare_digest: constant time, so the signature cannot be guessed byte by byte.
-    return hmac.compare_digest(expected.encode(), (header or "").encode())
+    if not hmac.compare_digest(("v1=" + mac).encode(), signature.encode()):
+        return "bad X-Batchgate-Signature"
+    return None
 
 
 def answer(batch: dict) -> list:
@@ -56,8 +65,9 @@ class Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY:
             return self.send_json(413, {"error": "body too large"})
         body = self.rfile.read(length)
-        if not signature_ok(body, self.headers.get("X-Batchgate-Signature", "")):
-            return self.send_json(401, {"error": "bad signature"})
+        problem = signature_problem(body, self.headers.get("X-Batchgate-Timestamp", ""), self.headers.get("X-Batchgate-Signature", ""))
+        if problem:
+            return self.send_json(401, {"error": problem})
         try:
             payload = json.loads(body)
             batch = payload["batch"]

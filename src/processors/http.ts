@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { ErrorCode, GatewayError } from '../core/errors.js';
 import { messageToJSON, type MessageBatch } from '../core/model.js';
 import { toFieldIssues } from '../core/policy.js';
-import { backoffDelayMs, sleep } from './backoff.js';
+import { backoffDelayMs, sleep } from '../delivery/backoff.js';
+import { signatureHeaders } from '../delivery/signature.js';
 import type { ProcessContext, Processor } from './processor.js';
-import { SIGNATURE_HEADER, signBody } from './signature.js';
 
 /** Options of {@link createHttpProcessor}; `url`, `timeoutMs`, `secret`, `attempts` come from `processor` in the config. */
 export interface HttpProcessorOptions {
@@ -12,7 +12,7 @@ export interface HttpProcessorOptions {
   url: string;
   /** Bound on one request, response body included. */
   timeoutMs: number;
-  /** Signs each request body (`X-Batchgate-Signature`) when non-empty. @defaultValue '' */
+  /** Signs each request (`X-Batchgate-Timestamp` + `X-Batchgate-Signature`, v1) when non-empty. @defaultValue '' */
   secret?: string;
   /** Tries per batch for 5xx answers, network errors and timeouts; 4xx is never retried. @defaultValue 1 */
   attempts?: number;
@@ -82,10 +82,11 @@ export function createHttpProcessor(options: HttpProcessorOptions): Processor {
       'content-type': 'application/json',
       'x-batchgate-batch-id': batch.id,
     };
-    if (secret) headers[SIGNATURE_HEADER] = signBody(secret, body);
 
     for (let tryNo = 1; ; tryNo++) {
-      const result = await tryOnce(body, { ...headers, 'x-batchgate-delivery-attempt': String(tryNo) }, ctx, tryNo);
+      // Signed at each try: a retry after a timeout and a backoff must still be inside the bot's tolerance.
+      const signed = secret ? signatureHeaders(secret, body) : {};
+      const result = await tryOnce(body, { ...headers, ...signed, 'x-batchgate-delivery-attempt': String(tryNo) }, ctx, tryNo);
       if (!('retryable' in result)) {
         for (const reply of result.replies) {
           // A reply after abort would be dropped by ctx.reply anyway; stop publishing the rest at once.

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signBody } from '../../src/processors/signature.js';
+import { signatureHeaders, signatureOf } from '../../src/delivery/signature.js';
 import { startReplySink, type ReplySink } from '../helpers/reply-sink.js';
 import { spawnGateway, type SpawnedGateway } from '../helpers/spawn-gateway.js';
 
@@ -44,7 +44,7 @@ function postRaw(base: string, body: string | Buffer, headers: Record<string, st
 /** A correctly signed JSON POST. */
 const signed = (base: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> => {
   const raw = typeof body === 'string' ? body : JSON.stringify(body);
-  return postRaw(base, raw, { 'content-type': 'application/json', 'x-batchgate-signature': signBody(SECRET, raw), ...headers });
+  return postRaw(base, raw, { 'content-type': 'application/json', ...signatureHeaders(SECRET, raw), ...headers });
 };
 
 const paths = (a: Answer): string[] => ((a.body?.error?.issues ?? []) as Array<{ path: string }>).map((i) => i.path);
@@ -77,7 +77,7 @@ describe('POST /v1/messages on the real gateway process (`batchgate start`, secr
     await expect.poll(() => replies.requests.find((r) => (r.body as { channelId: string }).channelId === 'in-1'), { timeout: 10_000 }).toBeDefined();
     const reply = replies.requests.find((r) => (r.body as { channelId: string }).channelId === 'in-1')!;
     expect(reply.body).toMatchObject({ channelId: 'in-1', text: '1 message from Ann: hello', inReplyTo: ['in-1-a'] });
-    expect(reply.headers['x-batchgate-signature']).toBe(signBody(SECRET, reply.rawBody));
+    expect(reply.headers['x-batchgate-signature']).toBe(signatureOf(SECRET, String(reply.headers['x-batchgate-timestamp']), reply.rawBody));
   });
 
   it('invalid JSON → 400 BG_ERR_BAD_REQUEST', async () => {
@@ -127,8 +127,9 @@ describe('POST /v1/messages on the real gateway process (`batchgate start`, secr
 
   it('wrong or missing signature → 401 BG_ERR_BAD_SIGNATURE, nothing enqueued', async () => {
     const raw = JSON.stringify({ channelId: 'sig', userId: 'u', text: 'x', id: 'sig-1' });
-    for (const header of [signBody('other-secret', raw), 'sha256=00', 'garbage', signBody(SECRET, `${raw} `)]) {
-      const res = await postRaw(gw.url, raw, { 'content-type': 'application/json', 'x-batchgate-signature': header });
+    const ts = String(Math.floor(Date.now() / 1_000));
+    for (const header of [signatureOf('other-secret', ts, raw), 'v1=00', 'garbage', signatureOf(SECRET, ts, `${raw} `), signatureOf(SECRET, ts, raw).replace('v1=', 'sha256=')]) {
+      const res = await postRaw(gw.url, raw, { 'content-type': 'application/json', 'x-batchgate-timestamp': ts, 'x-batchgate-signature': header });
       expect(res.status, header).toBe(401);
       expect(res.body.error.code).toBe('BG_ERR_BAD_SIGNATURE');
     }
@@ -177,8 +178,8 @@ describe('POST /v1/messages on the real gateway process (`batchgate start`, secr
       fc.asyncProperty(body, contentType, signature, async (raw, type, sig) => {
         const headers: Record<string, string> = {};
         if (type !== undefined) headers['content-type'] = type;
-        if (sig === 'good') headers['x-batchgate-signature'] = signBody(SECRET, raw);
-        if (sig === 'bad') headers['x-batchgate-signature'] = signBody('nope', raw);
+        if (sig === 'good') Object.assign(headers, signatureHeaders(SECRET, raw));
+        if (sig === 'bad') Object.assign(headers, signatureHeaders('nope', raw));
         const res = await postRaw(gw.url, raw, headers);
         seen.add(res.status);
         expect(ANSWERS.has(res.status), `${res.status} ${JSON.stringify(res.body)}`).toBe(true);

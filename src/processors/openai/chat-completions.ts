@@ -1,6 +1,6 @@
 import { request, type Dispatcher } from 'undici';
 import { ErrorCode, GatewayError } from '../../core/errors.js';
-import { backoffDelayMs, sleep } from '../backoff.js';
+import { backoffDelayMs, sleep } from '../../delivery/backoff.js';
 import { sseData } from './sse.js';
 
 /** One message of a chat-completions request. */

@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { GatewayError } from '../../../src/core/errors.js';
 import { createHttpProcessor } from '../../../src/processors/http.js';
-import { signBody, verifySignature } from '../../../src/processors/signature.js';
+import { signatureOf, verifySignature } from '../../../src/delivery/signature.js';
 import { batchOf, contextFor, json, startBotServer, type BotRequest } from './harness.js';
 import type { ServerResponse } from 'node:http';
 
@@ -31,8 +31,10 @@ describe('http processor', () => {
     expect(server.requests).toHaveLength(1);
     const req = server.requests[0]!;
     expect(req.headers['content-type']).toBe('application/json');
-    expect(req.headers['x-batchgate-signature']).toBe(signBody('s3cret', req.rawBody));
-    expect(verifySignature('s3cret', req.rawBody, req.headers['x-batchgate-signature'])).toBe(true);
+    const timestamp = String(req.headers['x-batchgate-timestamp']);
+    expect(Math.abs(Number(timestamp) - Date.now() / 1_000)).toBeLessThan(300);
+    expect(req.headers['x-batchgate-signature']).toBe(signatureOf('s3cret', timestamp, req.rawBody));
+    expect(verifySignature('s3cret', req.rawBody, { signature: req.headers['x-batchgate-signature'], timestamp }).ok).toBe(true);
     expect(req.body).toEqual({
       batch: {
         id: batch.id,
@@ -56,6 +58,7 @@ describe('http processor', () => {
     const batch = batchOf('room-1', ['hi']);
     await createHttpProcessor({ url: server.url, timeoutMs: 5_000 })(batch, contextFor(batch).ctx);
     expect(server.requests[0]!.headers['x-batchgate-signature']).toBeUndefined();
+    expect(server.requests[0]!.headers['x-batchgate-timestamp']).toBeUndefined();
   });
 
   it.each([
@@ -162,7 +165,7 @@ describe('http processor', () => {
     expect(err.code).toBe('BG_ERR_PROCESSOR');
     expect(err.details).toMatchObject({ status: 503, attempt: 3, attempts: 3 });
     expect(server.requests.map((r) => r.headers['x-batchgate-delivery-attempt'])).toEqual(['1', '2', '3']);
-    // Every try carries the same body and signature: the bot can dedupe by batch id.
+    // Every try carries the same body (signed anew, so a late try is still fresh): the bot can dedupe by batch id.
     expect(new Set(server.requests.map((r) => r.rawBody)).size).toBe(1);
   });
 

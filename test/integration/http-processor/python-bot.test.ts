@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { GatewayError } from '../../../src/core/errors.js';
+import { signatureHeaders, signatureOf } from '../../../src/delivery/signature.js';
 import { MessageBatch } from '../../../src/core/model.js';
 import { createHttpProcessor } from '../../../src/processors/http.js';
 import { batchOf, contextFor, message } from './harness.js';
@@ -65,5 +67,21 @@ describe('examples/python-bot behind the HTTP processor', () => {
     expect(err).toBeInstanceOf(GatewayError);
     expect((err as GatewayError).details['status']).toBe(401);
     expect(bad.replies).toEqual([]);
+  });
+
+  it('with BOT_SECRET: refuses a stale timestamp and the old unversioned signature (401 naming what is wrong)', async () => {
+    const url = await startBot({ BOT_SECRET: 'py-secret' });
+    const body = JSON.stringify({ batch: { messages: [] }, attempt: 1 });
+    const post = async (headers: Record<string, string>) => {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      return { status: res.status, error: ((await res.json()) as { error: string }).error };
+    };
+    const stale = Math.floor(Date.now() / 1_000) - 301;
+    expect(await post({ 'x-batchgate-timestamp': String(stale), 'x-batchgate-signature': signatureOf('py-secret', stale, body) })).toEqual({ status: 401, error: 'missing or stale X-Batchgate-Timestamp' });
+    expect(await post({ 'x-batchgate-signature': signatureOf('py-secret', stale, body) })).toMatchObject({ status: 401 });
+    const old = `sha256=${createHmac('sha256', 'py-secret').update(body).digest('hex')}`;
+    expect(await post({ ...signatureHeaders('py-secret', body), 'x-batchgate-signature': old })).toEqual({ status: 401, error: 'bad X-Batchgate-Signature' });
+    // The same request signed now is answered (204: no messages, no reply).
+    expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...signatureHeaders('py-secret', body) }, body })).status).toBe(204);
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { signBody } from '../../../src/processors/signature.js';
+import { signatureHeaders } from '../../../src/delivery/signature.js';
 import { startWebhook } from './harness.js';
 
 const LIMIT = 4_096;
@@ -83,8 +83,8 @@ describe('POST /v1/messages fuzz', () => {
     await fc.assert(
       fc.asyncProperty(rawBody, fc.oneof(fc.constant('good'), fc.constant('none'), fc.string({ maxLength: 80 })), async (payload, sig) => {
         const headers: Record<string, string> = { 'content-type': 'application/json' };
-        if (sig === 'good') headers['x-batchgate-signature'] = signBody(secret, payload);
-        else if (sig !== 'none') headers['x-batchgate-signature'] = `sha256=${sig}`;
+        if (sig === 'good') Object.assign(headers, signatureHeaders(secret, payload));
+        else if (sig !== 'none') Object.assign(headers, { 'x-batchgate-timestamp': String(Math.floor(Date.now() / 1_000)), 'x-batchgate-signature': `v1=${sig}` });
         const res = await h.app.inject({ method: 'POST', url: '/v1/messages', headers, payload });
         expect(ANSWERS.has(res.statusCode), `${res.statusCode} ${res.body}`).toBe(true);
         if (sig !== 'good' && res.statusCode !== 413) expect(res.statusCode).toBe(401);
@@ -92,7 +92,7 @@ describe('POST /v1/messages fuzz', () => {
       { numRuns: 200 },
     );
     const body = JSON.stringify({ channelId: 'c', userId: 'u', text: 'signed' });
-    const ok = await h.app.inject({ method: 'POST', url: '/v1/messages', headers: { 'content-type': 'application/json', 'x-batchgate-signature': signBody(secret, body) }, payload: body });
+    const ok = await h.app.inject({ method: 'POST', url: '/v1/messages', headers: { 'content-type': 'application/json', ...signatureHeaders(secret, body) }, payload: body });
     expect(ok.statusCode).toBe(202);
   });
 });

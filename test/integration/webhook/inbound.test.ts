@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { signBody } from '../../../src/processors/signature.js';
-import { postMessage, startWebhook } from './harness.js';
+import { signatureHeaders, signatureOf } from '../../../src/delivery/signature.js';
+import { acceptAll, postMessage, startWebhook } from './harness.js';
 
 const valid = { channelId: 'room-1', userId: 'u1', text: 'hello' };
 
@@ -141,36 +141,100 @@ describe('POST /v1/messages', () => {
     }
   });
 
-  describe('with a secret', () => {
+  it('answers a body that is not valid UTF-8 with 400, signed or not, and takes nothing', async () => {
+    // 0xFF never occurs in UTF-8; decoding with replacement would put U+FFFD into the channel key.
+    const bad = Buffer.concat([Buffer.from('{"channelId":"room-'), Buffer.from([0xff, 0xfe]), Buffer.from('","userId":"u1","text":"hi"}')]);
+    for (const secret of ['', 'k']) {
+      const h = await startWebhook({ secret });
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...(secret ? signatureHeaders(secret, bad) : {}) };
+      const res = await fetch(`${h.base}/v1/messages`, { method: 'POST', headers, body: bad });
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('BG_ERR_BAD_REQUEST');
+      expect(body.error.message).toContain('UTF-8');
+      expect(h.accepted).toEqual([]);
+    }
+  });
+
+  describe('with a secret (signatures v1)', () => {
     const secret = 'hunter2';
+    const nowS = () => Math.floor(Date.now() / 1_000);
 
     it('accepts a correctly signed body', async () => {
       const h = await startWebhook({ secret });
       const raw = JSON.stringify(valid);
-      const res = await postMessage(h.base, raw, { 'x-batchgate-signature': signBody(secret, raw) });
+      const res = await postMessage(h.base, raw, signatureHeaders(secret, raw));
       expect(res.status).toBe(202);
     });
 
+    const raw = JSON.stringify(valid);
     it.each([
-      ['missing', undefined],
-      ['wrong secret', signBody('other', JSON.stringify(valid))],
-      ['another body', signBody(secret, JSON.stringify({ ...valid, text: 'other' }))],
-      ['no prefix', signBody(secret, JSON.stringify(valid)).slice('sha256='.length)],
-      ['truncated', signBody(secret, JSON.stringify(valid)).slice(0, 20)],
-      ['garbage', 'sha256=zzz'],
-    ])('answers a %s signature with 401', async (_name, signature) => {
+      ['missing', {}],
+      ['wrong secret', signatureHeaders('other', raw)],
+      ['another body', signatureHeaders(secret, JSON.stringify({ ...valid, text: 'other' }))],
+      ['old-scheme', { 'x-batchgate-timestamp': String(nowS()), 'x-batchgate-signature': signatureOf(secret, nowS(), raw).replace('v1=', 'sha256=') }],
+      ['truncated', { 'x-batchgate-timestamp': String(nowS()), 'x-batchgate-signature': signatureOf(secret, nowS(), raw).slice(0, 20) }],
+      ['other-timestamp', { 'x-batchgate-timestamp': String(nowS()), 'x-batchgate-signature': signatureOf(secret, nowS() - 1, raw) }],
+      ['garbage', { 'x-batchgate-timestamp': String(nowS()), 'x-batchgate-signature': 'v1=zzz' }],
+    ])('answers a %s signature with 401', async (_name, headers: Record<string, string>) => {
       const h = await startWebhook({ secret });
-      const raw = JSON.stringify(valid);
-      const res = await postMessage(h.base, raw, signature === undefined ? {} : { 'x-batchgate-signature': signature });
+      const res = await postMessage(h.base, raw, headers);
       expect(res.status).toBe(401);
-      expect(res.body.error.code).toBe('BG_ERR_BAD_SIGNATURE');
+      expect(res.body.error).toMatchObject({ code: 'BG_ERR_BAD_SIGNATURE', reason: 'signature' });
       expect(h.accepted).toEqual([]);
+    });
+
+    it('answers a missing, malformed or stale timestamp with 401 naming the timestamp', async () => {
+      const h = await startWebhook({ secret });
+      const stale = nowS() - 301;
+      const future = nowS() + 301;
+      const cases: Array<Record<string, string>> = [
+        { 'x-batchgate-signature': signatureOf(secret, nowS(), raw) },
+        { 'x-batchgate-timestamp': 'yesterday', 'x-batchgate-signature': signatureOf(secret, nowS(), raw) },
+        { 'x-batchgate-timestamp': String(stale), 'x-batchgate-signature': signatureOf(secret, stale, raw) },
+        { 'x-batchgate-timestamp': String(future), 'x-batchgate-signature': signatureOf(secret, future, raw) },
+      ];
+      for (const headers of cases) {
+        const res = await postMessage(h.base, raw, headers);
+        expect(res.status).toBe(401);
+        expect(res.body.error).toMatchObject({ code: 'BG_ERR_BAD_SIGNATURE', reason: 'timestamp' });
+        expect(res.body.error.message).toContain('X-Batchgate-Timestamp'.toLowerCase());
+      }
+      expect(h.accepted).toEqual([]);
+    });
+
+    it('refuses the same signed request without an id a second time (401 replay): it is processed once', async () => {
+      const h = await startWebhook({ secret });
+      const headers = signatureHeaders(secret, raw);
+      expect((await postMessage(h.base, raw, headers)).status).toBe(202);
+      const again = await postMessage(h.base, raw, headers);
+      expect(again.status).toBe(401);
+      expect(again.body.error).toMatchObject({ code: 'BG_ERR_BAD_SIGNATURE', reason: 'replay' });
+      expect(h.accepted).toHaveLength(1);
+    });
+
+    it('answers a repeated signed request with an id as a duplicate, as without a secret', async () => {
+      const h = await startWebhook({ secret });
+      const body = JSON.stringify({ ...valid, id: 'sig-dup-1' });
+      const headers = signatureHeaders(secret, body);
+      expect((await postMessage(h.base, body, headers)).status).toBe(202);
+      expect(await postMessage(h.base, body, headers)).toMatchObject({ status: 200, body: { accepted: false, reason: 'duplicate', id: 'sig-dup-1' } });
+      expect(h.accepted).toHaveLength(1);
+    });
+
+    it('lets a signed request the gateway turned away be sent again', async () => {
+      const h = await startWebhook({ secret });
+      h.setAccept(async () => ({ accepted: false, reason: 'queue full' }));
+      const headers = signatureHeaders(secret, raw);
+      expect((await postMessage(h.base, raw, headers)).status).toBe(429);
+      h.setAccept(acceptAll);
+      expect((await postMessage(h.base, raw, headers)).status).toBe(202);
     });
 
     it('checks the signature before parsing: unsigned junk gets 401, signed junk 400', async () => {
       const h = await startWebhook({ secret });
       expect((await postMessage(h.base, 'junk')).status).toBe(401);
-      expect((await postMessage(h.base, 'junk', { 'x-batchgate-signature': signBody(secret, 'junk') })).status).toBe(400);
+      expect((await postMessage(h.base, 'junk', signatureHeaders(secret, 'junk'))).status).toBe(400);
     });
   });
 

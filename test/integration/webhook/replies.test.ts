@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { GatewayError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/logger.js';
-import { verifySignature } from '../../../src/processors/signature.js';
+import { verifySignature } from '../../../src/delivery/signature.js';
 import { WebhookAdapter } from '../../../adapters/webhook/index.js';
 import { startReplySink, type RecordedRequest, type ReplySinkOptions } from '../../helpers/reply-sink.js';
 import { outbound, postMessage, startWebhook } from './harness.js';
@@ -39,7 +39,7 @@ describe('webhook replies', () => {
     const req = s.requests[0]!;
     expect(req.body).toEqual({ channelId: 'room-1', text: 'hi there', batchId: reply.batchId, inReplyTo: reply.inReplyTo });
     expect(req.headers['content-type']).toBe('application/json');
-    expect(verifySignature('k', req.rawBody, req.headers['x-batchgate-signature'])).toBe(true);
+    expect(verifySignature('k', req.rawBody, { signature: req.headers['x-batchgate-signature'], timestamp: req.headers['x-batchgate-timestamp'] }).ok).toBe(true);
     expect(h.adapter.stats()).toMatchObject({ delivered: 1, failed: 0, retries: 0 });
   });
 
@@ -57,11 +57,11 @@ describe('webhook replies', () => {
       ['three', 200],
     ]);
     expect(s.delivered().map(textOf)).toEqual(['one', 'two', 'three']);
-    // Retries resend the same signed bytes under one delivery id, so a receiver can dedupe.
+    // Retries resend the same bytes under one delivery id (signed anew at each try), so a receiver can dedupe.
     const tries = s.requests.slice(0, 3);
     expect(new Set(tries.map((r) => r.headers['x-batchgate-delivery'])).size).toBe(1);
     expect(new Set(tries.map((r) => r.rawBody)).size).toBe(1);
-    for (const r of s.requests) expect(verifySignature('k', r.rawBody, r.headers['x-batchgate-signature'])).toBe(true);
+    for (const r of s.requests) expect(verifySignature('k', r.rawBody, { signature: r.headers['x-batchgate-signature'], timestamp: r.headers['x-batchgate-timestamp'] }).ok).toBe(true);
     expect(h.adapter.stats()).toMatchObject({ delivered: 3, failed: 0, retries: 2 });
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, sleep } from '../../../src/processors/backoff.js';
+import { backoffDelayMs, sleep } from '../../../src/delivery/backoff.js';
 
 describe('backoffDelayMs', () => {
   it('doubles the ceiling per retry up to the cap (full jitter: random share of the ceiling)', () => {
