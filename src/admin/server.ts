@@ -1,4 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
+import { ErrorCode, GatewayError } from '../core/errors.js';
 import type { Gateway } from '../gateway.js';
 import { createAdminAuth } from './auth.js';
 import { loadDashboard } from './dashboard.js';
@@ -68,14 +70,17 @@ export async function registerAdmin(app: FastifyInstance, gateway: Gateway, opti
 
 /**
  * Clients that set `content-type: application/json` on every call send it on body-less cancel, stop, resume
- * and clear too; fastify's parser answers those 400 "Body cannot be empty". Here an empty body is no body, and
- * anything else goes to fastify's own parser (prototype-poisoning checks included).
+ * and clear too; fastify's parser answers those 400 "Body cannot be empty". Here an empty body is no body, a body
+ * that is not UTF-8 is a 400, and anything else goes to fastify's own parser (prototype-poisoning checks included).
  */
 function acceptEmptyJsonBodies(scope: FastifyInstance): void {
   const parseJson = scope.getDefaultJsonParser('error', 'error');
   scope.removeContentTypeParser('application/json');
-  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '') done(null, undefined);
-    else parseJson(request, body as string, done);
+  scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer;
+    if (bytes.length === 0) done(null, undefined);
+    // Decoding with replacement characters would let U+FFFD into channel keys and texts.
+    else if (!isUtf8(bytes)) done(new GatewayError(ErrorCode.BadRequest, 'body is not valid UTF-8'), undefined);
+    else parseJson(request, bytes.toString('utf8'), done);
   });
 }

@@ -60,7 +60,8 @@ export function defineRoute<S extends RouteSchemas>(
       const input = {
         params: parsePart(schemas.params, request.params, 'path parameters', badRequest),
         query: parsePart(schemas.querystring, request.query, 'query string', badRequest),
-        body: parsePart(schemas.body, request.body ?? {}, 'body', (_part, issues) => (schemas.invalidBody ?? ((i) => badRequest('body', i)))(issues)),
+        // No body at all reads as `{}`; a JSON `null` stays null and fails an object schema.
+        body: parsePart(schemas.body, request.body === undefined ? {} : request.body, 'body', (_part, issues) => (schemas.invalidBody ?? ((i) => badRequest('body', i)))(issues)),
       } as RouteInput<S>;
       return handler(input, request, reply);
     },

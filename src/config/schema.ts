@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { channelSettingsSchema, DEFAULT_SETTINGS } from '../core/policy.js';
+import { channelSettingsSchema, DEFAULT_SETTINGS, settingsRuleIssues } from '../core/policy.js';
 
 // Values may come from `${VAR}` interpolation as strings; numbers and booleans written that way still parse.
 const numeric = (inner: z.ZodNumber) =>
@@ -238,12 +238,7 @@ export const configSchema = z
   });
 
 function checkWindowFitsMaxWait(settings: { windowMs: number; maxWaitMs: number; disabled: boolean }, path: Array<string | number>, ctx: z.RefinementCtx): void {
-  if (settings.maxWaitMs >= settings.windowMs || settings.disabled) return;
-  ctx.addIssue({
-    code: 'custom',
-    path: [...path, 'maxWaitMs'],
-    message: `maxWaitMs (${settings.maxWaitMs}) is below windowMs (${settings.windowMs}): batches would always flush by maxWait; raise maxWaitMs`,
-  });
+  for (const issue of settingsRuleIssues(settings)) ctx.addIssue({ code: 'custom', path: [...path, ...issue.path.split('.')], message: issue.message });
 }
 
 /** What operators write. */

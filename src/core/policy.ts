@@ -54,6 +54,22 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
   }));
 }
 
+/**
+ * The rules between settings that no single field's schema can check, for effective settings (defaults,
+ * pattern and override merged). One function for the config file (its schema) and for live overrides
+ * (`PUT …/settings`), so both refuse the same things with the same words. Paths are field names.
+ */
+export function settingsRuleIssues(settings: Pick<ChannelSettings, 'windowMs' | 'maxWaitMs' | 'disabled'>): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  if (settings.maxWaitMs < settings.windowMs && !settings.disabled) {
+    issues.push({
+      path: 'maxWaitMs',
+      message: `maxWaitMs (${settings.maxWaitMs}) is below windowMs (${settings.windowMs}): batches would always flush by maxWait; raise maxWaitMs`,
+    });
+  }
+  return issues;
+}
+
 /** Validates an override; throws {@link InvalidSettingsError} naming each failing field. */
 export function parseSettingsOverride(input: unknown): SettingsOverride {
   const result = settingsOverrideSchema.safeParse(input);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { InvalidSettingsError } from '../../core/errors.js';
 import type { BatchingEngine } from '../../core/engine.js';
-import { settingsOverrideSchema, type ChannelSettings, type SettingsOverride } from '../../core/policy.js';
+import { settingsOverrideSchema, settingsRuleIssues, type ChannelSettings, type SettingsOverride } from '../../core/policy.js';
 import type { Gateway } from '../../gateway.js';
 import { channelKeyParams } from '../schemas.js';
 import { defineRoute } from '../validated-route.js';
@@ -11,6 +11,10 @@ import { requireKnown } from './channels.js';
 async function settingsOf(queue: BatchingEngine, key: string): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
   const { effective, override } = await queue.getSettings(key);
   return { effective, override: override && Object.keys(override).length > 0 ? override : null };
+}
+
+function stripUndefined(override: SettingsOverride): SettingsOverride {
+  return Object.fromEntries(Object.entries(override).filter(([, v]) => v !== undefined));
 }
 
 /**
@@ -34,6 +38,10 @@ export function registerSettingsRoutes(app: FastifyInstance, gateway: Gateway): 
     { params: channelKeyParams, body: settingsOverrideSchema, invalidBody: (issues) => new InvalidSettingsError(issues) },
     async ({ params, body }) => {
       await requireKnown(queue, params.key);
+      // The override must leave the channel with settings the config file would accept.
+      const { effective } = await queue.getSettings(params.key);
+      const issues = settingsRuleIssues({ ...effective, ...stripUndefined(body) });
+      if (issues.length > 0) throw new InvalidSettingsError(issues);
       await queue.setSettings(params.key, body);
       return settingsOf(queue, params.key);
     },

@@ -119,3 +119,43 @@ describe('admin API safety with a token', () => {
     expect(proxied.body.paused).toBe(true);
   });
 });
+
+describe('admin API strict input', () => {
+  it('refuses a live override that the config file would refuse: maxWaitMs 300 on a channel whose windowMs is 700', async () => {
+    const { gw, chat } = await startGateway({ batching: { defaults: { windowMs: 700, maxWaitMs: 10_000 } } });
+    await chat.say('s1', 'hello');
+    const url = `/api/v1/channels/${key('s1')}/settings`;
+    const res = await api(gw, 'PUT', url, { maxWaitMs: 300 });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('BG_ERR_INVALID_SETTINGS');
+    expect(res.body.error.issues).toEqual([{ path: 'maxWaitMs', message: expect.stringContaining('below windowMs (700)') }]);
+    expect((await api(gw, 'GET', url)).body.override).toBeNull();
+    // Together with a window that fits, or on a channel without coalescing, it is fine.
+    expect((await api(gw, 'PUT', url, { maxWaitMs: 300, windowMs: 200 })).status).toBe(200);
+    expect((await api(gw, 'PUT', url, { windowMs: 500 })).status).toBe(400);
+    expect((await api(gw, 'PUT', url, { windowMs: 500, disabled: true })).status).toBe(200);
+  });
+
+  it('refuses a settings body that is not an object (null, a list, a number)', async () => {
+    const { gw, chat } = await startGateway();
+    await chat.say('s2', 'hello');
+    const host = new URL(gw.url).host;
+    for (const body of ['null', '[]', '5', '"x"']) {
+      const res = await raw(gw, 'PUT', `/api/v1/channels/${key('s2')}/settings`, { host, 'content-type': 'application/json' }, body);
+      expect(res.status, body).toBe(400);
+      expect(res.body.error.code).toBe('BG_ERR_INVALID_SETTINGS');
+    }
+    expect((await api(gw, 'GET', `/api/v1/channels/${key('s2')}/settings`)).body.override).toBeNull();
+  });
+
+  it('refuses a JSON body that is not valid UTF-8 (400), instead of taking U+FFFD into the text', async () => {
+    const { gw, chat } = await startGateway({ batching: { defaults: { windowMs: 60_000 } } });
+    await chat.say('s3', 'hello');
+    const bad = Buffer.concat([Buffer.from('{"text":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    const res = await fetch(`${gw.url}/api/v1/channels/${key('s3')}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bad });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error).toMatchObject({ code: 'BG_ERR_BAD_REQUEST', message: 'body is not valid UTF-8' });
+    expect((await api(gw, 'GET', `/api/v1/channels/${key('s3')}`)).body.pending).toBe(1);
+  });
+});
