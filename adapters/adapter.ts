@@ -58,14 +58,24 @@ export interface MessageEditor {
  * One chat platform. Adapters ignore their own and other bots' messages, edits and deletions by default,
  * and dedupe platform retries by message id.
  */
+/** What the gateway hands `send` besides the reply. */
+export interface SendOptions {
+  /** Aborts once the reply's batch is cancelled (cancel, stop, interrupt). */
+  signal?: AbortSignal;
+}
+
 export interface PlatformAdapter {
   readonly platform: string;
   /** Registers HTTP routes on the gateway's one fastify server; called before it listens. */
   routes?(app: FastifyInstance): void | Promise<void>;
   /** Connects to the platform; resolves when ready to receive. Rejects with an AdapterError on failure. */
   start(ctx: AdapterContext): Promise<void>;
-  /** Delivers one reply; rejects when the platform refused it for good. */
-  send(reply: OutboundMessage): Promise<void>;
+  /**
+   * Delivers one reply; rejects when the platform refused it for good. `options.signal` aborts once the
+   * reply's batch is cancelled: an adapter that waits (retry backoff) stops there and rejects, so a
+   * cancelled batch never replies.
+   */
+  send(reply: OutboundMessage, options?: SendOptions): Promise<void>;
   /** Shows a typing indicator in a channel. */
   typing?(channelId: string): Promise<void>;
   /** Present when the platform can edit messages: streamed replies grow in one message. */

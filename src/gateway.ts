@@ -6,7 +6,7 @@ import { Channel, ChannelRegistry, Priority } from './bus/index.js';
 import type { GatewayConfig } from './config/schema.js';
 import type { Clock, Scheduler } from './core/clock.js';
 import { GatewayError, InvalidMessageError, LifecycleError, asGatewayError } from './core/errors.js';
-import type { QueueEvent } from './core/events.js';
+import { QueueEventType, type QueueEvent } from './core/events.js';
 import type { BatchingEngine, HoldReason, HoldResult } from './core/engine.js';
 import { MessageQueue } from './core/message-queue.js';
 import type { GatewayCluster } from './distributed/cluster.js';
@@ -77,6 +77,8 @@ export class Gateway {
   private replayed = 0;
   /** Called with every message `accept` took into a channel (the admin metrics count them). */
   private readonly acceptedListeners: Array<(msg: InboundMessage) => void> = [];
+  /** Called with every reply the reply router dropped because its batch was cancelled (the admin metrics count them). */
+  private readonly replyDroppedListeners: Array<(event: Extract<QueueEvent, { type: 'reply.dropped' }>) => void> = [];
   private address = '';
   /** Set in distributed mode. */
   private cluster: GatewayCluster | undefined;
@@ -111,7 +113,11 @@ export class Gateway {
       }),
       'events',
     );
-    this.replyRouter = new ReplyRouter(replies, this.logger.child({ component: 'replies' }));
+    this.replyRouter = new ReplyRouter(replies, this.logger.child({ component: 'replies' }), (reply, reason) => {
+      const event = { type: QueueEventType.ReplyDropped, channelKey: `${reply.platform}:${reply.channelId}`, at: Date.now(), batchId: reply.batchId, reason };
+      for (const listener of this.replyDroppedListeners) listener(event);
+      this.bus.get('events').internalProducer.send(event).catch(() => undefined);
+    });
   }
 
   /** Base URL of the HTTP server once started, e.g. `http://127.0.0.1:8787`. */
@@ -185,6 +191,8 @@ export class Gateway {
     this.queue.pauseDispatch(); // resumed once the adapters are connected
 
     this.queue.on((event) => {
+      // Synchronously, before cancel answers: replies of the batch still queued or retrying are dropped.
+      if ((event.type === QueueEventType.Cancelled && event.reason !== 'shutdown') || event.type === QueueEventType.Interrupted) this.replyRouter.cancelBatch(event.batchId);
       events.internalProducer.send(event).catch(() => undefined); // after stop, events have nowhere to go
       // A batch that ends without finishing its streamed replies: they keep what they showed, marked.
       if (event.type === 'batch.cancelled' || event.type === 'batch.interrupted') this.replyRouter.endStreams(event.batchId, STOPPED_MARK);
@@ -258,10 +266,14 @@ export class Gateway {
       () => this.replyRouter.flush(60_000),
     );
     this.queue = this.cluster.queue;
-    // A cancel issued at another gateway reaches this one only as a control message.
-    this.cluster.connection.control.on((msg) => {
-      if (msg.type === 'cancel') this.replyRouter.endStreams(msg.batchId, STOPPED_MARK);
+    // A cancel at any gateway reaches every other one only as a control message: whichever relays the
+    // batch's replies drops those not yet delivered, and ends its streamed ones marked.
+    const offCancel = this.cluster.connection.control.on((msg) => {
+      if (msg.type !== 'cancel') return;
+      this.replyRouter.cancelBatch(msg.batchId);
+      this.replyRouter.endStreams(msg.batchId, STOPPED_MARK);
     });
+    this.shutdown.signal.addEventListener('abort', offCancel, { once: true });
     const { RedisConversationHistory } = await import('./distributed/redis-history.js');
     this.history = new RedisConversationHistory(this.cluster.connection.commands, this.config.distributed.prefix);
     await this.cluster.queue.start();
@@ -339,6 +351,15 @@ export class Gateway {
     return () => {
       const at = this.acceptedListeners.indexOf(listener);
       if (at !== -1) this.acceptedListeners.splice(at, 1);
+    };
+  }
+
+  /** Calls `listener` with every reply dropped on its way to an adapter because its batch was cancelled. Returns what removes it. */
+  onReplyDropped(listener: (event: Extract<QueueEvent, { type: 'reply.dropped' }>) => void): () => void {
+    this.replyDroppedListeners.push(listener);
+    return () => {
+      const at = this.replyDroppedListeners.indexOf(listener);
+      if (at !== -1) this.replyDroppedListeners.splice(at, 1);
     };
   }
 

@@ -38,6 +38,8 @@ export interface ReplyStats {
   retries: number;
   /** Replies not sent because no `replyUrl` is configured. */
   skipped: number;
+  /** Replies given up on because their batch was cancelled while they waited or retried. */
+  cancelled: number;
 }
 
 type Outcome = { ok: true } | { ok: false; retryable: boolean; problem: string };
@@ -61,7 +63,7 @@ const CLOSED: Outcome = { ok: false, retryable: false, problem: 'adapter closed'
 export class ReplySender {
   private readonly chains = new Map<string, Promise<boolean>>();
   private readonly stopper = new AbortController();
-  private readonly counters: ReplyStats = { delivered: 0, failed: 0, retries: 0, skipped: 0 };
+  private readonly counters: ReplyStats = { delivered: 0, failed: 0, retries: 0, skipped: 0, cancelled: 0 };
   private readonly pool: Pool | undefined;
   private readonly path: string;
   private closing: Promise<void> | undefined;
@@ -86,8 +88,12 @@ export class ReplySender {
     return { ...this.counters };
   }
 
-  /** Resolves true once delivered (or when there is no replyUrl), false once given up on (logged and counted); never rejects. */
-  send(reply: OutboundMessage): Promise<boolean> {
+  /**
+   * Resolves true once delivered (or when there is no replyUrl), false once given up on (logged and
+   * counted); never rejects. Once `signal` aborts (the batch was cancelled) no further try is made: a
+   * reply waiting behind its channel's earlier ones or in retry backoff is given up on.
+   */
+  send(reply: OutboundMessage, signal?: AbortSignal): Promise<boolean> {
     if (!this.pool) {
       this.counters.skipped++;
       // Printed at the default level: with no replyUrl this line is the only place a reply shows up (the
@@ -106,7 +112,7 @@ export class ReplySender {
     const key = reply.channelId;
     const previous = this.chains.get(key);
     // The common case is a channel with nothing in flight: start at once, no extra promise hop.
-    const delivery = previous ? previous.then(() => this.deliver(reply)) : this.deliver(reply);
+    const delivery = previous ? previous.then(() => this.deliver(reply, signal)) : this.deliver(reply, signal);
     const next: Promise<boolean> = delivery.then((ok) => {
       // Forget settled chains so a channel that went quiet holds no memory.
       if (this.chains.get(key) === next) this.chains.delete(key);
@@ -138,8 +144,9 @@ export class ReplySender {
   }
 
   /** True once delivered; false when the budget ran out or the adapter closed (logged and counted). */
-  private async deliver(reply: OutboundMessage): Promise<boolean> {
+  private async deliver(reply: OutboundMessage, cancel?: AbortSignal): Promise<boolean> {
     const { attempts, backoffMs, backoffMaxMs, secret } = this.options;
+    const stop = cancel ? AbortSignal.any([this.stopper.signal, cancel]) : this.stopper.signal;
     const payload: Record<string, unknown> = { channelId: reply.channelId, text: reply.text, batchId: reply.batchId, inReplyTo: reply.inReplyTo };
     if (reply.extra !== undefined) payload.extra = reply.extra;
     const body = JSON.stringify(payload);
@@ -151,7 +158,7 @@ export class ReplySender {
 
     let lastProblem = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (this.stopper.signal.aborted) break;
+      if (stop.aborted) break;
       // Signed at each try: a retry after a long backoff must still be inside the receiver's tolerance.
       const outcome = await this.post(body, secret ? { ...headers, ...signatureHeaders(secret, body) } : headers);
       if (outcome.ok) {
@@ -160,15 +167,20 @@ export class ReplySender {
         return true;
       }
       lastProblem = outcome.problem;
-      if (!outcome.retryable || attempt === attempts || this.stopper.signal.aborted) break;
+      if (!outcome.retryable || attempt === attempts || stop.aborted) break;
       this.counters.retries++;
       const delayMs = backoffDelayMs(attempt, backoffMs, backoffMaxMs);
       this.logger.debug({ channelId: reply.channelId, batchId: reply.batchId, attempt, delayMs, problem: outcome.problem }, 'webhook reply failed; retrying');
       try {
-        await sleep(delayMs, this.stopper.signal);
+        await sleep(delayMs, stop);
       } catch {
         break;
       }
+    }
+    if (cancel?.aborted && !this.stopper.signal.aborted) {
+      this.counters.cancelled++;
+      this.logger.info({ channelId: reply.channelId, batchId: reply.batchId }, 'webhook reply not sent: its batch was cancelled');
+      return false;
     }
     this.counters.failed++;
     this.logger.error({ channelId: reply.channelId, batchId: reply.batchId, problem: lastProblem || 'adapter closed', attempts }, 'webhook reply not delivered; giving up');

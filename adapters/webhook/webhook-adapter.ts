@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { AcceptResult, AdapterContext, PlatformAdapter } from '../adapter.js';
+import type { AcceptResult, AdapterContext, PlatformAdapter, SendOptions } from '../adapter.js';
 import {
   AdapterError,
   asGatewayError,
@@ -132,9 +132,10 @@ export class WebhookAdapter implements PlatformAdapter {
    * Resolves once the reply was delivered (or there is no replyUrl); rejects with an AdapterError once its
    * retry budget ran out, so the gateway counts it failed. Either way it is logged and counted in {@link stats}.
    */
-  async send(reply: OutboundMessage): Promise<void> {
+  async send(reply: OutboundMessage, options: SendOptions = {}): Promise<void> {
     if (!this.sender) throw new LifecycleError('webhook adapter: send() before start()');
-    if (!(await this.sender.send(reply))) {
+    if (!(await this.sender.send(reply, options.signal))) {
+      if (options.signal?.aborted) throw new GatewayError(ErrorCode.Cancelled, `reply for batch ${reply.batchId} not sent: the batch was cancelled`);
       throw new AdapterError('webhook', `reply for batch ${reply.batchId} not delivered to replyUrl (retry budget exhausted or adapter closed)`);
     }
   }
@@ -144,7 +145,7 @@ export class WebhookAdapter implements PlatformAdapter {
   }
 
   stats(): WebhookStats {
-    const replies = this.sender?.stats() ?? { delivered: 0, failed: 0, retries: 0, skipped: 0 };
+    const replies = this.sender?.stats() ?? { delivered: 0, failed: 0, retries: 0, skipped: 0, cancelled: 0 };
     return { ...replies, duplicates: this.duplicates };
   }
 

@@ -51,7 +51,7 @@ export class AdminMetrics {
   private readonly cancelled: Counter<'reason'>;
   private readonly dropped: Counter<'reason'>;
   private readonly processorErrors: Counter<'kind'>;
-  private readonly repliesDropped: Counter;
+  private readonly repliesDropped: Counter<'reason'>;
   private readonly llmTokens: Counter<'kind' | 'model'>;
 
   constructor(private readonly gateway: Gateway) {
@@ -87,13 +87,19 @@ export class AdminMetrics {
     this.cancelled = new Counter({ name: 'batchgate_cancelled_total', help: 'In-flight batches aborted, by reason (cancel, stop, shutdown).', labelNames: ['reason'], registers });
     this.dropped = new Counter({ name: 'batchgate_dropped_total', help: 'Messages dropped, by reason (overflow, rejected, cleared, shutdown).', labelNames: ['reason'], registers });
     this.processorErrors = new Counter({ name: 'batchgate_processor_errors_total', help: 'Batches whose processor threw or timed out.', labelNames: ['kind'], registers });
-    this.repliesDropped = new Counter({ name: 'batchgate_replies_dropped_total', help: 'ctx.reply calls after the batch was aborted (never delivered).', registers });
+    this.repliesDropped = new Counter({
+      name: 'batchgate_replies_dropped_total',
+      help: 'Replies never delivered, by reason: cancelled (the batch was cancelled, stopped or interrupted, the reply queued or retrying included), aborted (ctx.reply after a timeout or shutdown).',
+      labelNames: ['reason'],
+      registers,
+    });
     this.llmTokens = new Counter({ name: 'batchgate_llm_tokens_total', help: 'Tokens used by model calls (prompt or completion), as the endpoint reported them.', labelNames: ['kind', 'model'], registers });
     this.registerScrapeTimeSeries(registers);
     // Known label values start at 0, so `rate()` and `increase()` see a series before its first event.
     for (const reason of ['cancel', 'stop', 'shutdown']) this.cancelled.inc({ reason }, 0);
     for (const reason of ['overflow', 'rejected', 'cleared', 'shutdown']) this.dropped.inc({ reason }, 0);
     for (const kind of ['error', 'timeout']) this.processorErrors.inc({ kind }, 0);
+    for (const reason of ['cancelled', 'aborted']) this.repliesDropped.inc({ reason }, 0);
   }
 
   /** Counts a message taken into a channel (adapters through `gateway.accept`, and admin injections). */
@@ -142,7 +148,7 @@ export class AdminMetrics {
         }
         break;
       case QueueEventType.ReplyDropped:
-        this.repliesDropped.inc();
+        this.repliesDropped.inc({ reason: event.reason ?? 'aborted' });
         this.totals.repliesDropped++;
         break;
       case QueueEventType.Usage:

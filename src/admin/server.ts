@@ -41,6 +41,8 @@ export async function registerAdmin(app: FastifyInstance, gateway: Gateway, opti
   // Every adapter's message comes in through the gateway's `accept`: count the ones it took into a channel.
   const stopCounting = gateway.onAccepted((msg) => metrics.countReceived(msg.platform));
   gateway.signal.addEventListener('abort', stopCounting, { once: true });
+  const stopDropped = gateway.onReplyDropped((event) => metrics.observe(event));
+  gateway.signal.addEventListener('abort', stopDropped, { once: true });
 
   const dashboard = await loadDashboard();
   await app.register(async (scope) => {

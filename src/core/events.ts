@@ -41,6 +41,13 @@ export type QueueEvent =
   | (Base & { type: typeof QueueEventType.UnderWarn; queuedBatches: number; limit: number })
   | (Base & { type: typeof QueueEventType.Paused; cancelled: boolean })
   | (Base & { type: typeof QueueEventType.Resumed })
-  | (Base & { type: typeof QueueEventType.ReplyDropped; batchId: string })
+  | (Base & { type: typeof QueueEventType.ReplyDropped; batchId: string; reason?: ReplyDropReason })
   /** Tokens a processor's model call used (`ctx.usage`). */
   | (Base & { type: typeof QueueEventType.Usage; batchId: string; model: string; promptTokens: number; completionTokens: number });
+
+/**
+ * Why a reply of a batch was never delivered: `cancelled` (the batch was cancelled, stopped or
+ * interrupted, whether the reply came after that or was still queued or retrying), `aborted` (it came
+ * after a timeout or shutdown aborted the batch).
+ */
+export type ReplyDropReason = 'cancelled' | 'aborted';

@@ -512,7 +512,8 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private publishOut(run: Run, build: () => OutboundMessage, counts: boolean): Promise<boolean> {
     if (run.aborted) {
       this.repliesDropped++;
-      this.emit({ type: QueueEventType.ReplyDropped, channelKey: run.key, at: this.clock.now(), batchId: run.batch.id });
+      const reason = (run.abortReason as GatewayError | undefined)?.code === ErrorCode.Cancelled ? 'cancelled' : 'aborted';
+      this.emit({ type: QueueEventType.ReplyDropped, channelKey: run.key, at: this.clock.now(), batchId: run.batch.id, reason });
       return Promise.resolve(false);
     }
     let out: OutboundMessage;

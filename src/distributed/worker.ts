@@ -120,7 +120,10 @@ export class BullBatchConsumer implements BatchConsumer {
         const send = async (out: OutboundMessage, counts: boolean): Promise<boolean> => {
           const sent = !controller.signal.aborted && (await this.o.store.publishReply(channelKey, batchId, fence, out, replyStreamFor(this.keys, out, batch)));
           if (sent && counts) replies++;
-          else if (!sent) this.publishEvent({ type: QueueEventType.ReplyDropped, channelKey, at: Date.now(), batchId });
+          else if (!sent) {
+            const why = (controller.signal.reason as GatewayError | undefined)?.code === ErrorCode.Cancelled ? 'cancelled' : 'aborted';
+            this.publishEvent({ type: QueueEventType.ReplyDropped, channelKey, at: Date.now(), batchId, reason: why });
+          }
           return sent;
         };
         if (!isReplyStream(input)) return send(toOutbound(input, batch), true);

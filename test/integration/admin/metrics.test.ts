@@ -82,7 +82,7 @@ describe('GET /metrics', () => {
     expect(after.get('batchgate_processing_seconds_count{outcome="cancelled"}')).toBe(1);
     expect(after.get('batchgate_processing_seconds_count{outcome="completed"}')).toBe(2);
     expect(after.get('batchgate_replies_sent_total{platform="chat"}')).toBe(2);
-    expect(after.get('batchgate_replies_dropped_total')).toBe(1); // the cancelled batch's late reply
+    expect(after.get('batchgate_replies_dropped_total{reason="cancelled"}')).toBe(1); // the cancelled batch's late reply
     expect(after.get('batchgate_in_flight')).toBe(0);
 
     // Clearing counts as a drop too.
