@@ -3,10 +3,12 @@ import { GatewayError } from '../core/errors.js';
 import { createGateway } from '../gateway.js';
 import { createLogger } from '../logger.js';
 import { banner } from './banner.js';
+import { onStopSignals } from './stop-signals.js';
 
 /**
  * `batchgate start`: the only place that touches process signals. The first SIGINT/SIGTERM shuts down
- * gracefully (flush, drain, spool); a second one exits at once.
+ * gracefully (flush, drain, spool); its copies within a second are the same request (Ctrl+C under
+ * `npm start` arrives twice); a signal after that exits at once.
  */
 export async function runStart(configPath?: string): Promise<number> {
   const loaded = await loadConfigOrReport(configPath);
@@ -37,13 +39,7 @@ export async function runStart(configPath?: string): Promise<number> {
   });
 
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(130);
-      }
-      stopping = true;
+    onStopSignals(logger, (signal) => {
       logger.info({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutting down: flushing open batches');
       gateway.close().then(
         (report) => {
@@ -55,8 +51,6 @@ export async function runStart(configPath?: string): Promise<number> {
           resolve(1);
         },
       );
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    });
   });
 }

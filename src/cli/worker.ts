@@ -1,7 +1,8 @@
 import { loadConfigOrReport } from './load-config.js';
 import { createLogger } from '../logger.js';
+import { onStopSignals } from './stop-signals.js';
 
-/** `batchgate worker`: needs `redis.url`; SIGINT/SIGTERM drain running batches (a second signal exits at once). */
+/** `batchgate worker`: needs `redis.url`; SIGINT/SIGTERM drain running batches (a later second signal exits at once; copies within a second are one). */
 export async function runWorker(configPath?: string): Promise<number> {
   const loaded = await loadConfigOrReport(configPath);
   if (loaded === null) return 1;
@@ -24,10 +25,7 @@ export async function runWorker(configPath?: string): Promise<number> {
   process.stdout.write(`  batchgate worker is running (processor: ${config.processor.type})\n  health   ${worker.url}/healthz\n`);
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection (kept running)'));
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) process.exit(130);
-      stopping = true;
+    onStopSignals(logger, (signal) => {
       logger.info({ signal }, 'worker shutting down: letting running batches finish');
       worker.close().then(
         () => resolve(0),
@@ -36,8 +34,6 @@ export async function runWorker(configPath?: string): Promise<number> {
           resolve(1);
         },
       );
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    });
   });
 }
