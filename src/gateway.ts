@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { TracerProvider } from '@opentelemetry/api';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { AcceptResult, InboundMessage, PlatformAdapter } from '../adapters/adapter.js';
@@ -21,6 +22,8 @@ import type { Processor } from './processors/processor.js';
 import { EmbeddedState } from './state/embedded-state.js';
 import { silentLogger } from './logger.js';
 import { registerAdmin, type AdminOptions } from './admin/server.js';
+import { loadTracing } from './telemetry/hooks.js';
+import type { BatchTracing } from './telemetry/index.js';
 
 /** The bus channels of one gateway and their payloads. */
 export interface GatewayChannels {
@@ -43,6 +46,11 @@ export interface GatewayOptions {
   plugins?: Array<(app: FastifyInstance, gateway: Gateway) => void | Promise<void>>;
   /** Tuning of the admin API plugin (event-stream heartbeat and buffer bounds). */
   admin?: AdminOptions;
+  /**
+   * Traces batches with this OpenTelemetry provider (an embedder's own SDK, registered with a context
+   * manager). Without it, tracing is on only when `telemetry.otlp.endpoint` is set.
+   */
+  tracerProvider?: TracerProvider;
 }
 
 /** What shutdown did; the last log line reports it. */
@@ -84,6 +92,8 @@ export class Gateway {
   private cluster: GatewayCluster | undefined;
   /** The LLM processor's turns per channel; a channel's `clear` clears them. */
   private history: ConversationHistory | undefined;
+  /** Set while tracing is on. */
+  private tracing: BatchTracing | null = null;
 
   constructor(options: GatewayOptions) {
     this.options = options;
@@ -186,9 +196,12 @@ export class Gateway {
   private async build(): Promise<void> {
     const baseDir = this.options.baseDir ?? process.cwd();
     const events = this.bus.get('events');
+    this.tracing = await loadTracing(this.config.telemetry, this.options.tracerProvider, this.logger.child({ component: 'telemetry' }));
     if (this.config.redis.url) await this.buildDistributed();
     else await this.buildEmbedded(baseDir);
     this.queue.pauseDispatch(); // resumed once the adapters are connected
+    const tracing = this.tracing;
+    if (tracing) this.queue.on((event) => tracing.batches.observe(event));
 
     this.queue.on((event) => {
       // Synchronously, before cancel answers: replies of the batch still queued or retrying are dropped.
@@ -225,7 +238,8 @@ export class Gateway {
   /** Embedded mode: state in memory, the processor runs here. */
   private async buildEmbedded(baseDir: string): Promise<void> {
     this.history = new MemoryConversationHistory();
-    const processor = this.options.processor ?? (await createProcessor(this.config.processor, baseDir, { history: this.history }));
+    const configured = this.options.processor ?? (await createProcessor(this.config.processor, baseDir, { history: this.history }));
+    const processor = this.tracing?.batches.wrap(configured) ?? configured;
     const { batching, state } = this.config;
     const replies = this.bus.get('replies');
     this.durable = new EmbeddedState({
@@ -264,6 +278,7 @@ export class Gateway {
         await replies.internalProducer.send(reply);
       },
       () => this.replyRouter.flush(60_000),
+      { traceCarrier: this.tracing?.batches.carrierFor },
     );
     this.queue = this.cluster.queue;
     // A cancel at any gateway reaches every other one only as a control message: whichever relays the
@@ -413,6 +428,7 @@ export class Gateway {
       ['bus', () => this.bus.stop()],
       ...this.adapters.map((a): [string, () => Promise<unknown>] => [`adapter ${a.platform}`, () => a.close()]),
       ['http', () => this.http.close()],
+      ['telemetry', async () => this.tracing?.close()],
     ];
     for (const [name, step] of steps) {
       try {

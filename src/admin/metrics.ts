@@ -33,6 +33,11 @@ export interface BatchSizeDistribution {
  * never share series. Event-driven series are fed by `queue.on` (synchronous and exact: a bus consumer
  * may drop items under backpressure, and a counter must not); gauges are computed at scrape time from
  * the queue's own state.
+ *
+ * Each series has one owner in a cluster, so a sum over every `/metrics` endpoint counts each thing once:
+ * a gateway counts what it did (messages it accepted, batches its steps sealed, drops, cancels, replies it
+ * delivered); in distributed mode the run series ({@link RunMetrics}) belong to the workers, and the
+ * events workers relay to every gateway feed only the live views and `totals`.
  */
 export class AdminMetrics {
   readonly registry = new Registry();
@@ -44,18 +49,17 @@ export class AdminMetrics {
   private readonly flushed = new LabelTally();
   private readonly batchSize: BucketHistogram;
   private readonly lateness: BucketHistogram;
-  private readonly wait: BucketHistogram;
-  private readonly processingCompleted: HistogramSeries;
-  private readonly processingFailed: HistogramSeries;
+  /** Series of the batches this process runs; null in distributed mode, where workers run (and count) them. */
+  private readonly runs: RunMetrics | null;
   private readonly processingCancelled: HistogramSeries;
   private readonly cancelled: Counter<'reason'>;
   private readonly dropped: Counter<'reason'>;
-  private readonly processorErrors: Counter<'kind'>;
-  private readonly repliesDropped: Counter<'reason'>;
-  private readonly llmTokens: Counter<'kind' | 'model'>;
+  /** Replies a distributed gateway itself dropped (its reply router, for a cancelled batch); embedded mode counts them in `runs`. */
+  private readonly gatewayRepliesDropped: Counter<'reason'> | null;
 
   constructor(private readonly gateway: Gateway) {
     const registers = [this.registry];
+    const distributed = gateway.config.redis.url !== '';
     collectDefaultMetrics({ register: this.registry });
     const received = this.received;
     new Counter({
@@ -79,27 +83,16 @@ export class AdminMetrics {
     });
     this.batchSize = new BucketHistogram('batchgate_batch_size', 'Messages per flushed batch.', BATCH_SIZE_BUCKETS, registers);
     this.lateness = new BucketHistogram('batchgate_flush_lateness_seconds', 'Actual flush time minus the deadline, for timer flushes (reason window or maxWait).', LATENESS_BUCKETS, registers);
-    const processing = new BucketHistogram('batchgate_processing_seconds', 'Processor run time per batch, by outcome.', DURATION_BUCKETS, registers, 'outcome');
-    this.processingCompleted = processing.series('completed');
-    this.processingFailed = processing.series('failed');
-    this.processingCancelled = processing.series('cancelled');
-    this.wait = new BucketHistogram('batchgate_batch_wait_seconds', 'Sealed to started: how long a batch waited for its channel and a slot.', DURATION_BUCKETS, registers);
+    this.runs = distributed ? null : new RunMetrics(registers);
+    // Cancels run at a gateway (which ends the batch in the store), whichever process ran the batch.
+    this.processingCancelled = (this.runs?.processing ?? processingHistogram(registers)).series('cancelled');
     this.cancelled = new Counter({ name: 'batchgate_cancelled_total', help: 'In-flight batches aborted, by reason (cancel, stop, shutdown).', labelNames: ['reason'], registers });
     this.dropped = new Counter({ name: 'batchgate_dropped_total', help: 'Messages dropped, by reason (overflow, rejected, cleared, shutdown).', labelNames: ['reason'], registers });
-    this.processorErrors = new Counter({ name: 'batchgate_processor_errors_total', help: 'Batches whose processor threw or timed out.', labelNames: ['kind'], registers });
-    this.repliesDropped = new Counter({
-      name: 'batchgate_replies_dropped_total',
-      help: 'Replies never delivered, by reason: cancelled (the batch was cancelled, stopped or interrupted, the reply queued or retrying included), aborted (ctx.reply after a timeout or shutdown).',
-      labelNames: ['reason'],
-      registers,
-    });
-    this.llmTokens = new Counter({ name: 'batchgate_llm_tokens_total', help: 'Tokens used by model calls (prompt or completion), as the endpoint reported them.', labelNames: ['kind', 'model'], registers });
-    this.registerScrapeTimeSeries(registers);
+    this.gatewayRepliesDropped = this.runs === null ? repliesDroppedCounter(registers) : null;
+    this.registerScrapeTimeSeries(registers, distributed);
     // Known label values start at 0, so `rate()` and `increase()` see a series before its first event.
     for (const reason of ['cancel', 'stop', 'shutdown']) this.cancelled.inc({ reason }, 0);
     for (const reason of ['overflow', 'rejected', 'cleared', 'shutdown']) this.dropped.inc({ reason }, 0);
-    for (const kind of ['error', 'timeout']) this.processorErrors.inc({ kind }, 0);
-    for (const reason of ['cancelled', 'aborted']) this.repliesDropped.inc({ reason }, 0);
   }
 
   /** Counts a message taken into a channel (adapters through `gateway.accept`, and admin injections). */
@@ -122,14 +115,11 @@ export class AdminMetrics {
         break;
       }
       case QueueEventType.Started:
-        this.wait.observe(Math.max(0, event.waitMs) / 1_000);
-        break;
       case QueueEventType.Completed:
-        this.processingCompleted.observe(event.durationMs / 1_000);
+        if (event.relayed !== true) this.runs?.observe(event);
         break;
       case QueueEventType.Failed:
-        this.processingFailed.observe(event.durationMs / 1_000);
-        this.processorErrors.inc({ kind: event.timeout ? 'timeout' : 'error' });
+        if (event.relayed !== true) this.runs?.observe(event);
         this.totals.processorErrors++;
         break;
       case QueueEventType.Cancelled:
@@ -148,12 +138,14 @@ export class AdminMetrics {
         }
         break;
       case QueueEventType.ReplyDropped:
-        this.repliesDropped.inc({ reason: event.reason ?? 'aborted' });
+        if (event.relayed !== true) {
+          if (this.runs !== null) this.runs.observe(event);
+          else this.gatewayRepliesDropped?.inc({ reason: event.reason ?? 'aborted' });
+        }
         this.totals.repliesDropped++;
         break;
       case QueueEventType.Usage:
-        this.llmTokens.inc({ kind: 'prompt', model: event.model }, event.promptTokens);
-        this.llmTokens.inc({ kind: 'completion', model: event.model }, event.completionTokens);
+        if (event.relayed !== true) this.runs?.observe(event);
         break;
       default:
         break;
@@ -165,12 +157,16 @@ export class AdminMetrics {
   }
 
   /** The Prometheus text exposition. */
-  async render(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  render(): Promise<{ contentType: string; body: string }> {
+    return renderRegistry(this.registry);
   }
 
-  /** Gauges and reply counters read from the queue and the reply router when Prometheus scrapes. */
-  private registerScrapeTimeSeries(registers: Registry[]): void {
+  /**
+   * Gauges and reply counters read from the queue and the reply router when Prometheus scrapes. In
+   * distributed mode the channel gauges are cluster state read from Redis (every gateway shows the same
+   * value: aggregate them with `max`), and the slot gauges are the workers'.
+   */
+  private registerScrapeTimeSeries(registers: Registry[], distributed: boolean): void {
     const gateway = this.gateway;
     const ratio = gateway.config.batching.queueWarnRatio;
     // One list() per scrape serves the three channel gauges (it is O(channels)).
@@ -232,30 +228,17 @@ export class AdminMetrics {
         this.set((await channels()).active);
       },
     });
-    new Gauge({
-      name: 'batchgate_running_batches',
-      help: 'Batches running now, gateway-wide (compare with batchgate_max_concurrent_batches).',
-      registers,
-      collect() {
-        this.set(gateway.queue.totals().running);
-      },
-    });
-    new Gauge({
-      name: 'batchgate_max_concurrent_batches',
-      help: 'The batching.maxConcurrentBatches cap.',
-      registers,
-      collect() {
-        this.set(gateway.queue.totals().maxConcurrentBatches);
-      },
-    });
-    new Gauge({
-      name: 'batchgate_waiting_for_slot',
-      help: 'Channels with a sealed batch waiting for a free slot under maxConcurrentBatches.',
-      registers,
-      collect() {
-        this.set(gateway.queue.totals().waitingForSlot);
-      },
-    });
+    if (!distributed) {
+      slotGauges(registers, () => gateway.queue.totals());
+      new Gauge({
+        name: 'batchgate_waiting_for_slot',
+        help: 'Channels with a sealed batch waiting for a free slot under maxConcurrentBatches.',
+        registers,
+        collect() {
+          this.set(gateway.queue.totals().waitingForSlot);
+        },
+      });
+    }
     // The reply router keeps its own monotonic tallies; the counters follow them by delta at each scrape.
     const seen = new Map<string, number>();
     const follow = (counter: Counter<'platform'>, field: 'sent' | 'failed') => () => {
@@ -281,5 +264,118 @@ export class AdminMetrics {
       registers,
       collect: () => follow(failed, 'failed')(),
     });
+  }
+}
+
+/** `batchgate_processing_seconds`: whoever ends a batch observes its run time under the outcome. */
+function processingHistogram(registers: Registry[]): BucketHistogram {
+  return new BucketHistogram('batchgate_processing_seconds', 'Processor run time per batch, by outcome.', DURATION_BUCKETS, registers, 'outcome');
+}
+
+/** `batchgate_running_batches` and `batchgate_max_concurrent_batches` of the process that runs batches. */
+function slotGauges(registers: Registry[], read: () => { running: number; maxConcurrentBatches: number }): void {
+  new Gauge({
+    name: 'batchgate_running_batches',
+    help: 'Batches running now in this process (compare with batchgate_max_concurrent_batches).',
+    registers,
+    collect() {
+      this.set(read().running);
+    },
+  });
+  new Gauge({
+    name: 'batchgate_max_concurrent_batches',
+    help: 'The batching.maxConcurrentBatches cap of this process.',
+    registers,
+    collect() {
+      this.set(read().maxConcurrentBatches);
+    },
+  });
+}
+
+async function renderRegistry(registry: Registry): Promise<{ contentType: string; body: string }> {
+  return { contentType: registry.contentType, body: await registry.metrics() };
+}
+
+/** `batchgate_replies_dropped_total{reason}`, every known reason starting at 0. */
+function repliesDroppedCounter(registers: Registry[]): Counter<'reason'> {
+  const counter = new Counter({
+    name: 'batchgate_replies_dropped_total',
+    help: 'Replies never delivered, by reason: cancelled (the batch was cancelled, stopped or interrupted, the reply queued or retrying included), aborted (ctx.reply after a timeout or shutdown).',
+    labelNames: ['reason'],
+    registers,
+  });
+  for (const reason of ['cancelled', 'aborted']) counter.inc({ reason }, 0);
+  return counter;
+}
+
+/**
+ * The series of the batches a process runs: sealed → started (`batchgate_batch_wait_seconds`), the run
+ * (`batchgate_processing_seconds{outcome="completed"|"failed"}`), `batchgate_processor_errors_total`,
+ * `batchgate_replies_dropped_total` and `batchgate_llm_tokens_total`. The embedded gateway owns them; in distributed mode each worker does.
+ */
+export class RunMetrics {
+  readonly processing: BucketHistogram;
+  private readonly wait: BucketHistogram;
+  private readonly completed: HistogramSeries;
+  private readonly failed: HistogramSeries;
+  private readonly processorErrors: Counter<'kind'>;
+  private readonly repliesDropped: Counter<'reason'>;
+  private readonly llmTokens: Counter<'kind' | 'model'>;
+
+  constructor(registers: Registry[]) {
+    this.processing = processingHistogram(registers);
+    this.completed = this.processing.series('completed');
+    this.failed = this.processing.series('failed');
+    this.wait = new BucketHistogram('batchgate_batch_wait_seconds', 'Sealed to started: how long a batch waited for its channel and a slot.', DURATION_BUCKETS, registers);
+    this.processorErrors = new Counter({ name: 'batchgate_processor_errors_total', help: 'Batches whose processor threw or timed out.', labelNames: ['kind'], registers });
+    this.repliesDropped = repliesDroppedCounter(registers);
+    this.llmTokens = new Counter({ name: 'batchgate_llm_tokens_total', help: 'Tokens used by model calls (prompt or completion), as the endpoint reported them.', labelNames: ['kind', 'model'], registers });
+    for (const kind of ['error', 'timeout']) this.processorErrors.inc({ kind }, 0);
+  }
+
+  observe(event: QueueEvent): void {
+    switch (event.type) {
+      case QueueEventType.Started:
+        this.wait.observe(Math.max(0, event.waitMs) / 1_000);
+        break;
+      case QueueEventType.Completed:
+        this.completed.observe(event.durationMs / 1_000);
+        break;
+      case QueueEventType.Failed:
+        this.failed.observe(event.durationMs / 1_000);
+        this.processorErrors.inc({ kind: event.timeout ? 'timeout' : 'error' });
+        break;
+      case QueueEventType.ReplyDropped:
+        this.repliesDropped.inc({ reason: event.reason ?? 'aborted' });
+        break;
+      case QueueEventType.Usage:
+        this.llmTokens.inc({ kind: 'prompt', model: event.model }, event.promptTokens);
+        this.llmTokens.inc({ kind: 'completion', model: event.model }, event.completionTokens);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+/** A distributed-mode worker's `/metrics`: its runs, its slots, and the default process metrics. */
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  private readonly runs: RunMetrics;
+
+  constructor(slots: () => { running: number; maxConcurrentBatches: number }) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.runs = new RunMetrics(registers);
+    slotGauges(registers, slots);
+  }
+
+  /** Feeds the run series with an event of a batch this worker ran. */
+  observe(event: QueueEvent): void {
+    this.runs.observe(event);
+  }
+
+  render(): Promise<{ contentType: string; body: string }> {
+    return renderRegistry(this.registry);
   }
 }

@@ -15,6 +15,8 @@ export function hideSecrets(config: GatewayConfig): unknown {
 }
 
 function hide(value: unknown, key: string): unknown {
+  // Header values (telemetry.otlp.headers) are credentials as a rule: an exporter's API key.
+  if (key === 'headers' && value && typeof value === 'object') return Object.fromEntries(Object.keys(value).map((k) => [k, HIDDEN]));
   if (typeof value === 'string') return SECRET_KEY.test(key) && value !== '' ? HIDDEN : redactUrl(value);
   if (Array.isArray(value)) return value.map((v) => hide(v, ''));
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, hide(v, k)]));

@@ -154,6 +154,20 @@ const distributedSchema = z.strictObject({
   keepRaw: bool().default(false),
 });
 
+/** OpenTelemetry tracing (docs/configuration.md "Tracing"): off, with no SDK loaded, until `otlp.endpoint` is set. */
+const telemetrySchema = z.strictObject({
+  otlp: z
+    .strictObject({
+      /** The collector's OTLP/HTTP URL, e.g. `http://localhost:4318` (`/v1/traces` is appended). Empty: tracing off. */
+      endpoint: z.union([z.literal(''), z.url({ protocol: /^https?$/, message: 'an http(s) URL such as http://localhost:4318' })]).default(''),
+      /** Sent with every export (a vendor's API key header, for instance). */
+      headers: z.record(z.string(), z.string()).default({}),
+    })
+    .default({ endpoint: '', headers: {} }),
+  /** `service.name` of the spans. @defaultValue 'batchgate' */
+  serviceName: z.string().min(1).default('batchgate'),
+});
+
 /** The whole configuration file. Defaults live here; code receives `GatewayConfig` (the parsed output). */
 /** Embedded mode's crash journal: `always` on disk before a message is acknowledged, `everysec` written to the OS before and on disk within ~1 s, `off` none. */
 const journalSchema = z.strictObject({
@@ -214,6 +228,7 @@ export const configSchema = z
     log: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .default({ level: 'info' }),
+    telemetry: telemetrySchema.default(telemetrySchema.parse({})),
   })
   .superRefine((cfg, ctx) => {
     const d = cfg.adapters.discord;
@@ -246,3 +261,4 @@ export type GatewayConfigInput = z.input<typeof configSchema>;
 /** What code receives: every default filled in. */
 export type GatewayConfig = z.output<typeof configSchema>;
 export type ProcessorConfig = GatewayConfig['processor'];
+export type TelemetryConfig = GatewayConfig['telemetry'];

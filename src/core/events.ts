@@ -25,11 +25,16 @@ interface Base {
   channelKey: string;
   /** Epoch ms (the queue's clock). */
   at: number;
+  /**
+   * Set on an event another process of the cluster reported (a worker's run), relayed to this gateway over
+   * the control channel: live views show it; this process's counters leave it to the worker's own `/metrics`.
+   */
+  relayed?: true;
 }
 
 /** One item of the queue's event stream. */
 export type QueueEvent =
-  | (Base & { type: typeof QueueEventType.Flushed; batchId: string; size: number; reason: FlushReason; deadline: number; latenessMs: number })
+  | (Base & { type: typeof QueueEventType.Flushed; batchId: string; size: number; reason: FlushReason; deadline: number; latenessMs: number; /** Epoch ms of the batch's first message. */ firstAt?: number })
   | (Base & { type: typeof QueueEventType.Started; batchId: string; size: number; waitMs: number; messageIds: string[] })
   | (Base & { type: typeof QueueEventType.Completed; batchId: string; size: number; durationMs: number; replies: number })
   | (Base & { type: typeof QueueEventType.Cancelled; batchId: string; size: number; durationMs: number; reason: 'cancel' | 'stop' | 'shutdown' })

@@ -239,6 +239,7 @@ export class InMemoryBatchStore implements BatchStore {
       reason,
       deadline,
       latenessMs: now - deadline,
+      firstAt: batch.firstAt,
     });
     return this.sealResult(ch, batch, reason);
   }
@@ -350,7 +351,7 @@ export class InMemoryBatchStore implements BatchStore {
     const seq = ch.queued[0]?.seq ?? ++this.seq;
     ch.queued.unshift(queuedEntry(batch, now, seq, 1, ch.settings));
     this.journal?.pushedFront(channelKey, durableBatch(batch, 1));
-    this.emit({ type: QueueEventType.Flushed, channelKey, at: now, batchId: batch.id, size: batch.size, reason: 'admin', deadline: now, latenessMs: 0 });
+    this.emit({ type: QueueEventType.Flushed, channelKey, at: now, batchId: batch.id, size: batch.size, reason: 'admin', deadline: now, latenessMs: 0, firstAt: batch.firstAt });
     this.checkWarn(ch, now);
     return this.sealResult(ch, batch, 'admin');
   }

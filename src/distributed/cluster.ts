@@ -24,8 +24,14 @@ export interface ClusterConnection {
   close(): Promise<void>;
 }
 
+/** What a process adds to its cluster connection. */
+export interface ClusterOptions {
+  /** The trace context each BullMQ job carries (tracing on). */
+  traceCarrier?: ((batchId: string) => Record<string, string> | undefined) | undefined;
+}
+
 /** Connects to the cluster's Redis; fails with a clear message when Redis cannot be reached. */
-export async function connectCluster(config: GatewayConfig, logger: Logger, emit: (event: QueueEvent) => void): Promise<ClusterConnection> {
+export async function connectCluster(config: GatewayConfig, logger: Logger, emit: (event: QueueEvent) => void, options: ClusterOptions = {}): Promise<ClusterConnection> {
   const url = config.redis.url;
   const d = config.distributed;
   const commands = connectRedis(url, 'commands', logger);
@@ -45,7 +51,7 @@ export async function connectCluster(config: GatewayConfig, logger: Logger, emit
       shards: d.shards,
       dedupeTtlMs: d.dedupeTtlMs,
     });
-    const dispatcher = new BatchDispatcher({ store, connection: commands, prefix: d.prefix, attempts: d.attempts, backoffMs: d.backoffMs, logger });
+    const dispatcher = new BatchDispatcher({ store, connection: commands, prefix: d.prefix, attempts: d.attempts, backoffMs: d.backoffMs, logger, traceCarrier: options.traceCarrier });
     const control = new ControlBus(commands, subscriber, d.prefix, logger);
     await control.start();
     return {
@@ -82,9 +88,10 @@ export async function createGatewayCluster(
   logger: Logger,
   deliver: (reply: OutboundMessage) => Promise<void>,
   settled?: () => Promise<unknown>,
+  options: ClusterOptions = {},
 ): Promise<GatewayCluster> {
   let queue: DistributedQueue | undefined;
-  const connection = await connectCluster(config, logger, (event) => queue?.emit(event));
+  const connection = await connectCluster(config, logger, (event) => queue?.emit(event), options);
   const d = config.distributed;
   const gatewayId = newGatewayId();
   const flusher = new Flusher({

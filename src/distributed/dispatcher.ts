@@ -14,6 +14,8 @@ export function bullPrefix(prefix: string): string {
 export interface BatchJobData {
   channelKey: string;
   batchId: string;
+  /** W3C trace context of the batch's trace (`traceparent`, `tracestate`), when the gateway traces it. */
+  trace?: Record<string, string>;
 }
 
 /** BullMQ job ids may not contain `:` nor be all digits; this keeps them stable per batch and unique. */
@@ -28,6 +30,8 @@ export interface DispatcherOptions {
   attempts: number;
   backoffMs: number;
   logger: Logger;
+  /** The trace context to carry in a batch's job (tracing on), or undefined. */
+  traceCarrier?: ((batchId: string) => Record<string, string> | undefined) | undefined;
 }
 
 /**
@@ -41,9 +45,11 @@ export class BatchDispatcher {
   private readonly attempts: number;
   private readonly backoffMs: number;
   private readonly logger: Logger;
+  private readonly traceCarrier: DispatcherOptions['traceCarrier'];
 
   constructor(options: DispatcherOptions) {
     this.store = options.store;
+    this.traceCarrier = options.traceCarrier;
     this.attempts = options.attempts;
     this.backoffMs = options.backoffMs;
     this.logger = options.logger;
@@ -61,9 +67,10 @@ export class BatchDispatcher {
 
   /** Adds the job of an in-flight batch (idempotent per batch) and records that it exists. */
   async send(channelKey: string, batchId: string): Promise<void> {
+    const trace = this.traceCarrier?.(batchId);
     await this.queue.add(
       'batch',
-      { channelKey, batchId },
+      trace === undefined ? { channelKey, batchId } : { channelKey, batchId, trace },
       {
         jobId: jobIdOf(batchId),
         attempts: this.attempts,

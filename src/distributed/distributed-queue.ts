@@ -78,9 +78,10 @@ export class DistributedQueue implements BatchingEngine {
     }
   }
 
-  /** Events a worker published: emitted like local ones. */
+  /** Events a worker published: emitted like local ones, marked `relayed` (the worker counts them in its own metrics). */
   private relay(event: QueueEvent): void {
     if (event.type === QueueEventType.ReplyDropped) this.repliesDropped++;
+    event.relayed = true;
     this.emit(event);
   }
 

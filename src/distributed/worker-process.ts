@@ -1,9 +1,15 @@
+import type { TracerProvider } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { createAdminAuth } from '../admin/auth.js';
+import { WorkerMetrics } from '../admin/metrics.js';
+import { registerMetricsRoute } from '../admin/routes/metrics-route.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { createProcessor } from '../processors/create.js';
 import type { Processor } from '../processors/processor.js';
+import { loadTracing } from '../telemetry/hooks.js';
+import type { BatchTracing } from '../telemetry/index.js';
 import { connectCluster, type ClusterConnection } from './cluster.js';
 import { connectRedis } from './connection.js';
 import { RedisConversationHistory } from './redis-history.js';
@@ -15,11 +21,14 @@ export interface WorkerProcessOptions {
   baseDir?: string;
   /** Replaces the configured processor (tests, embedding). */
   processor?: Processor;
+  /** Traces batches with this OpenTelemetry provider; without it, only when `telemetry.otlp.endpoint` is set. */
+  tracerProvider?: TracerProvider;
 }
 
 /**
- * `batchgate worker`: runs the configured processor for batches from BullMQ, and answers `GET /healthz`
- * and `GET /readyz` (ready while Redis is reachable and the consumer runs) on `http.host:http.port`.
+ * `batchgate worker`: runs the configured processor for batches from BullMQ, and answers `GET /healthz`,
+ * `GET /readyz` (ready while Redis is reachable and the consumer runs) and `GET /metrics` (the series of
+ * the batches this worker ran, behind the admin token like a gateway's) on `http.host:http.port`.
  */
 export class WorkerProcess {
   private readonly o: WorkerProcessOptions;
@@ -28,6 +37,7 @@ export class WorkerProcess {
   private http: FastifyInstance | undefined;
   /** BullMQ's connection (it blocks on BRPOPLPUSH-style reads): ours to close, BullMQ does not. */
   private bullConnection: Redis | undefined;
+  private tracing: BatchTracing | null = null;
   private closing: Promise<void> | undefined;
   url = '';
 
@@ -37,13 +47,16 @@ export class WorkerProcess {
 
   async start(): Promise<void> {
     const { config, logger } = this.o;
+    this.tracing = await loadTracing(config.telemetry, this.o.tracerProvider, logger.child({ component: 'telemetry' }));
+    const metrics = new WorkerMetrics(() => ({ running: this.consumer?.running ?? 0, maxConcurrentBatches: config.batching.maxConcurrentBatches }));
     // A worker's own steps (claim, ack) report through the control channel, not locally.
     this.connection = await connectCluster(config, logger, () => undefined);
     // The LLM processor's turns live in Redis, so whichever worker runs a channel's next batch has them.
     const history = new RedisConversationHistory(this.connection.commands, config.distributed.prefix);
     let processor: Processor;
     try {
-      processor = this.o.processor ?? (await createProcessor(config.processor, this.o.baseDir ?? process.cwd(), { history }));
+      const configured = this.o.processor ?? (await createProcessor(config.processor, this.o.baseDir ?? process.cwd(), { history }));
+      processor = this.tracing?.batches.wrap(configured) ?? configured;
     } catch (err) {
       await this.connection.close().catch(() => undefined);
       throw err;
@@ -62,6 +75,8 @@ export class WorkerProcess {
       stalledIntervalMs: d.stalledIntervalMs,
       onBatchFailed: d.onBatchFailed,
       logger: logger.child({ component: 'worker' }),
+      onEvent: (event) => metrics.observe(event),
+      ...(this.tracing ? { inTrace: this.tracing.batches.inTrace } : {}),
     });
     void this.consumer.run(processor);
     this.http = Fastify({ logger: false, forceCloseConnections: true });
@@ -71,6 +86,10 @@ export class WorkerProcess {
       const consuming = this.consumer?.isRunning ?? false;
       const ready = redis && consuming && this.closing === undefined;
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'degraded', redis, consuming, running: this.consumer?.running ?? 0 });
+    });
+    await this.http.register(async (scope) => {
+      scope.addHook('onRequest', createAdminAuth({ token: config.admin.token }));
+      registerMetricsRoute(scope, metrics);
     });
     await this.http.listen({ host: config.http.host, port: config.http.port });
     const addr = this.http.server.address();
@@ -86,6 +105,7 @@ export class WorkerProcess {
       await this.http?.close();
       await this.connection?.close();
       this.bullConnection?.disconnect();
+      await this.tracing?.close();
       this.o.logger.info('worker stopped');
     })();
     return this.closing;

@@ -29,6 +29,10 @@ export interface BullBatchConsumerOptions {
   stalledIntervalMs: number;
   onBatchFailed: 'block' | 'dead-letter';
   logger: Logger;
+  /** Sees each event of a batch run here, before it goes out on the control channel (the worker's metrics). */
+  onEvent?: (event: QueueEvent) => void;
+  /** Runs the handler inside the trace context a job carries (tracing on). */
+  inTrace?: (carrier: Record<string, string>, run: () => Promise<void>) => Promise<void>;
 }
 
 /** One delivery running here. */
@@ -147,7 +151,9 @@ export class BullBatchConsumer implements BatchConsumer {
     try {
       // An aborted batch ends now even if its processor ignores the signal: it must not hold the channel
       // or this worker's slot (nor shutdown). Its late replies are refused (ctx.reply checks the signal).
-      await Promise.race([handler(batch, ctx), whenAborted(controller.signal)]);
+      const run = () => Promise.race([handler(batch, ctx), whenAborted(controller.signal)]);
+      const trace = job.data.trace;
+      await (trace !== undefined && this.o.inTrace !== undefined ? this.o.inTrace(trace, run) : run());
     } catch (err) {
       error = err;
     } finally {
@@ -189,6 +195,7 @@ export class BullBatchConsumer implements BatchConsumer {
   }
 
   private publishEvent(event: QueueEvent): void {
+    this.o.onEvent?.(event);
     void this.o.control.publish({ type: 'event', event });
   }
 

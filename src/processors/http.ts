@@ -4,6 +4,7 @@ import { messageToJSON, type MessageBatch } from '../core/model.js';
 import { toFieldIssues } from '../core/policy.js';
 import { backoffDelayMs, sleep } from '../delivery/backoff.js';
 import { signatureHeaders } from '../delivery/signature.js';
+import { injectActiveTrace } from '../telemetry/hooks.js';
 import type { ProcessContext, Processor } from './processor.js';
 
 /** Options of {@link createHttpProcessor}; `url`, `timeoutMs`, `secret`, `attempts` come from `processor` in the config. */
@@ -82,6 +83,8 @@ export function createHttpProcessor(options: HttpProcessorOptions): Processor {
       'content-type': 'application/json',
       'x-batchgate-batch-id': batch.id,
     };
+    // With tracing on, the bot's spans join the batch's trace (W3C `traceparent` of the processing span).
+    injectActiveTrace(headers);
 
     for (let tryNo = 1; ; tryNo++) {
       // Signed at each try: a retry after a timeout and a backoff must still be inside the bot's tolerance.

@@ -234,7 +234,7 @@ local function seal_batch(c, s, h, body, deadline)
   end
   redis.call('RPUSH', c.q, entry(h, body))
   check_warn(c, s)
-  emit({ t = 'batch.flushed', k = c.key, batchId = h.id, size = h.size, reason = h.reason, deadline = deadline, latenessMs = NOW - deadline })
+  emit({ t = 'batch.flushed', k = c.key, batchId = h.id, size = h.size, reason = h.reason, deadline = deadline, latenessMs = NOW - deadline, firstAt = h.firstAt })
   return seal_result(c, s, h.id, h.size, h.reason)
 end
 

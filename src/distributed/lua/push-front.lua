@@ -17,7 +17,7 @@ h.sealedAt = NOW
 h.attempt = 1
 h.reason = 'admin'
 redis.call('LPUSH', c.q, entry(h, ARGV[10]))
-emit({ t = 'batch.flushed', k = c.key, batchId = h.id, size = h.size, reason = 'admin', deadline = NOW, latenessMs = 0 })
+emit({ t = 'batch.flushed', k = c.key, batchId = h.id, size = h.size, reason = 'admin', deadline = NOW, latenessMs = 0, firstAt = h.firstAt })
 check_warn(c, s)
 sync_ready(c)
 return reply({ sealed = seal_result(c, s, h.id, h.size, 'admin') })
