@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -20,11 +20,13 @@ interface Service {
   stop_grace_period?: string;
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
+  configs?: Array<{ source: string; target: string }>;
 }
 
 interface Compose {
   services: Record<string, Service>;
   volumes: Record<string, unknown>;
+  configs?: Record<string, { content?: string }>;
 }
 
 async function readCompose(): Promise<Compose> {
@@ -167,6 +169,64 @@ describe('docker-compose.yml: distributed stack', () => {
       expect(['start', 'worker']).toContain(command);
       await serviceConfig(svc); // throws a ConfigError naming the failing keys
     }
+  });
+});
+
+describe('docker-compose.yml: observability profile', () => {
+  /** `./host/path:/container/path[:ro]` → [host, container]. */
+  const mounts = (svc: Service) => (svc.volumes ?? []).map((v) => v.split(':') as [string, string, string?]);
+
+  it('Prometheus scrapes every gateway and worker service on the port its config listens on, with the admin token', async () => {
+    const doc = await readCompose();
+    const prom = doc.services.prometheus!;
+    expect(prom.profiles).toEqual(['observability']);
+    const [file] = mounts(prom).find(([, target]) => target === '/etc/prometheus/prometheus.yml')!;
+    expect(existsSync(file!), `${file} exists`).toBe(true);
+    const scrape = parse(await readFile(file!, 'utf8')) as {
+      scrape_configs: Array<{
+        job_name: string;
+        metrics_path: string;
+        authorization: { type: string; credentials_file: string };
+        static_configs?: Array<{ targets: string[] }>;
+        dns_sd_configs?: Array<{ names: string[]; port: number }>;
+      }>;
+    };
+    const targets = new Map<string, number>();
+    for (const job of scrape.scrape_configs) {
+      expect(job.metrics_path).toBe('/metrics');
+      expect(job.authorization.type).toBe('Bearer');
+      // The token file is the compose config holding BATCHGATE_ADMIN_TOKEN, mounted where the job reads it.
+      const mounted = prom.configs!.find((c) => c.target === job.authorization.credentials_file);
+      expect(mounted, job.job_name).toBeDefined();
+      expect(doc.configs![mounted!.source]!.content).toMatch(/^\$\{BATCHGATE_ADMIN_TOKEN/);
+      for (const t of job.static_configs?.flatMap((c) => c.targets) ?? []) targets.set(t.split(':')[0]!, Number(t.split(':')[1]));
+      for (const d of job.dns_sd_configs ?? []) for (const name of d.names) targets.set(name, d.port);
+    }
+    const services = [...distributedServices(doc, 'start'), ...distributedServices(doc, 'worker')];
+    expect([...targets.keys()].sort()).toEqual(services.map(([name]) => name).sort());
+    for (const [name, svc] of services) {
+      const config = await serviceConfig(svc);
+      expect(targets.get(name), name).toBe(config.http.port);
+      // Workers need the same token: their /metrics is behind it like the gateways'.
+      expect(config.admin.token, name).toBe('set-BATCHGATE_ADMIN_TOKEN');
+    }
+  });
+
+  it('Grafana gets the Prometheus datasource and the batchgate dashboard provisioned', async () => {
+    const doc = await readCompose();
+    const grafana = doc.services.grafana!;
+    expect(grafana.profiles).toEqual(['observability']);
+    const [provisioning] = mounts(grafana).find(([, target]) => target === '/etc/grafana/provisioning')!;
+    const datasources = parse(await readFile(`${provisioning}/datasources/prometheus.yml`, 'utf8')) as { datasources: Array<{ type: string; url: string }> };
+    const url = new URL(datasources.datasources[0]!.url);
+    expect(datasources.datasources[0]!.type).toBe('prometheus');
+    expect(doc.services[url.hostname], 'the datasource names the prometheus service').toBeDefined();
+    expect(doc.services[url.hostname]!.ports).toContain(`${url.port}:${url.port}`);
+    const providers = parse(await readFile(`${provisioning}/dashboards/batchgate.yml`, 'utf8')) as { providers: Array<{ options: { path: string } }> };
+    const dashboardMount = mounts(grafana).find(([, target]) => target.startsWith(`${providers.providers[0]!.options.path}/`));
+    expect(dashboardMount, 'the dashboard is mounted where the provider reads').toBeDefined();
+    expect(dashboardMount![0]).toBe('./deploy/grafana/batchgate.json');
+    expect(() => JSON.parse(readFileSync('deploy/grafana/batchgate.json', 'utf8'))).not.toThrow();
   });
 });
 
