@@ -278,7 +278,7 @@ export class Gateway {
         await replies.internalProducer.send(reply);
       },
       () => this.replyRouter.flush(60_000),
-      { traceCarrier: this.tracing?.batches.carrierFor },
+      { tracing: this.tracing ? { carrierOf: this.tracing.batches.carrierFor } : undefined },
     );
     this.queue = this.cluster.queue;
     // A cancel at any gateway reaches every other one only as a control message: whichever relays the

@@ -26,8 +26,8 @@ export interface ClusterConnection {
 
 /** What a process adds to its cluster connection. */
 export interface ClusterOptions {
-  /** The trace context each BullMQ job carries (tracing on). */
-  traceCarrier?: ((batchId: string) => Record<string, string> | undefined) | undefined;
+  /** Set while tracing is on: BullMQ jobs carry their batch's trace context. */
+  tracing?: { carrierOf?: (batchId: string) => Record<string, string> | undefined } | undefined;
 }
 
 /** Connects to the cluster's Redis; fails with a clear message when Redis cannot be reached. */
@@ -51,7 +51,8 @@ export async function connectCluster(config: GatewayConfig, logger: Logger, emit
       shards: d.shards,
       dedupeTtlMs: d.dedupeTtlMs,
     });
-    const dispatcher = new BatchDispatcher({ store, connection: commands, prefix: d.prefix, attempts: d.attempts, backoffMs: d.backoffMs, logger, traceCarrier: options.traceCarrier });
+    const tracing = options.tracing ? { redis: commands, ...options.tracing } : undefined;
+    const dispatcher = new BatchDispatcher({ store, connection: commands, prefix: d.prefix, attempts: d.attempts, backoffMs: d.backoffMs, logger, tracing });
     const control = new ControlBus(commands, subscriber, d.prefix, logger);
     await control.start();
     return {

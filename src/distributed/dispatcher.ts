@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DistributedBatchStore } from './store-steps.js';
 
@@ -30,9 +31,20 @@ export interface DispatcherOptions {
   attempts: number;
   backoffMs: number;
   logger: Logger;
-  /** The trace context to carry in a batch's job (tracing on), or undefined. */
-  traceCarrier?: ((batchId: string) => Record<string, string> | undefined) | undefined;
+  /** Set while tracing is on: each job carries its batch's trace context. */
+  tracing?: DispatchTracing | undefined;
 }
+
+/** Where a batch's W3C trace context comes from, tracing on. */
+export interface DispatchTracing {
+  /** Commands connection: contexts of batches dispatched by another process wait here. */
+  redis: Redis;
+  /** The context of a batch this process traces (the gateway that sealed it), or undefined. */
+  carrierOf?: (batchId: string) => Record<string, string> | undefined;
+}
+
+/** How long a remembered trace context waits for its batch's dispatch. */
+const TRACE_TTL_MS = 3_600_000;
 
 /**
  * Hands batches to workers: TAKE (the store's in-flight gate: one batch per channel) → BullMQ add with the
@@ -45,11 +57,13 @@ export class BatchDispatcher {
   private readonly attempts: number;
   private readonly backoffMs: number;
   private readonly logger: Logger;
-  private readonly traceCarrier: DispatcherOptions['traceCarrier'];
+  private readonly tracing: DispatchTracing | undefined;
+  private readonly tracePrefix: string;
 
   constructor(options: DispatcherOptions) {
     this.store = options.store;
-    this.traceCarrier = options.traceCarrier;
+    this.tracing = options.tracing;
+    this.tracePrefix = `${options.prefix}:trace:`;
     this.attempts = options.attempts;
     this.backoffMs = options.backoffMs;
     this.logger = options.logger;
@@ -67,7 +81,7 @@ export class BatchDispatcher {
 
   /** Adds the job of an in-flight batch (idempotent per batch) and records that it exists. */
   async send(channelKey: string, batchId: string): Promise<void> {
-    const trace = this.traceCarrier?.(batchId);
+    const trace = this.tracing === undefined ? undefined : await this.traceOf(batchId);
     await this.queue.add(
       'batch',
       trace === undefined ? { channelKey, batchId } : { channelKey, batchId, trace },
@@ -80,6 +94,24 @@ export class BatchDispatcher {
       },
     );
     await this.store.markEnqueued(channelKey, batchId);
+  }
+
+  /**
+   * Keeps the trace context of a batch sealed behind another one in Redis: the ACK that frees its channel
+   * dispatches it, in whichever worker ran the batch before. Best effort (a lost context starts a new trace).
+   */
+  rememberTrace(batchId: string): void {
+    const carrier = this.tracing?.carrierOf?.(batchId);
+    if (carrier === undefined) return;
+    this.tracing!.redis.set(this.tracePrefix + batchId, JSON.stringify(carrier), 'PX', TRACE_TTL_MS).catch((err: unknown) => this.logger.debug({ err, batchId }, 'trace context not kept'));
+  }
+
+  /** The batch's trace context: this process's own, or one a gateway left in Redis (taken once). */
+  private async traceOf(batchId: string): Promise<Record<string, string> | undefined> {
+    const local = this.tracing!.carrierOf?.(batchId);
+    if (local !== undefined) return local;
+    const stored = await this.tracing!.redis.getdel(this.tracePrefix + batchId).catch(() => null);
+    return stored === null ? undefined : (JSON.parse(stored) as Record<string, string>);
   }
 
   /** Kicks each channel, logging (not throwing) a failure: the reconciler retries it. */

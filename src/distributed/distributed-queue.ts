@@ -164,6 +164,8 @@ export class DistributedQueue implements BatchingEngine {
     for (const s of sealed) {
       if (s.mode === 'interrupt') void this.interrupt(s.channelKey);
       else if (s.waits !== true) this.kick(s.channelKey);
+      // Dispatched later, maybe by a worker: its trace context waits in Redis (tracing on; else a no-op).
+      else this.o.dispatcher.rememberTrace(s.batchId);
     }
   }
 

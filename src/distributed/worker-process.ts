@@ -50,7 +50,8 @@ export class WorkerProcess {
     this.tracing = await loadTracing(config.telemetry, this.o.tracerProvider, logger.child({ component: 'telemetry' }));
     const metrics = new WorkerMetrics(() => ({ running: this.consumer?.running ?? 0, maxConcurrentBatches: config.batching.maxConcurrentBatches }));
     // A worker's own steps (claim, ack) report through the control channel, not locally.
-    this.connection = await connectCluster(config, logger, () => undefined);
+    // With tracing on, the batches this worker dispatches (its channel's next, after an ACK) carry the trace context a gateway left.
+    this.connection = await connectCluster(config, logger, () => undefined, this.tracing ? { tracing: {} } : {});
     // The LLM processor's turns live in Redis, so whichever worker runs a channel's next batch has them.
     const history = new RedisConversationHistory(this.connection.commands, config.distributed.prefix);
     let processor: Processor;

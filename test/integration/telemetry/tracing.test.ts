@@ -170,4 +170,34 @@ describe('tracing, distributed (real Redis, real BullMQ)', () => {
     for (const name of [SpanName.Process, SpanName.Reply]) expect(byName.get(name)![0]!.parentSpanContext?.isRemote, name).toBe(true);
     for (const name of [SpanName.Collect, SpanName.Wait]) expect(byName.get(name)![0]!.parentSpanContext?.isRemote, name).toBeFalsy();
   });
+
+  it('a batch sealed behind the one in flight, dispatched by the worker after its ACK, still runs in its own trace', async () => {
+    const distributed = { redis: { url: redis.url }, distributed: { prefix: 'trace2', pollMs: 50, reconcileMs: 500 } };
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let started = 0;
+    const holdFirst: Processor = async (batch, ctx) => {
+      if (++started === 1) await held;
+      await ctx.reply(batch.messages.map((m) => m.text).join(' '));
+    };
+    const worker = new WorkerProcess({ config: gatewayConfig({ ...distributed, http: { host: '127.0.0.1', port: 0 } }), logger: silentLogger(), processor: holdFirst, tracerProvider: provider });
+    onTestFinished(() => worker.close());
+    await worker.start();
+    const { gw, chat } = await startTracedGateway(undefined, distributed);
+    for (const text of ['a1', 'a2', 'a3']) await chat.say('room', text);
+    await until(() => started === 1, 15_000, 'the first batch running');
+    for (const text of ['b1', 'b2', 'b3']) await chat.say('room', text);
+    await until(async () => (await gw.queue.stats('chat:room'))?.queuedBatches === 1, 10_000, 'the second batch sealed and waiting');
+    release();
+    await until(() => chat.sent.length === 2, 15_000, 'both replies');
+    await until(() => exporter.getFinishedSpans().filter((s) => s.name === SpanName.Batch).length === 2, 10_000, 'both batch spans');
+    const spans = exporter.getFinishedSpans();
+    for (const root of spans.filter((s) => s.name === SpanName.Batch)) {
+      const batchId = root.attributes[Attr.BatchId];
+      const process = spans.filter((s) => s.name === SpanName.Process && s.attributes[Attr.BatchId] === batchId);
+      expect(process, String(batchId)).toHaveLength(1);
+      expect(process[0]!.spanContext().traceId).toBe(root.spanContext().traceId);
+      expect(process[0]!.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    }
+  });
 });
