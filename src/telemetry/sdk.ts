@@ -39,7 +39,18 @@ export async function startSdk(config: TelemetryConfig, logger: Logger): Promise
     });
     provider.register();
     logger.info({ endpoint: otlpTracesUrl(config.otlp.endpoint), serviceName: config.serviceName }, 'tracing: exporting spans over OTLP/HTTP');
-    return { provider, users: 0, shutdown: () => provider.shutdown() };
+    const api = await import('@opentelemetry/api');
+    const shutdown = async () => {
+      try {
+        await provider.shutdown();
+      } finally {
+        // What register() set globally goes with it, so a later start registers afresh.
+        api.trace.disable();
+        api.context.disable();
+        api.propagation.disable();
+      }
+    };
+    return { provider, users: 0, shutdown };
   })();
   const sdk = await shared;
   sdk.users++;
