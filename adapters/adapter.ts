@@ -40,8 +40,8 @@ export interface AdapterContext {
  * What an adapter that can edit its own messages offers for streamed replies: the reply appears as one
  * message (`post`) that then grows (`edit`). The gateway calls these one at a time per message, never
  * more often than `minEditIntervalMs`, and always sends the last snapshot. Discord (`PATCH` of the
- * message), Slack (`chat.update`) and the web chat implement it; a Telegram adapter would return
- * `sendMessage`'s `message_id` from `post` and call `editMessageText` in `edit`, with `maxLength` 4096.
+ * message), Slack (`chat.update`), Telegram (`editMessageText` of `sendMessage`'s `message_id`) and the
+ * web chat implement it.
  */
 export interface MessageEditor {
   /** Longest text one message holds; a longer stream shows its start, then the rest follows as new messages. */

@@ -1,6 +1,7 @@
+import { Bot, GrammyError } from 'grammy';
 import { pino } from 'pino';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import type { TelegramAdapter, TelegramExtra } from '../../adapters/telegram/index.js';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
+import { TELEGRAM_EDIT_INTERVAL_MS, type TelegramAdapter, type TelegramExtra } from '../../adapters/telegram/index.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { QueueEvent } from '../../src/core/events.js';
 import type { MessageBatch } from '../../src/core/model.js';
@@ -9,6 +10,7 @@ import type { Processor } from '../../src/processors/processor.js';
 import { BOB, FORUM_CHAT, GROUP_CHAT, OTHER_BOT, PRIVATE_CHAT, photoSizes, startFakeTelegram, type FakeTelegram } from '../fakes/telegram/index.js';
 import { heldProcessor } from '../helpers/held-processor.js';
 import { freePort } from '../helpers/redis-server.js';
+import { streamFeed } from '../helpers/stream-feed.js';
 
 /**
  * Telegram end to end: the real gateway (config → TelegramAdapter on grammY → MessageQueue → processor →
@@ -213,5 +215,118 @@ describe('Telegram webhook mode', () => {
     expect(await sentTexts(tg, 2)).toEqual(['1: via webhook', '1: forged']);
     expect(batches.map((b) => b.messages.map((m) => m.text))).toEqual([['via webhook'], ['forged']]);
     expect((await gateway.queue.stats(`telegram:${PRIVATE_CHAT.id}`))?.counters.received).toBe(2);
+  });
+});
+
+describe('Telegram streamed replies (ctx.reply(asyncIterable) → sendMessage, then editMessageText)', () => {
+  const WAIT = { timeout: 15_000, interval: 20 };
+  /** Gaps between consecutive times, in ms. */
+  const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
+  const callsOf = (tg: FakeTelegram, method: string) => tg.calls.filter((c) => c.method === method);
+
+  it('one message in the topic, edited no more often than the interval, ending with the whole answer', async () => {
+    const feed = streamFeed();
+    const { tg } = await startGateway({ batching: { windowMs: 200 }, processor: async (_batch, ctx) => void (await ctx.reply(feed.stream())) });
+    tg.sendUserMessage({ chat: FORUM_CHAT, text: 'explain batching', threadId: 42 });
+    feed.push('Batching ');
+    await tg.waitFor(() => tg.sent.length === 1, 'the first post');
+    feed.push('collects ');
+    feed.push('messages');
+    await tg.waitFor(() => tg.sent[0]!.text === 'Batching collects messages', 'the first edit');
+    feed.push(' and answers once.');
+    feed.end();
+    await tg.waitFor(() => tg.sent[0]!.text === 'Batching collects messages and answers once.', 'the last edit');
+
+    expect(tg.sent).toHaveLength(1);
+    expect(tg.sent[0]).toMatchObject({ chatId: FORUM_CHAT.id, threadId: 42 });
+    const posts = callsOf(tg, 'sendMessage');
+    expect(posts.map((c) => [c.status, c.body.text, c.body.message_thread_id])).toEqual([[200, 'Batching ', 42]]);
+    const edits = callsOf(tg, 'editMessageText');
+    expect(edits.length).toBeGreaterThanOrEqual(2);
+    expect(edits.every((c) => c.status === 200 && Number(c.body.chat_id) === FORUM_CHAT.id && Number(c.body.message_id) === tg.sent[0]!.messageId)).toBe(true);
+    expect(edits.at(-1)!.body.text).toBe('Batching collects messages and answers once.');
+    for (const gap of gaps([posts[0]!.at, ...edits.map((c) => c.at)])) expect(gap).toBeGreaterThanOrEqual(TELEGRAM_EDIT_INTERVAL_MS);
+  });
+
+  it('cancelled from the admin API mid-stream: the message keeps what it showed, marked as stopped; later pieces never show', async () => {
+    const feed = streamFeed();
+    let told: boolean | undefined;
+    const { tg, gateway } = await startGateway({
+      batching: { windowMs: 200 },
+      processor: async (batch, ctx) => {
+        if (batch.messages[0]!.text === 'sentinel') await ctx.reply('sentinel answered');
+        else told = await ctx.reply(feed.stream());
+      },
+    });
+    tg.sendUserMessage({ text: 'write a long story' });
+    feed.push('Once upon a time');
+    await tg.waitFor(() => tg.sent.length === 1, 'the first post');
+
+    const res = await fetch(`${gateway.url}/api/v1/channels/${encodeURIComponent(`telegram:${PRIVATE_CHAT.id}`)}/cancel`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { cancelled: boolean }).cancelled).toBe(true);
+    await tg.waitFor(() => tg.sent[0]!.text === 'Once upon a time … (stopped)', 'the stopped mark');
+    await vi.waitFor(() => expect(told).toBe(false), WAIT);
+    // The generator waits for its next piece; once it has one, the reader's return() ends it.
+    feed.push(', a dragon');
+    await vi.waitFor(() => expect(feed.returned()).toBe(true), WAIT);
+
+    // The channel's next batch is answered after the cancelled one: by then nothing more of the stream showed.
+    tg.sendUserMessage({ text: 'sentinel' });
+    expect(await sentTexts(tg, 2)).toEqual(['Once upon a time … (stopped)', 'sentinel answered']);
+    expect(callsOf(tg, 'editMessageText').filter((c) => c.status === 200).map((c) => c.body.text)).toEqual(['Once upon a time … (stopped)']);
+  });
+
+  it('a stream longer than 4096 characters: the message shows the start that fits, the rest follows as new messages', async () => {
+    // About 6,300 characters: one message's worth and a bit more.
+    const words = Array.from({ length: 800 }, (_, i) => `word${i}`);
+    const long = words.join(' ');
+    const feed = streamFeed();
+    const { tg } = await startGateway({ batching: { windowMs: 200 }, processor: async (_batch, ctx) => void (await ctx.reply(feed.stream())) });
+    tg.sendUserMessage({ text: 'tell me everything' });
+    feed.push(words.slice(0, 10).join(' '));
+    await tg.waitFor(() => tg.sent.length === 1, 'the first post');
+    feed.push(long.slice(tg.sent[0]!.text.length));
+    feed.end();
+
+    await tg.waitFor(() => tg.sent.map((s) => s.text).join(' ') === long, 'every word shown');
+    expect(tg.sent.length).toBe(2);
+    for (const s of tg.sent) expect(s.text.length).toBeLessThanOrEqual(4_096);
+    expect(tg.sent[0]!.text.length).toBeGreaterThan(4_000);
+    expect(tg.calls.filter((c) => c.method === 'sendMessage' || c.method === 'editMessageText').every((c) => c.status === 200)).toBe(true);
+  });
+
+  it('an edit that changes nothing is harmless; an edit of a message Telegram does not know is refused', async () => {
+    const { tg, adapter } = await startGateway({ batching: { windowMs: 200 } });
+    tg.sendUserMessage({ text: 'hello' });
+    expect(await sentTexts(tg, 1)).toEqual(['1: hello']);
+    const reply = { platform: 'telegram', channelId: String(PRIVATE_CHAT.id), text: '1: hello', batchId: 'b-edit', inReplyTo: [] };
+    await expect(adapter().editor.edit(String(tg.sent[0]!.messageId), reply)).resolves.toBeUndefined();
+    expect(callsOf(tg, 'editMessageText').map((c) => c.status)).toEqual([400]);
+    await expect(adapter().editor.edit('987654', { ...reply, text: 'changed' })).rejects.toThrow(/message to edit not found/);
+    expect(tg.sent.map((s) => [s.text, s.edits])).toEqual([['1: hello', 0]]);
+
+    // What the fake answers, as grammY reads it.
+    const bot = new Bot(tg.token, { client: { apiRoot: tg.apiUrl } });
+    const refusal = await bot.api.editMessageText(PRIVATE_CHAT.id, 987654, 'x').catch((err: unknown) => err);
+    expect(refusal).toBeInstanceOf(GrammyError);
+    expect(refusal).toMatchObject({ error_code: 400, description: 'Bad Request: message to edit not found' });
+  });
+
+  it('a 429 on editMessageText is waited out: the edit lands once, after retry_after', async () => {
+    const feed = streamFeed();
+    const { tg } = await startGateway({ batching: { windowMs: 200 }, processor: async (_batch, ctx) => void (await ctx.reply(feed.stream())) });
+    tg.failNext('editMessageText', { retryAfter: 1 });
+    tg.sendUserMessage({ text: 'go' });
+    feed.push('first');
+    await tg.waitFor(() => tg.sent.length === 1, 'the first post');
+    feed.push(' and second');
+    feed.end();
+    await tg.waitFor(() => tg.sent[0]!.text === 'first and second', 'the edit');
+
+    const attempts = callsOf(tg, 'editMessageText');
+    expect(attempts.map((c) => c.status)).toEqual([429, 200]);
+    expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(990);
+    expect(tg.sent).toHaveLength(1);
   });
 });

@@ -10,6 +10,7 @@ export interface BotApiCall {
   body: Record<string, unknown>;
   /** HTTP status answered (Telegram answers an error with its `error_code` as the status). */
   status: number;
+  /** When the fake answered it (epoch ms). */
   at: number;
 }
 
@@ -93,8 +94,9 @@ const MAX_TEXT = 4_096;
  * waits up to `timeout` seconds for an update, and an `offset` confirms every update before it),
  * setWebhook / deleteWebhook / getWebhookInfo (while a webhook is set, updates are POSTed to it in order with
  * `X-Telegram-Bot-Api-Secret-Token`, retried until a 2xx, and getUpdates answers 409 as Telegram does),
- * sendMessage (empty → 400, over 4096 characters → 400 "message is too long"), editMessageText and
- * sendChatAction. A wrong token → 401, an unknown method → 404.
+ * sendMessage (empty → 400, over 4096 characters → 400 "message is too long"), editMessageText (a message
+ * the bot did not post in that chat → 400 "message to edit not found", the text it already shows → 400
+ * "message is not modified") and sendChatAction. A wrong token → 401, an unknown method → 404.
  */
 export async function startFakeTelegram(options: { token?: string } = {}): Promise<FakeTelegram> {
   const token = options.token ?? '123456789:TEST-fake-telegram-token';

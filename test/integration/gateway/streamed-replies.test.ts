@@ -9,34 +9,7 @@ import { silentLogger } from '../../../src/logger.js';
 import type { Processor } from '../../../src/processors/processor.js';
 import { EditingAdapter } from '../../helpers/editing-adapter.js';
 import { RecordingAdapter } from '../../helpers/recording-adapter.js';
-
-/** A stream the test feeds piece by piece; `returned` tells that the reader let go of it. */
-function feed() {
-  const pieces: string[] = [];
-  let wake: (() => void) | null = null;
-  let ended = false;
-  let returned = false;
-  const push = (piece: string) => {
-    pieces.push(piece);
-    wake?.();
-  };
-  const end = () => {
-    ended = true;
-    wake?.();
-  };
-  async function* stream(): AsyncGenerator<string> {
-    try {
-      for (;;) {
-        while (pieces.length === 0 && !ended) await new Promise<void>((r) => (wake = r));
-        if (pieces.length === 0) return;
-        yield pieces.shift()!;
-      }
-    } finally {
-      returned = true;
-    }
-  }
-  return { push, end, stream, returned: () => returned };
-}
+import { streamFeed as feed } from '../../helpers/stream-feed.js';
 
 async function startGateway(adapter: PlatformAdapter, processor: Processor) {
   const dir = await mkdtemp(path.join(tmpdir(), 'bg-stream-gw-'));
