@@ -109,7 +109,8 @@ describe('admin API routes', () => {
     await until(async () => (await api(gw, 'GET', `/api/v1/channels/${key('idle')}`)).body.active === false);
     expect(await api(gw, 'POST', `/api/v1/channels/${key('idle')}/stop`)).toMatchObject({ status: 200, body: { paused: true } });
     await chat.say('idle', 'while stopped');
-    await new Promise((r) => setTimeout(r, 200));
+    // Its window sealed (a sealed batch is dispatched at once unless paused), yet nothing ran.
+    await until(async () => (await api(gw, 'GET', `/api/v1/channels/${key('idle')}`)).body.queuedBatches === 1);
     expect(processor.calls).toHaveLength(1);
     expect((await api(gw, 'GET', `/api/v1/channels/${key('idle')}/settings`)).body.override).toBeNull();
     expect(await api(gw, 'POST', `/api/v1/channels/${key('idle')}/resume`)).toMatchObject({ status: 200, body: { paused: false } });
