@@ -80,7 +80,8 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
     gateway.queue.enqueue({ id, platform: 'webhook', channelId, userId: 'u', text });
 
   it('a burst becomes one batch on the worker, and its one reply comes back through the relay with every id', async () => {
-    await start();
+    // The burst seals by size under a long window, however long the three enqueues take.
+    await start({}, { windowMs: 60_000, maxWaitMs: 120_000, maxBatchSize: 3 });
     for (const id of ['a', 'b', 'c']) expect(await send('room', id)).toMatchObject({ accepted: true });
     await until('reply', () => replies.length === 1);
     expect(runs.map((r) => r.ids)).toEqual([['a', 'b', 'c']]);
@@ -161,7 +162,8 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
     await send('room', 'x');
     await until('paused', async () => (await gateway.queue.stats('webhook:room'))?.paused === true);
     await send('room', 'y');
-    await new Promise((r) => setTimeout(r, 300));
+    // 'y' sealed behind the blocked batch and waits; resume's order below shows it never ran ahead.
+    await until('y sealed', async () => (await gateway.queue.stats('webhook:room'))?.queuedBatches === 2);
     expect(replies).toEqual([]);
     broken = false;
     await gateway.queue.resume('webhook:room');
@@ -188,7 +190,7 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
     release();
     await send('room', 'next');
     await until('next replied', () => replies.length === 1);
-    await new Promise((r) => setTimeout(r, 200));
+    await until('the late reply dropped', () => gateway.queue.totals().repliesDropped === 1);
     expect(replies.map((r) => r.text)).toEqual(['next']);
     expect((await gateway.queue.stats('webhook:room'))?.counters.cancelled).toBe(1);
   });
