@@ -27,7 +27,8 @@ export async function discordHarness(
     fake?: FakeDiscordOptions;
     /** Adapter options over the defaults; a function when they depend on the fake's ids. */
     adapter?: Partial<DiscordAdapterOptions> | ((fake: FakeDiscord) => Partial<DiscordAdapterOptions>);
-    typing?: boolean;
+    /** The channel's `typing` setting, for every channel or per channel id. @defaultValue true */
+    typing?: boolean | ((channelId: string) => boolean);
     windowMs?: number;
   } = {},
 ): Promise<Harness> {
@@ -56,7 +57,7 @@ export async function discordHarness(
     const count = (pending.get(msg.channelId) ?? 0) + 1;
     pending.set(msg.channelId, count);
     const windowMs = options.windowMs ?? 5_000;
-    return { accepted: true, channelKey: `discord:${msg.channelId}`, id: msg.id, pending: count, deadline: Date.now() + windowMs, typing: options.typing ?? true };
+    return { accepted: true, channelKey: `discord:${msg.channelId}`, id: msg.id, pending: count, deadline: Date.now() + windowMs, typing: typeof options.typing === 'function' ? options.typing(msg.channelId) : (options.typing ?? true) };
   };
   return {
     fake,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DiscordExtra } from '../../../adapters/discord/index.js';
 import { MessageKind } from '../../fakes/discord/index.js';
-import { discordHarness, sleep, until } from './harness.js';
+import { discordHarness, until } from './harness.js';
 
 describe('DiscordAdapter receives through the real discord.js client', () => {
   it('normalizes a guild channel message, a thread message and a DM, each with its own channel id', async () => {
@@ -67,13 +67,13 @@ describe('DiscordAdapter receives through the real discord.js client', () => {
     fake.dispatch('MESSAGE_DELETE', { id: '1200000000000000001', channel_id: fake.channelId, guild_id: fake.guildId });
     // The bot's echo must have come back through the gateway before the marker (the fake echoes in order).
     await until(() => fake.postedMessages.length === 1, 'the bot post');
-    await sleep(100);
     const marker = fake.sendUserMessage({ channelId: fake.channelId, content: 'a human' });
+    // The fake dispatches in order, so everything above has been handled once the marker is.
     await until(() => h.accepted.length >= 1, 'the human message');
-    await sleep(200);
+    const ignored = () => h.logs.filter((l) => l.msg === 'discord message ignored').map((l) => l.reason);
+    await until(() => ignored().length >= 5, 'five ignored messages');
     expect(h.accepted.map((m) => m.id)).toEqual([marker]);
-    const ignored = h.logs.filter((l) => l.msg === 'discord message ignored').map((l) => l.reason);
-    expect(ignored).toEqual(['self', 'bot', 'webhook', 'system', 'system']);
+    expect(ignored()).toEqual(['self', 'bot', 'webhook', 'system', 'system']);
   });
 
   it('mentionOnly: guild messages need a mention of the bot (stripped from the text); DMs always pass', async () => {
@@ -84,11 +84,13 @@ describe('DiscordAdapter receives through the real discord.js client', () => {
     fake.sendUserMessage({ channelId: fake.threadId, content: 'also not for the bot' });
     fake.sendUserMessage({ channelId: fake.channelId, content: `<@${fake.botUserId}> summarize please`, mentions: [fake.botUserId] });
     fake.sendUserMessage({ channelId: fake.dmChannelId, content: 'dm without mention' });
-    await until(() => h.accepted.length === 2, 'two messages');
-    await sleep(200);
+    // A last message that passes: the fake dispatches in order, so the ones before it were all handled.
+    fake.sendUserMessage({ channelId: fake.dmChannelId, content: 'marker' });
+    await until(() => h.accepted.some((m) => m.text === 'marker'), 'the marker');
     expect(h.accepted.map((m) => [m.channelId, m.text])).toEqual([
       [fake.channelId, 'summarize please'],
       [fake.dmChannelId, 'dm without mention'],
+      [fake.dmChannelId, 'marker'],
     ]);
   });
 
@@ -100,9 +102,9 @@ describe('DiscordAdapter receives through the real discord.js client', () => {
     fake.sendUserMessage({ channelId: fake.dmChannelId, content: 'a dm' });
     fake.sendUserMessage({ channelId: fake.channelId, content: 'listed' });
     fake.sendUserMessage({ channelId: fake.threadId, content: 'thread of listed' });
-    await until(() => h.accepted.length === 2, 'two messages');
-    await sleep(200);
-    expect(h.accepted.map((m) => m.text)).toEqual(['listed', 'thread of listed']);
+    fake.sendUserMessage({ channelId: fake.channelId, content: 'marker' });
+    await until(() => h.accepted.some((m) => m.text === 'marker'), 'the marker');
+    expect(h.accepted.map((m) => m.text)).toEqual(['listed', 'thread of listed', 'marker']);
 
     const g = await discordHarness({ adapter: (f) => ({ channels: ['dm', f.guildId] }) });
     await g.start();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fenceStateAfter } from '../../../adapters/discord/split-message.js';
 import { AdapterError } from '../../../src/core/errors.js';
 import type { OutboundMessage } from '../../../src/core/model.js';
-import { discordHarness, sleep, until } from './harness.js';
+import { discordHarness, until } from './harness.js';
 
 const reply = (channelId: string, text: string, extra: Partial<OutboundMessage> = {}): OutboundMessage => ({
   platform: 'discord',
@@ -42,9 +42,11 @@ describe('DiscordAdapter sends through discord.js REST', () => {
     expect(lines).toEqual(text.split('\n').filter((l) => l !== '```' && l !== '```js'));
     // Mentions in a reply never ping roles or @everyone.
     expect(posts[0]?.body.allowed_mentions).toEqual({ parse: ['users'], replied_user: false });
-    // The fake echoed both posts; none of them came back to the queue.
-    await sleep(200);
-    expect(h.accepted).toEqual([]);
+    // The fake echoed both posts; none of them came back to the queue. A user message sent after them
+    // arrives after the echoes (the fake dispatches in order), so once it is in, they were handled.
+    h.fake.sendUserMessage({ channelId: h.fake.channelId, content: 'marker' });
+    await until(() => h.accepted.length >= 1, 'the marker');
+    expect(h.accepted.map((m) => m.text)).toEqual(['marker']);
   });
 
   it('replyTo answers that message with the first piece only', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { QueueEvent } from '../../../src/core/events.js';
-import { discordHarness, sleep, until } from './harness.js';
+import { discordHarness, until, type Harness } from './harness.js';
 
 const INTERVAL_MS = 150;
 
@@ -14,6 +14,24 @@ function events(channelId: string, batchId: string, messageIds: string[]) {
     cancelled: { ...base, type: 'batch.cancelled', durationMs: 5, reason: 'cancel' } satisfies QueueEvent,
     failed: { ...base, type: 'batch.failed', durationMs: 5, error: 'boom', timeout: false } satisfies QueueEvent,
   };
+}
+
+/**
+ * Checks that typing stopped in `channels`, with the adapter's own refresh timer as the clock instead of a
+ * sleep: a message in the marker channel starts typing there. Its first request leaves after the stop, so
+ * a request of `channels` that was still in flight has landed when it arrives; the marker's next two
+ * refreshes span two intervals in which a live indicator in `channels` would have posted again.
+ */
+async function expectTypingStopped(h: Harness, channels: string[]): Promise<void> {
+  const marker = h.fake.otherChannelId;
+  const inMarker = () => h.fake.typingCalls.filter((t) => t.channelId === marker).length;
+  const inChannels = () => h.fake.typingCalls.filter((t) => channels.includes(t.channelId)).length;
+  const before = inMarker();
+  h.fake.sendUserMessage({ channelId: marker, content: 'marker' });
+  await until(() => inMarker() >= before + 1, 'typing in the marker channel');
+  const settled = inChannels();
+  await until(() => inMarker() >= before + 3, 'two typing refreshes in the marker channel');
+  expect(inChannels()).toBe(settled);
 }
 
 describe('DiscordAdapter typing indicator', () => {
@@ -35,19 +53,15 @@ describe('DiscordAdapter typing indicator', () => {
     await until(() => typingIn(fake.channelId) >= atStart + 2, 'refreshed typing while processing');
 
     h.adapter.onQueueEvent(batch.completed);
-    await sleep(50);
-    const atEnd = typingIn(fake.channelId);
-    await sleep(INTERVAL_MS * 5);
-    expect(typingIn(fake.channelId)).toBe(atEnd);
-    // Only the channel that had a batch saw typing.
-    expect(new Set(fake.typingCalls.map((t) => t.channelId))).toEqual(new Set([fake.channelId]));
+    await expectTypingStopped(h, [fake.channelId]);
+    // Only the channels that had messages saw typing.
+    expect(new Set(fake.typingCalls.map((t) => t.channelId))).toEqual(new Set([fake.channelId, fake.otherChannelId]));
   });
 
   it('stops on cancelled and on failed as well', async () => {
     const h = await discordHarness({ adapter: { typingIntervalMs: INTERVAL_MS }, windowMs: 60_000 });
     await h.start();
     const { fake } = h;
-    const count = () => fake.typingCalls.length;
     for (const [i, end] of (['cancelled', 'failed'] as const).entries()) {
       const channelId = [fake.channelId, fake.threadId][i] ?? '';
       const id = fake.sendUserMessage({ channelId, content: `msg ${end}` });
@@ -57,10 +71,7 @@ describe('DiscordAdapter typing indicator', () => {
       h.adapter.onQueueEvent(batch.started);
       h.adapter.onQueueEvent(batch[end]);
     }
-    await sleep(50);
-    const settled = count();
-    await sleep(INTERVAL_MS * 5);
-    expect(count()).toBe(settled);
+    await expectTypingStopped(h, [fake.channelId, fake.threadId]);
   });
 
   it('sends one typing request for a burst, not one per message', async () => {
@@ -69,8 +80,10 @@ describe('DiscordAdapter typing indicator', () => {
     const { fake } = h;
     for (const content of ['a', 'b', 'c']) fake.sendUserMessage({ channelId: fake.channelId, content });
     await until(() => h.accepted.length === 3 && fake.typingCalls.length >= 1, 'three accepted and typing');
-    await sleep(300);
-    expect(fake.typingCalls).toHaveLength(1);
+    // A request per message would leave before the marker message's one, so it would have landed by then.
+    fake.sendUserMessage({ channelId: fake.otherChannelId, content: 'marker' });
+    await until(() => fake.typingCalls.some((t) => t.channelId === fake.otherChannelId), 'typing in the marker channel');
+    expect(fake.typingCalls.filter((t) => t.channelId === fake.channelId)).toHaveLength(1);
   });
 
   it('keeps typing while a later batch of the channel still waits, then stops', async () => {
@@ -89,18 +102,15 @@ describe('DiscordAdapter typing indicator', () => {
     await until(() => fake.typingCalls.length >= afterFirst + 2, 'typing refreshed while b-2 waits');
     h.adapter.onQueueEvent(second.started);
     h.adapter.onQueueEvent(second.completed);
-    await sleep(50);
-    const settled = fake.typingCalls.length;
-    await sleep(INTERVAL_MS * 5);
-    expect(fake.typingCalls.length).toBe(settled);
+    await expectTypingStopped(h, [fake.channelId]);
   });
 
   it('sends no typing at all when the channel setting says typing: false', async () => {
-    const h = await discordHarness({ adapter: { typingIntervalMs: INTERVAL_MS }, typing: false });
+    const h = await discordHarness({ adapter: { typingIntervalMs: INTERVAL_MS }, typing: (channelId) => channelId !== h.fake.channelId });
     await h.start();
     h.fake.sendUserMessage({ channelId: h.fake.channelId, content: 'quiet please' });
     await until(() => h.accepted.length === 1, 'accepted');
-    await sleep(INTERVAL_MS * 4);
-    expect(h.fake.typingCalls).toEqual([]);
+    await expectTypingStopped(h, [h.fake.channelId]);
+    expect(h.fake.typingCalls.filter((t) => t.channelId === h.fake.channelId)).toEqual([]);
   });
 });
