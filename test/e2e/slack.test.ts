@@ -107,9 +107,28 @@ function doneAfterPost(fake: FakeSlack, channel: string, ts: string, replyText: 
  * so once the sentinel's reply is posted every earlier batch of that channel has had its say: the posts
  * before it are final, with no sleeping "long enough".
  */
-async function sentinel(s: SlackGateway, channel: string, deliver: (body: Record<string, unknown>) => Promise<void>): Promise<void> {
+async function sentinel(s: SlackGateway, channel: string, deliver: (body: Record<string, unknown>) => Promise<void>, options: { longWindow?: boolean } = {}): Promise<void> {
   await deliver(eventCallback(aliceSays(channel, 'sentinel')));
+  if (options.longWindow) await closeWindow(s, `slack:${channel}`);
   await vi.waitFor(() => expect(postsIn(s.fake, channel).at(-1)?.text).toBe('1 message from alice: sentinel'), WAIT);
+}
+
+/**
+ * Batching under a window no loaded machine outlasts: a burst of one of these channels stays one batch
+ * however slowly its events arrive, until {@link closeWindow} closes it.
+ */
+const LONG_WINDOW = { windowMs: 60_000, maxWaitMs: 120_000 };
+
+/**
+ * Closes `channelKey`'s open window now: a short override re-times it (it still closes as a window, not by
+ * size or by hand); the override goes once the batch sealed, so the next burst batches under the long one.
+ */
+async function closeWindow(s: SlackGateway, channelKey: string): Promise<void> {
+  const flushed = () => s.events.filter((e) => e.type === 'batch.flushed' && e.channelKey === channelKey).length;
+  const before = flushed();
+  await s.gateway.queue.setSettings(channelKey, { windowMs: 20 });
+  await vi.waitFor(() => expect(flushed()).toBe(before + 1), WAIT);
+  await s.gateway.queue.deleteSettings(channelKey);
 }
 
 function httpDeliver(s: SlackGateway): (body: Record<string, unknown>) => Promise<void> {
@@ -147,7 +166,7 @@ async function settle(): Promise<void> {
 
 describe('Slack HTTP mode through the real gateway (Bolt on the gateway fastify, fake Slack)', () => {
   it('three signed events within the window → one chat.postMessage with the combined reply; 👀 on each, replaced by ✅', async () => {
-    const s = await startSlackGateway();
+    const s = await startSlackGateway({ channels: [{ match: 'slack:C0BURST01', ...LONG_WINDOW }] });
     const channel = 'C0BURST01';
     const burst = ['a', 'b', 'c'].map((text) => aliceSays(channel, text));
     for (const e of burst) {
@@ -155,6 +174,7 @@ describe('Slack HTTP mode through the real gateway (Bolt on the gateway fastify,
       expect(res.status).toBe(200);
       expect(res.text).toBe('');
     }
+    await closeWindow(s, `slack:${channel}`);
 
     await vi.waitFor(() => expect(postsIn(s.fake, channel)).toHaveLength(1), WAIT);
     expect(postsIn(s.fake, channel)[0]).toMatchObject({ channel, text: '3 messages from alice: a / b / c' });
@@ -171,7 +191,7 @@ describe('Slack HTTP mode through the real gateway (Bolt on the gateway fastify,
     expect(stats?.counters).toMatchObject({ received: 3, batches: 1, processed: 1, cancelled: 0, failed: 0 });
     expect(s.events.filter((e) => e.type === 'batch.flushed')).toEqual([expect.objectContaining({ channelKey: `slack:${channel}`, size: 3, reason: 'window' })]);
 
-    await sentinel(s, channel, httpDeliver(s));
+    await sentinel(s, channel, httpDeliver(s), { longWindow: true });
     expect(postsIn(s.fake, channel).map((p) => p.text)).toEqual(['3 messages from alice: a / b / c', '1 message from alice: sentinel']);
   });
 
@@ -227,7 +247,7 @@ describe('Slack HTTP mode through the real gateway (Bolt on the gateway fastify,
   });
 
   it('a thread reply is answered in its thread, batched apart from the channel itself', async () => {
-    const s = await startSlackGateway();
+    const s = await startSlackGateway({ channels: [{ match: 'slack:C0THREAD1*', ...LONG_WINDOW }] });
     const channel = 'C0THREAD1';
     const parentTs = nextTs();
     s.fake.addMessage(channel, parentTs); // Bob's message the thread hangs off
@@ -235,6 +255,8 @@ describe('Slack HTTP mode through the real gateway (Bolt on the gateway fastify,
     await deliver(eventCallback(aliceSays(channel, 'in the thread', { thread_ts: parentTs, parent_user_id: 'U0BOB0001' })));
     await deliver(eventCallback(aliceSays(channel, 'in the channel')));
     await deliver(eventCallback(aliceSays(channel, 'thread again', { thread_ts: parentTs, parent_user_id: 'U0BOB0001' })));
+    await closeWindow(s, `slack:${channel}/${parentTs}`);
+    await closeWindow(s, `slack:${channel}`);
 
     await vi.waitFor(() => expect(postsIn(s.fake, channel)).toHaveLength(2), WAIT);
     const threaded = postsIn(s.fake, channel).find((p) => p.thread_ts !== undefined);
@@ -274,12 +296,14 @@ describe('Slack HTTP mode through the real gateway (Bolt on the gateway fastify,
 
 describe('Slack Socket Mode through the real gateway (Bolt SocketModeReceiver, fake socket)', () => {
   it('a burst through envelopes → every envelope acked, one reply; after disconnect (refresh_requested) the client reconnects and later messages still batch', async () => {
-    const s = await startSlackGateway({ mode: 'socket' });
+    const s = await startSlackGateway({ mode: 'socket', channels: [{ match: 'slack:C0SOCKET1', ...LONG_WINDOW }] });
     const channel = 'C0SOCKET1';
     expect(s.fake.callsTo('apps.connections.open').map((c) => c.token)).toEqual([s.fake.appToken]);
     expect((await fetch(`${s.gateway.url}/readyz`)).status).toBe(200);
 
     const first = ['one', 'two', 'three'].map((text) => s.fake.sendEnvelope(eventCallback(aliceSays(channel, text))));
+    await vi.waitFor(() => expect(s.gateway.queue.stats(`slack:${channel}`)).resolves.toMatchObject({ pending: 3 }), WAIT);
+    await closeWindow(s, `slack:${channel}`);
     await vi.waitFor(() => expect(postsIn(s.fake, channel)).toHaveLength(1), WAIT);
     expect(postsIn(s.fake, channel)[0]?.text).toBe('3 messages from alice: one / two / three');
     expect(s.fake.acks).toEqual(expect.arrayContaining(first));
@@ -294,6 +318,8 @@ describe('Slack Socket Mode through the real gateway (Bolt SocketModeReceiver, f
     expect(s.fake.callsTo('apps.connections.open')).toHaveLength(2);
 
     const later = ['four', 'five'].map((text) => s.fake.sendEnvelope(eventCallback(aliceSays(channel, text))));
+    await vi.waitFor(() => expect(s.gateway.queue.stats(`slack:${channel}`)).resolves.toMatchObject({ pending: 2 }), WAIT);
+    await closeWindow(s, `slack:${channel}`);
     await vi.waitFor(() => expect(postsIn(s.fake, channel)).toHaveLength(2), WAIT);
     expect(postsIn(s.fake, channel).map((p) => p.text)).toEqual(['3 messages from alice: one / two / three', '2 messages from alice: four / five']);
     await vi.waitFor(() => expect(s.fake.acks).toEqual(expect.arrayContaining([...first, ...later])), WAIT);
@@ -377,8 +403,9 @@ describe('Slack refusals (overflow: reject) through the real gateway', () => {
 
 describe('Slack Web API trouble through the real gateway', () => {
   it('a 429 from chat.postMessage → delivered after Retry-After, replies of the channel kept in order', async () => {
-    // Two messages per batch (flush by size at once), so the second batch's reply is queued while the first waits.
-    const s = await startSlackGateway({ channels: [{ match: 'slack:C0RATE*', maxBatchSize: 2 }] });
+    // Two messages per batch (flush by size at once, never by the window), so the second batch's reply is
+    // queued while the first waits.
+    const s = await startSlackGateway({ channels: [{ match: 'slack:C0RATE*', maxBatchSize: 2, ...LONG_WINDOW }] });
     const channel = 'C0RATE001';
     s.fake.failNextPost(429, 1);
     const deliver = httpDeliver(s);
