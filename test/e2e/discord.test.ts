@@ -83,6 +83,30 @@ async function startGateway(options: { processor?: Processor; token?: string; st
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Batching under a window no loaded machine outlasts: a burst stays one batch however slowly the gateway
+ * gets to its messages, until {@link closeWindow} closes it.
+ */
+const LONG_WINDOW = { windowMs: 60_000, maxWaitMs: 120_000 };
+
+/**
+ * Closes the channel's open window now: a short override re-times it (it still closes as a window), and
+ * goes once the batch sealed, so the channel's next burst batches under the long window again.
+ */
+async function closeWindow(running: Running, channelId: string): Promise<void> {
+  const key = `discord:${channelId}`;
+  const flushed = () => running.events.filter((e) => e.type === 'batch.flushed' && e.channelKey === key).length;
+  const before = flushed();
+  await running.gateway.queue.setSettings(key, { windowMs: 20 });
+  await running.fake.waitFor(() => flushed() === before + 1, `the window of ${channelId} to close`);
+  await running.gateway.queue.deleteSettings(key);
+}
+
+/** Resolves once the channel's open batch holds `n` messages. */
+async function pending(running: Running, channelId: string, n: number): Promise<void> {
+  await expect.poll(async () => (await running.gateway.queue.stats(`discord:${channelId}`))?.pending ?? 0, { timeout: 10_000, interval: 20 }).toBe(n);
+}
+
 /** A 3,000-character answer with a code block that has to be cut between two posts. */
 function longAnswer(): string {
   const code = Array.from({ length: 70 }, (_, i) => `  result.push(compute(${i}, "${'v'.repeat(12)}"));`);
@@ -97,8 +121,11 @@ async function posts(fake: FakeDiscord, n: number, timeoutMs = 10_000): Promise<
 
 describe('Discord through the real gateway, discord.js and the fake', () => {
   it('three messages within the window → one POST with the combined reply, typing shown while collecting', async () => {
-    const { fake, flushed, counters } = await startGateway();
+    const running = await startGateway({ batchingDefaults: LONG_WINDOW });
+    const { fake, flushed, counters } = running;
     for (const text of ['a', 'b', 'c']) fake.sendUserMessage({ channelId: fake.channelId, content: text });
+    await pending(running, fake.channelId, 3);
+    await closeWindow(running, fake.channelId);
 
     expect(await posts(fake, 1)).toEqual(['3 messages from Alice: a / b / c']);
     const [post] = fake.postedMessages;
@@ -109,10 +136,14 @@ describe('Discord through the real gateway, discord.js and the fake', () => {
     const typing = fake.typingCalls.filter((t) => t.channelId === fake.channelId);
     expect(typing.length).toBeGreaterThanOrEqual(1);
     expect(typing[0]!.at).toBeLessThanOrEqual(post!.at);
-    // Well past the window nothing else was posted (the bot's own echoed post did not start a batch).
-    await sleep(WINDOW_MS * 3);
-    expect(fake.postAttempts).toHaveLength(1);
-    expect(await counters(fake.channelId)).toEqual({ received: 3, batches: 1 });
+    // The bot's own echoed post did not start a batch: gateway events arrive in order on one socket, so a
+    // sentinel sent now is handled after the echo, and its reply is the only other post.
+    fake.sendUserMessage({ channelId: fake.channelId, content: 'sentinel' });
+    await pending(running, fake.channelId, 1);
+    await closeWindow(running, fake.channelId);
+    expect(await posts(fake, 2)).toEqual(['3 messages from Alice: a / b / c', '1 message from Alice: sentinel']);
+    expect(fake.postAttempts).toHaveLength(2);
+    expect(await counters(fake.channelId)).toEqual({ received: 4, batches: 2 });
   });
 
   it("the bot's own echoed post and another bot's message never start a batch", async () => {
@@ -126,8 +157,6 @@ describe('Discord through the real gateway, discord.js and the fake', () => {
     // handled the echo of our own post and both bot messages.
     fake.sendUserMessage({ channelId: fake.threadId, content: 'sentinel' });
     expect(await posts(fake, 2)).toEqual(['1 message from Alice: hello bot', '1 message from Alice: sentinel']);
-
-    await sleep(WINDOW_MS * 3);
     expect(fake.postAttempts).toHaveLength(2);
     expect(flushed()).toEqual([
       [fake.channelId, 1],
@@ -140,11 +169,12 @@ describe('Discord through the real gateway, discord.js and the fake', () => {
   it('a 3,000-character reply arrives as two posts in order with code fences intact', async () => {
     const text = longAnswer();
     expect(text.length).toBeGreaterThan(3_000);
-    const { fake } = await startGateway({ processor: async (_batch, ctx) => void (await ctx.reply(text)) });
+    const { fake, gateway } = await startGateway({ processor: async (_batch, ctx) => void (await ctx.reply(text)) });
     fake.sendUserMessage({ channelId: fake.channelId, content: 'how do I fix run()?' });
 
     const [first, second] = await posts(fake, 2);
-    await sleep(WINDOW_MS * 2);
+    // The reply counts as sent once every piece is posted: then the posts are final.
+    await expect.poll(() => gateway.replyStats(), { timeout: 10_000 }).toEqual({ discord: { sent: 1, failed: 0 } });
     expect(fake.postedMessages.map((p) => p.channelId)).toEqual([fake.channelId, fake.channelId]);
     expect(fake.postAttempts.map((a) => a.status)).toEqual([200, 200]);
     expect(first!.length).toBeLessThanOrEqual(2_000);
@@ -161,7 +191,8 @@ describe('Discord through the real gateway, discord.js and the fake', () => {
   });
 
   it('a thread and a DM each batch separately from their parent channel', async () => {
-    const { fake, flushed } = await startGateway();
+    const running = await startGateway({ batchingDefaults: LONG_WINDOW });
+    const { fake, flushed } = running;
     const { channelId, threadId, dmChannelId } = fake;
     for (const [where, text] of [
       [channelId, 'p1'],
@@ -174,8 +205,9 @@ describe('Discord through the real gateway, discord.js and the fake', () => {
       fake.sendUserMessage({ channelId: where, content: text });
     }
 
+    for (const where of [channelId, threadId, dmChannelId]) await pending(running, where, 2);
+    for (const where of [channelId, threadId, dmChannelId]) await closeWindow(running, where);
     await posts(fake, 3);
-    await sleep(WINDOW_MS * 3);
     const byChannel = Object.fromEntries(fake.postedMessages.map((p) => [p.channelId, p.content]));
     expect(fake.postedMessages).toHaveLength(3);
     expect(byChannel).toEqual({
@@ -195,17 +227,21 @@ describe('Discord through the real gateway, discord.js and the fake', () => {
 
 describe('Discord resilience through the real gateway', () => {
   it('the fake drops the WebSocket mid-session: the client resumes, and later messages still batch and reply', async () => {
-    const { fake, flushed, logs } = await startGateway();
+    const running = await startGateway({ batchingDefaults: LONG_WINDOW });
+    const { fake, flushed, logs } = running;
     fake.sendUserMessage({ channelId: fake.channelId, content: 'before' });
+    await pending(running, fake.channelId, 1);
+    await closeWindow(running, fake.channelId);
     expect(await posts(fake, 1)).toEqual(['1 message from Alice: before']);
 
     fake.dropConnection();
     await fake.waitFor(() => fake.resumes >= 1 && fake.openConnections === 1, 'a RESUME on a new socket', 20_000);
     await fake.waitFor(() => logs.some((l) => l.msg === 'discord gateway resumed'), 'the adapter to log the resume');
     for (const text of ['x', 'y', 'z']) fake.sendUserMessage({ channelId: fake.channelId, content: text });
+    await pending(running, fake.channelId, 3);
+    await closeWindow(running, fake.channelId);
 
     expect(await posts(fake, 2, 15_000)).toEqual(['1 message from Alice: before', '3 messages from Alice: x / y / z']);
-    await sleep(WINDOW_MS * 3);
     expect(fake.postAttempts).toHaveLength(2);
     expect(flushed()).toEqual([
       [fake.channelId, 1],
