@@ -9,6 +9,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Child processes, real Chromium and real sockets share 2 cores; a few files at a time keeps them honest.
     maxWorkers: 2,
+    // expect.poll waits for an event; its 1 s default is a timing margin a loaded machine misses.
+    expect: { poll: { timeout: 15_000 } },
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
   },
 });

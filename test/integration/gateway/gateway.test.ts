@@ -28,9 +28,15 @@ async function startGateway(overrides: Partial<GatewayOptions> = {}, doc: Record
   return { gateway, adapter, dir };
 }
 
+/**
+ * `test:room` batches `size` messages under a window no loaded machine outlasts, so a burst is one batch
+ * however slowly it is accepted; other channels keep the 100 ms window.
+ */
+const roomSealsAt = (size: number) => ({ batching: { defaults: { windowMs: 100 }, channels: [{ match: 'test:room', windowMs: 60_000, maxWaitMs: 120_000, maxBatchSize: size }] } });
+
 describe('gateway wiring', () => {
   it('adapter → queue → echo processor → bus replies → the adapter of that platform, in order', async () => {
-    const { adapter } = await startGateway();
+    const { adapter } = await startGateway({}, roomSealsAt(3));
     for (const t of ['hey', 'quick question', 'the deploy failed']) expect((await adapter.accept('room', t)).accepted).toBe(true);
     await adapter.accept('other', 'hello');
     await adapter.until(() => adapter.sent.length === 2);
@@ -72,7 +78,7 @@ describe('gateway wiring', () => {
       `import type { Processor } from '${path.resolve('src/processors/processor.ts')}';\n` +
         `const bot: Processor = async (batch, ctx) => { await ctx.reply('bot saw ' + batch.size + ': ' + batch.text()); };\nexport default bot;\n`,
     );
-    const { adapter } = await startGateway({ baseDir: dir }, { processor: { type: 'module', path: './bot.ts' } });
+    const { adapter } = await startGateway({ baseDir: dir }, { processor: { type: 'module', path: './bot.ts' }, ...roomSealsAt(2) });
     await adapter.accept('room', 'a');
     await adapter.accept('room', 'b');
     await adapter.until(() => adapter.sent.length === 1);
@@ -109,7 +115,7 @@ describe('gateway wiring', () => {
       seen.push(batch.messages.map((m) => m.text));
       await new Promise(() => {}); // never settles, ignores the signal
     };
-    const first = await startGateway({ processor: stuck }, { shutdownTimeoutMs: 200 });
+    const first = await startGateway({ processor: stuck }, { shutdownTimeoutMs: 200, ...roomSealsAt(2) });
     await first.adapter.accept('room', 'one');
     await first.adapter.accept('room', 'two');
     await first.adapter.until(() => seen.length === 1);
