@@ -41,7 +41,8 @@ describe('examples/python-bot through `npm start`', () => {
     // The example's own config, as shipped (processor url from BOT_PORT), pointed at the sink and a temp spool.
     const config = parse(await readFile(`${EXAMPLE}batchgate.yaml`, 'utf8')) as Record<string, any>;
     config['adapters']['webhook']['replyUrl'] = replies.url;
-    config['batching']['defaults']['windowMs'] = 1_000;
+    // The three messages seal by size under a long window, however slowly the POSTs reach the child.
+    Object.assign(config['batching']['defaults'], { windowMs: 60_000, maxWaitMs: 120_000, maxBatchSize: 3 });
     const gw = await spawnGateway({ config, via: 'npm', env: { BOT_PORT: String(bot.port) } });
     expect(gw.logs.join('\n')).toContain('processor: http');
 

@@ -52,7 +52,8 @@ describe('graceful shutdown of a real gateway process', () => {
     const sink = await startReplySink();
     onTestFinished(() => sink.close());
     const config = baseConfig(sink.url, {
-      batching: { defaults: { windowMs: 100 } },
+      // 'one' + 'two' seal by size however slowly the POSTs go; 'three' stays open until the shutdown seals it.
+      batching: { defaults: { windowMs: 60_000, maxWaitMs: 120_000, maxBatchSize: 2 } },
       processor: { type: 'module', path: bot },
       state: { spoolPath },
       shutdownTimeoutMs: 500,

@@ -34,13 +34,15 @@ describe('webhook → gateway → HTTP processor → replyUrl, over real loopbac
   it('a burst of three becomes one processor call and one reply whose inReplyTo lists the ids in order', async () => {
     const replies = await sink();
     const bot = await startFakeBot();
-    const g = await startGateway({ processorUrl: bot.url, replyUrl: replies.url, defaults: { windowMs: 1_000 } });
+    // A window no loaded machine outlasts holds the burst open; a short override then closes it as a window.
+    const g = await startGateway({ processorUrl: bot.url, replyUrl: replies.url, defaults: { windowMs: 60_000, maxWaitMs: 120_000 } });
 
     const texts = ['hi', 'are you there?', 'I have a question'];
     for (const [i, text] of texts.entries()) {
       const res = await post(g.base, msg('room-1', `m${i + 1}`, text));
       expect(res).toEqual({ status: 202, body: { accepted: true, channelKey: 'webhook:room-1', id: `m${i + 1}` } });
     }
+    await g.gateway.queue.setSettings('webhook:room-1', { windowMs: 20 });
 
     const [reply] = await replies.waitFor(1);
     const call = bot.requests[0]!;
