@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import os from 'node:os';
+import { runCancelLatency } from './cancel-latency.js';
 import { runCoreThroughput } from './core-throughput.js';
 import { runFlushLateness } from './flush-lateness.js';
 import { printJudged, judge, type GoalRow } from './goals.js';
@@ -24,6 +25,7 @@ const SCENARIOS: Record<string, Scenario> = {
   webhook: (log) => runWebhookBench(log),
   startup: (log, o) => runStartupBench(log, o.repeats ? { repeats: o.repeats } : {}),
   journal: (log, o) => runJournalBench(log, o),
+  cancel: (log) => runCancelLatency(log),
   distributed: async (log, o) => (await import('./distributed.js')).runDistributedBench(log, o),
   bus: async (log) => {
     // bench/bus.ts lands separately; the runner works with or without it.
