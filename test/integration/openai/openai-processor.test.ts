@@ -17,14 +17,14 @@ afterAll(async () => {
   await fake?.close();
 });
 
-async function startGateway(processor: Record<string, unknown> = {}) {
+async function startGateway(processor: Record<string, unknown> = {}, channels: Array<Record<string, unknown>> = []) {
   const dir = await mkdtemp(path.join(tmpdir(), 'bg-llm-'));
   const adapter = new EditingAdapter();
   const gateway = createGateway({
     config: parseConfig(
       {
         http: { port: 0 },
-        batching: { defaults: { windowMs: 50, maxBatchSize: 2 } },
+        batching: { defaults: { windowMs: 50, maxBatchSize: 2 }, channels },
         state: { spoolPath: path.join(dir, 'spool.jsonl') },
         processor: { type: 'openai', baseUrl: fake.baseUrl, apiKey: 'sk-test', model: 'fake-model', system: 'Answer briefly.', stream: false, ...processor },
       },
@@ -47,12 +47,14 @@ function requestsFrom(start: number) {
 
 describe('openai processor against a fake OpenAI-compatible server', () => {
   it('a batch is one request: system prompt, the channel history, then the batch as one user turn with author lines', async () => {
-    const { adapter } = await startGateway();
+    // The pair seals by size under a long window, however slowly the machine accepts it; then a short one.
+    const { gateway, adapter } = await startGateway({}, [{ match: 'test:room', windowMs: 60_000, maxWaitMs: 120_000 }]);
     const first = fake.requests.length;
     await adapter.accept('room', 'is the deploy done?', undefined, 'Ana');
     await adapter.accept('room', 'and the migration?', undefined, 'Bo');
     await adapter.until(() => adapter.sent.length === 1);
     expect(adapter.sent[0]!.text).toBe('echo: Ana: is the deploy done?\nBo: and the migration?');
+    await gateway.queue.setSettings('test:room', { windowMs: 50 });
 
     await adapter.accept('room', 'thanks', undefined, 'Ana');
     await adapter.until(() => adapter.sent.length === 2);
