@@ -225,7 +225,9 @@ describe('distributed mode in one process: gateway engine + BullMQ worker on rea
     await until('merged reply', () => replies.length === 1);
     expect(runs[0]!.aborted).toBe(true);
     expect(replies[0]!.inReplyTo).toEqual(['one', 'two']);
-    expect(runs.at(-1)!.attempt).toBe(2); // the interrupted messages' second run
+    // The interrupted messages run again, so the attempt counts past 1; on a loaded machine BullMQ may also
+    // take over a delivery whose lock renewal was late (a stall), which counts one more.
+    expect(runs.at(-1)!.attempt).toBeGreaterThanOrEqual(2);
   });
 
   it('the reconciler dispatches a batch left in flight without a job (a crash between take and add)', async () => {
