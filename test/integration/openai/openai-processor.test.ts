@@ -115,6 +115,16 @@ describe('openai processor against a fake OpenAI-compatible server', () => {
     expect(retried!.at - limited!.at).toBeGreaterThanOrEqual(1_000);
   });
 
+  it('a 5xx answer is retried, and the answer after it is published once', async () => {
+    const { adapter } = await startGateway();
+    const first = fake.requests.length;
+    fake.enqueue({ type: 'error', status: 503, message: 'The server is overloaded', errorType: 'server_error' }, { type: 'json', content: 'after the retry' });
+    await adapter.accept('room', 'hello');
+    await adapter.until(() => adapter.sent.length === 1);
+    expect(adapter.sent.map((r) => r.text)).toEqual(['after the retry']);
+    expect(requestsFrom(first)).toHaveLength(2);
+  });
+
   it('an error answer fails the batch into the dead letters, naming the endpoint error; token usage is in the metrics', async () => {
     const { gateway, adapter, admin } = await startGateway();
     fake.enqueue({ type: 'error', status: 401, message: 'Incorrect API key provided', errorType: 'invalid_request_error', code: 'invalid_api_key' });
