@@ -33,8 +33,8 @@ export interface RefusalNoticesOptions {
 }
 
 /**
- * Tells senders on the platform that their message was refused (DESIGN §4: `overflow: reject` → "adapter
- * tells the sender"), at most once per channel per interval: a flood of refused messages must not turn
+ * Tells senders on the platform that their message was refused (the `overflow: reject` policy promises that the
+ * adapter tells the sender), at most once per channel per interval: a flood of refused messages must not turn
  * into a flood of posts against the platform's rate limits. Posting is fire-and-forget; a failure is
  * logged and never reaches the message handler.
  */

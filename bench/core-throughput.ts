@@ -12,7 +12,7 @@ import { interleave, median, now } from './lib.js';
 
 /** Quiet window for the round-robin worst case: short so the tail wait stays small next to the ingest time. */
 export const WINDOW_MS = 50;
-/** Quiet window of the Zipf workload, as the benchmark plan (performance-anchors §3) specifies. */
+/** Quiet window of the Zipf workload, as the benchmark plan in BENCHMARKS.md specifies. */
 export const ZIPF_WINDOW_MS = 500;
 /** Zipf exponent: a few hot channels, a long tail of quiet ones. */
 const ZIPF_S = 1.1;

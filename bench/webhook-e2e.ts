@@ -2,7 +2,7 @@
  * S5: webhook → reply end to end, through the real gateway (webhook adapter, MessageQueue, processor, bus,
  * reply sender), next to fastify's hello-world on the same machine in the same run.
  *
- * Goal workload (performance-anchors §3): each message's channel drawn Zipf(1.1) over 1,000 channels,
+ * Goal workload (BENCHMARKS.md "Webhook end to end"): each message's channel drawn Zipf(1.1) over 1,000 channels,
  * 200-byte texts, window 500 ms, default maxBatchSize and maxWaitMs, a module processor that waits 5 ms
  * and replies once per batch, replies POSTed to a receiver. Worst case (informative): every message its own
  * channel, window 50 ms, echo: one batch and one reply POST per message.
@@ -62,7 +62,7 @@ const MAX_CONNECTIONS = 32;
 const PACED_SOCKETS = 64;
 const ADDED_P99_GOAL_MS = 20;
 const INGRESS_GOAL = 0.6;
-/** Quiet window of the goal workload (performance-anchors §3) and of the worst case (one message per batch). */
+/** Quiet window of the goal workload (BENCHMARKS.md) and of the worst case (one message per batch). */
 const GOAL_WINDOW_MS = 500;
 const WORST_WINDOW_MS = 50;
 /** Length of the precomputed Zipf channel sequence; the load worker wraps around it. */

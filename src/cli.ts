@@ -21,7 +21,8 @@ export function buildCli(): Command {
       // Loaded here, not at the top: admin commands then start without pulling in discord.js and Bolt.
       const { runStart } = await import('./cli/start.js');
       // Exit once the gateway is closed: a processor that ignored its abort signal may still hold a
-      // timer or socket, and a clean shutdown must not wait for it (DESIGN §9).
+      // timer or socket, and a clean shutdown must not wait for it (it exits within shutdownTimeoutMs plus
+      // a few seconds).
       process.exit(await runStart(opts.config));
     });
 

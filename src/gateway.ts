@@ -387,7 +387,7 @@ export class Gateway {
   }
 
   /**
-   * Shutdown (DESIGN §9): stop accepting, flush open windows, give running batches `shutdownTimeoutMs`,
+   * Shutdown: stop accepting, flush open windows, give running batches `shutdownTimeoutMs`,
    * deliver the replies they produced, journal what is left, then disconnect. Idempotent.
    */
   close(): Promise<ShutdownReport> {

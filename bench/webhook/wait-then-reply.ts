@@ -1,5 +1,5 @@
 /**
- * S5's processor stub (performance-anchors §3): a bot that takes 5 ms per batch, then answers the batch once.
+ * S5's processor stub (BENCHMARKS.md "Webhook end to end"): a bot that takes 5 ms per batch, then answers the batch once.
  * The bench loads it through `processor: { type: module, path }`, the way an operator plugs in a bot. It does
  * not read `ctx.signal`: the engine builds a batch's AbortController only when a processor asks for it.
  */

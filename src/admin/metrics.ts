@@ -29,7 +29,7 @@ export interface BatchSizeDistribution {
 }
 
 /**
- * The gateway's Prometheus metrics (DESIGN §8) on a registry of its own, so two gateways in one process
+ * The gateway's Prometheus metrics (listed in docs/admin-api.md) on a registry of its own, so two gateways in one process
  * never share series. Event-driven series are fed by `queue.on` (synchronous and exact: a bus consumer
  * may drop items under backpressure, and a counter must not); gauges are computed at scrape time from
  * the queue's own state.

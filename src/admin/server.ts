@@ -24,7 +24,7 @@ export interface AdminHandle {
 }
 
 /**
- * Registers the admin surface on the gateway's one server (DESIGN §6): `/api/v1/*`, `/metrics`,
+ * Registers the admin surface on the gateway's one server (docs/admin-api.md): `/api/v1/*`, `/metrics`,
  * `/dashboard` behind one auth hook, in a scope of their own so the hook and error shape never touch the
  * adapters' routes. Call after `gateway.queue` exists and before the adapters start.
  */

@@ -54,7 +54,7 @@ export function interpolate(value: unknown, env: Env): unknown {
   return value;
 }
 
-/** The environment variables that override config keys (DESIGN "Configuration"). */
+/** The environment variables that override config keys (docs/configuration.md). */
 function applyEnvOverrides(doc: Record<string, any>, env: Env): Record<string, any> {
   const out = structuredClone(doc);
   const set = (section: string, key: string, value: string | undefined) => {
@@ -70,7 +70,7 @@ function applyEnvOverrides(doc: Record<string, any>, env: Env): Record<string, a
 }
 
 /**
- * Keys whose default is an environment variable (DESIGN's config block: `token: "${DISCORD_TOKEN}"`). Unlike
+ * Keys whose default is an environment variable (`adapters.discord.token` is `${DISCORD_TOKEN}` unless the file sets it). Unlike
  * the overrides above, a value the document sets wins.
  */
 const ENV_DEFAULTS: ReadonlyArray<{ adapter: string; key: string; variable: string }> = [

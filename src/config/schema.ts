@@ -126,7 +126,7 @@ const telegramSchema = z.strictObject({
   apiUrl: z.string().default(''),
 });
 
-/** Distributed mode (DESIGN §7): Redis keys, BullMQ queue, failure policy and recovery timings. */
+/** Distributed mode (docs/distributed.md): Redis keys, BullMQ queue, failure policy and recovery timings. */
 const distributedSchema = z.strictObject({
   /** Prefix of every Redis key and of the BullMQ queue; gateways and workers of one cluster share it. @defaultValue 'bg' */
   prefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, _ and - only').default('bg'),

@@ -3,7 +3,7 @@ import { LifecycleError } from './errors.js';
 import type { MessageQueue } from './message-queue.js';
 
 /**
- * How batches are consumed, whatever delivers them (seed 002's EventConsumer): `run(handler)` consumes until
+ * How batches are consumed, whatever delivers them (an event-consumer protocol): `run(handler)` consumes until
  * `shutdown()`; a handler error is logged and never ends the loop; cancellation reaches the handler through
  * its AbortSignal; `shutdown()` is idempotent and lets in-flight work finish (within its timeout).
  *

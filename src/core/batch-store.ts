@@ -13,7 +13,7 @@ export interface ChannelCounters {
   cleared: number;
 }
 
-/** A channel's queue as the admin API and dashboard show it (DESIGN §6 `ChannelStats`). */
+/** A channel's queue as the admin API and dashboard show it (`ChannelStats` of `GET /api/v1/channels/:key`). */
 export interface ChannelStats {
   key: string;
   platform: string;

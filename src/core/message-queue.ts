@@ -70,7 +70,7 @@ export interface DrainResult {
 }
 
 /**
- * Per-channel batching engine (DESIGN §4): coalesces bursts into batches, keeps strict order, runs at most
+ * Per-channel batching engine (semantics in docs/ARCHITECTURE.md): coalesces bursts into batches, keeps strict order, runs at most
  * one batch per channel and at most `maxConcurrentBatches` overall, and lets operators cancel, stop,
  * resume, clear and insert at the front.
  *
@@ -700,7 +700,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
   }
 
   /**
-   * Shutdown (DESIGN §9): refuse new messages, flush every open window at once, let batches run for up to
+   * Shutdown: refuse new messages, flush every open window at once, let batches run for up to
    * `timeoutMs`, then abort what still runs and hand back everything that did not run, for the spool.
    */
   async drain(timeoutMs: number): Promise<DrainResult> {

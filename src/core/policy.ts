@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { InvalidSettingsError, type FieldIssue } from './errors.js';
 
-/** Per-channel batching settings (DESIGN §4). */
+/** Per-channel batching settings (docs/configuration.md). */
 export const channelSettingsSchema = z.strictObject({
   /** Quiet period: flush when no message arrived for this long (sliding). @defaultValue 5000 */
   windowMs: z.number().int().min(0).max(86_400_000),

@@ -329,7 +329,7 @@ export class DistributedQueue implements BatchingEngine {
   // ── shutdown ──────────────────────────────────────────────────────────────
 
   /**
-   * Distributed shutdown leaves the state in Redis (DESIGN §9): open windows stay open for another gateway's
+   * Distributed shutdown leaves the state in Redis: open windows stay open for another gateway's
    * flusher, queued batches stay queued, running ones finish on their workers. Nothing to spool.
    */
   async drain(): Promise<DrainResult> {

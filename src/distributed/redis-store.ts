@@ -45,8 +45,7 @@ export interface RedisBatchStoreOptions {
 const OVERRIDE_CACHE_MAX = 1_000;
 
 /**
- * The distributed store: every step is one Lua script on one shard (DESIGN §7,
- * notes/distributed-design.md §4), so any gateway can run any step and a crash never leaves half a
+ * The distributed store: every step is one Lua script on one shard (docs/distributed.md), so any gateway can run any step and a crash never leaves half a
  * transition. Semantics follow {@link InMemoryBatchStore} step for step; the behavioural suite runs on both.
  *
  * `activeChannels()` is a cached count: each step reports its shard's active channels, so the sum is

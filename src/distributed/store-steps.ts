@@ -6,7 +6,7 @@ import type { ChannelSettings } from '../core/policy.js';
 /**
  * Fence of one delivery of a batch: `gen` changes when Redis lost state (restart from an older AOF, a
  * failover), `seq` is the channel's batch number, `token` changes on every claim. A worker may reply or
- * ACK only while its fence is the channel's current one (DESIGN §7, notes/distributed-design.md §4).
+ * ACK only while its fence is the channel's current one (docs/distributed.md: fences).
  */
 export interface Fence {
   gen: number;

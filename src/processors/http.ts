@@ -40,7 +40,7 @@ const responseSchema = z.object({
 /** Longest slice of an error response body kept for the log. */
 const BODY_SNIPPET_CHARS = 200;
 
-/** The request body of the HTTP processor contract (DESIGN §6). */
+/** The request body of the HTTP processor contract (docs/writing-a-processor.md). */
 export function httpProcessorRequestBody(batch: MessageBatch, attempt: number): string {
   return JSON.stringify({
     batch: {

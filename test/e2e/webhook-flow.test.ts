@@ -3,7 +3,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { startReplySink, type RecordedRequest, type ReplySinkOptions } from '../helpers/reply-sink.js';
 import { answerAll, post, startFakeBot, startGateway } from './webhook-harness.js';
 
-/** What the gateway POSTs to `replyUrl` (DESIGN "Webhook replies"). */
+/** What the gateway POSTs to `replyUrl` (docs/webhook.md). */
 interface ReplyBody {
   channelId: string;
   text: string;

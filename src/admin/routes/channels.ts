@@ -19,7 +19,7 @@ function busyness(s: ChannelStats): number {
   return (s.processing ? 1_000_000_000 : 0) + s.pending + s.queuedMessages;
 }
 
-/** `/api/v1/channels…`: read a channel's queue and steer it (DESIGN §6). */
+/** `/api/v1/channels…`: read a channel's queue and steer it (docs/admin-api.md). */
 export function registerChannelRoutes(app: FastifyInstance, gateway: Gateway, onInjected: (platform: string) => void): void {
   const { queue } = gateway;
   const refuseWhileClosing = () => {

@@ -3,7 +3,6 @@
  *
  * One loopback HTTP server (127.0.0.1, port 0) that speaks Discord API v10's wire format:
  * REST under `/api/v10` and the gateway WebSocket on `/` (JSON text frames; no zlib).
- * Follows shared/notes/platform-fakes.md §1.
  *
  * ```ts
  * const fake = await startFakeDiscord();               // { token?, privilegedIntents?, heartbeatIntervalMs? }

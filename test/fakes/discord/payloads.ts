@@ -1,6 +1,6 @@
 /**
  * Discord API v10 object shapes the fake sends, built as raw JSON (no discord.js types) so the fake checks
- * the client rather than sharing its assumptions. Field lists follow shared/notes/platform-fakes.md §1.2–1.4.
+ * the client rather than sharing its assumptions. Field lists follow Discord's API v10 object docs (READY, GUILD_CREATE, MESSAGE_CREATE).
  */
 
 /** Discord's epoch (2015-01-01T00:00:00Z); snowflakes count milliseconds from here. */

@@ -16,7 +16,7 @@ async function scrape(gw: Gateway): Promise<Map<string, number>> {
 }
 
 describe('GET /metrics', () => {
-  it('exposes the DESIGN §8 series and default process metrics', async () => {
+  it('exposes every documented batchgate series and the default process metrics', async () => {
     const { gw } = await startGateway();
     const m = await scrape(gw);
     for (const name of [
