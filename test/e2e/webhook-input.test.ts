@@ -1,44 +1,18 @@
 import fc from 'fast-check';
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signatureHeaders, signatureOf } from '../../src/delivery/signature.js';
+import { rawRequest, type RawAnswer } from '../helpers/raw-request.js';
 import { startReplySink, type ReplySink } from '../helpers/reply-sink.js';
 import { spawnGateway, type SpawnedGateway } from '../helpers/spawn-gateway.js';
 
 const SECRET = 'e2e-input-secret';
 const ANSWERS = new Set([200, 202, 400, 401, 413]);
 
-interface Answer {
-  status: number;
-  body: any;
-}
+type Answer = RawAnswer;
 
-/**
- * POSTs raw bytes with node:http rather than fetch: on a too-large body the server answers 413 and closes
- * while the client may still be writing, and we want the answer, not the EPIPE.
- */
+/** POSTs raw bytes: on a too-large body the server answers 413 and closes while the client may still be writing. */
 function postRaw(base: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<Answer> {
-  const url = new URL('/v1/messages', base);
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // keep the text for the failure message
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-      res.on('error', reject);
-    });
-    // An early answer can close the socket mid-upload; the response still arrives.
-    req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
-    req.end(body);
-  });
+  return rawRequest(base, 'POST', '/v1/messages', { 'content-length': String(Buffer.byteLength(body)), ...headers }, body);
 }
 
 /** A correctly signed JSON POST. */

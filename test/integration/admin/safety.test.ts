@@ -1,30 +1,10 @@
-import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../../../src/gateway.js';
+import { rawRequest } from '../../helpers/raw-request.js';
 import { api, key, startGateway } from './harness.js';
 
-/** One request over a real socket with exactly these headers (fetch would set Host and Origin itself). */
-function raw(gw: Gateway, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: any }> {
-  const { hostname, port } = new URL(gw.url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, method, path, headers, setHost: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // not JSON
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+/** One request with exactly these headers (the Host and Origin under test included). */
+const raw = (gw: Gateway, method: string, path: string, headers: Record<string, string>, body?: string) => rawRequest(gw.url, method, path, headers, body);
 
 async function pausedOf(gw: Gateway, channel: string): Promise<boolean> {
   return (await api(gw, 'GET', `/api/v1/channels/${key(channel)}`)).body.paused;
