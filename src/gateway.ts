@@ -254,10 +254,7 @@ export class Gateway {
       onReply: async (reply) => {
         await replies.internalProducer.send(reply);
       },
-      onTyping: (channelKey) => {
-        const { platform, channelId } = parseChannelKey(channelKey);
-        return this.adapters.find((a) => a.platform === platform)?.typing?.(channelId);
-      },
+      onTyping: (channelKey) => this.typingIn(channelKey),
       policy: new SettingsPolicy(batching.defaults, batching.channels),
       maxConcurrentBatches: batching.maxConcurrentBatches,
       queueWarnRatio: batching.queueWarnRatio,
@@ -278,7 +275,7 @@ export class Gateway {
         await replies.internalProducer.send(reply);
       },
       () => this.replyRouter.flush(60_000),
-      { tracing: this.tracing ? { carrierOf: this.tracing.batches.carrierFor } : undefined },
+      { tracing: this.tracing ? { carrierOf: this.tracing.batches.carrierFor } : undefined, onTyping: (channelKey) => this.typingIn(channelKey) },
     );
     this.queue = this.cluster.queue;
     // A cancel at any gateway reaches every other one only as a control message: whichever relays the
@@ -292,6 +289,12 @@ export class Gateway {
     const { RedisConversationHistory } = await import('./distributed/redis-history.js');
     this.history = new RedisConversationHistory(this.cluster.connection.commands, this.config.distributed.prefix);
     await this.cluster.queue.start();
+  }
+
+  /** A processor's `ctx.typing()` (run here, or on a worker in distributed mode): the channel's adapter shows it. */
+  private typingIn(channelKey: string): Promise<void> | undefined {
+    const { platform, channelId } = parseChannelKey(channelKey);
+    return this.adapters.find((a) => a.platform === platform)?.typing?.(channelId);
   }
 
   /** Start-up failed (an adapter, the port): keep what was recovered or accepted for the next start. */

@@ -76,6 +76,15 @@ export function newGatewayId(): string {
   return `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
+/** What a gateway adds to its cluster. */
+export interface GatewayClusterOptions extends ClusterOptions {
+  /**
+   * Shows the typing indicator in a channel (the adapter's `typing`): a worker's `ctx.typing()` reaches the
+   * gateway that sends that channel's replies through the control channel.
+   */
+  onTyping?: (channelKey: string) => void | Promise<void>;
+}
+
 export interface GatewayCluster {
   queue: DistributedQueue;
   relay: ReplyRelay;
@@ -89,7 +98,7 @@ export async function createGatewayCluster(
   logger: Logger,
   deliver: (reply: OutboundMessage) => Promise<void>,
   settled?: () => Promise<unknown>,
-  options: ClusterOptions = {},
+  options: GatewayClusterOptions = {},
 ): Promise<GatewayCluster> {
   let queue: DistributedQueue | undefined;
   const connection = await connectCluster(config, logger, (event) => queue?.emit(event), options);
@@ -123,14 +132,27 @@ export async function createGatewayCluster(
     ...(settled ? { settled } : {}),
     logger: logger.child({ component: 'reply-relay' }),
   });
+  const offTyping = followTyping(connection.control, relay, options.onTyping, logger);
   return {
     queue,
     relay,
     connection,
     close: async () => {
+      offTyping();
       await queue?.close();
       await relay.stop();
       await connection.close();
     },
   };
+}
+
+/** Turns workers' typing requests into this gateway's adapter calls, for the channels it answers. */
+function followTyping(control: ControlBus, relay: ReplyRelay, onTyping: GatewayClusterOptions['onTyping'], logger: Logger): () => void {
+  if (onTyping === undefined) return () => undefined;
+  return control.on((msg) => {
+    if (msg.type !== 'typing' || !relay.actsFor(msg.gatewayId)) return;
+    Promise.resolve()
+      .then(() => onTyping(msg.channelKey))
+      .catch((err: unknown) => logger.debug({ err, channelKey: msg.channelKey }, 'typing request from a worker failed; replies are unaffected'));
+  });
 }

@@ -184,7 +184,7 @@ export class DistributedQueue implements BatchingEngine {
       const batchId = await this.o.store.inFlightId(channelKey);
       if (batchId !== null) {
         const result = await this.o.store.interrupt(channelKey, batchId, Number.NaN);
-        if (result.current) await this.o.control.publish({ type: 'cancel', channelKey, batchId, reason: 'cancel' });
+        if (result.current) await this.o.control.publish({ type: 'cancel', channelKey, batchId, reason: 'interrupt' });
       }
     } catch (err) {
       this.o.logger.warn({ err, channelKey }, 'interrupt failed; the batch in flight runs on');

@@ -17,12 +17,21 @@ const GATEWAY_BOUND_PLATFORMS = new Set(['web']);
 export const sharedReplyStream = (shardBase: string): string => `${shardBase}:replies`;
 export const gatewayReplyStream = (shardBase: string, gatewayId: string): string => `${shardBase}:replies:gw:${gatewayId}`;
 
+/**
+ * The gateway that must answer a batch of `platform`: the one that accepted its latest message, for web
+ * chat; undefined (whichever gateway relays the shared replies) for every other platform.
+ */
+export function boundGatewayOf(platform: string, batch: MessageBatch): string | undefined {
+  if (!GATEWAY_BOUND_PLATFORMS.has(platform)) return undefined;
+  const gatewayId = batch.messages.at(-1)?.extra?.['gatewayId'];
+  return typeof gatewayId === 'string' ? gatewayId : undefined;
+}
+
 /** Where a worker XADDs a reply: the accepting gateway's own stream for web chat, else the shared one. */
 export function replyStreamFor(keys: KeyLayout, reply: OutboundMessage, batch: MessageBatch): string {
   const base = keys.shardOf(batch.channelKey).base;
-  if (!GATEWAY_BOUND_PLATFORMS.has(reply.platform)) return sharedReplyStream(base);
-  const gatewayId = batch.messages.at(-1)?.extra?.['gatewayId'];
-  return typeof gatewayId === 'string' ? gatewayReplyStream(base, gatewayId) : sharedReplyStream(base);
+  const gatewayId = boundGatewayOf(reply.platform, batch);
+  return gatewayId === undefined ? sharedReplyStream(base) : gatewayReplyStream(base, gatewayId);
 }
 
 export interface ReplyRelayOptions {
@@ -92,6 +101,14 @@ export class ReplyRelay {
     } finally {
       clearInterval(renew);
     }
+  }
+
+  /**
+   * True when this gateway is the one to act for a channel's batch (its typing indicator): the gateway the
+   * batch is bound to, or, when unbound (`gatewayId` undefined), the holder of the shared-stream lease.
+   */
+  actsFor(gatewayId: string | undefined): boolean {
+    return gatewayId === undefined ? this.holdsLease() : gatewayId === this.o.gatewayId;
   }
 
   /** True while this gateway may deliver the shared streams: it holds a lease that has not run out. */

@@ -1,17 +1,18 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { BatchConsumer } from '../core/batch-consumer.js';
-import { ProcessorTimeoutError, ShuttingDownError, GatewayError, ErrorCode } from '../core/errors.js';
+import { ProcessorTimeoutError, ShuttingDownError, GatewayError, ErrorCode, LifecycleError } from '../core/errors.js';
 import { QueueEventType, type QueueEvent } from '../core/events.js';
 import { systemClock, systemScheduler } from '../core/clock.js';
 import { parseChannelKey, type OutboundMessage } from '../core/model.js';
 import { toOutbound } from '../core/outbound.js';
+import { abortReason } from '../core/run.js';
 import { isReplyStream, pumpReplyStream } from '../core/reply-stream.js';
 import type { ProcessContext, Processor, ReplyInput } from '../processors/processor.js';
 import type { ControlBus } from './control.js';
 import { BATCH_QUEUE, bullPrefix, type BatchDispatcher, type BatchJobData } from './dispatcher.js';
 import { KeyLayout } from './keys.js';
-import { replyStreamFor } from './reply-relay.js';
+import { boundGatewayOf, replyStreamFor } from './reply-relay.js';
 import type { ClaimedBatch, DistributedBatchStore } from './store-steps.js';
 
 export interface BullBatchConsumerOptions {
@@ -73,14 +74,14 @@ export class BullBatchConsumer implements BatchConsumer {
   }
 
   run(handler: Processor): Promise<void> {
-    if (this.worker !== null) throw new GatewayError(ErrorCode.Lifecycle, 'this consumer already runs');
+    if (this.worker !== null) return Promise.reject(new LifecycleError('this consumer already runs'));
     this.offControl = this.o.control.on((msg) => {
       if (msg.type !== 'cancel') return;
       // Every delivery of that batch here (a stalled job can come back to the same worker).
       for (const run of this.active.values()) {
         if (run.claimed.batch.id !== msg.batchId) continue;
         this.o.logger.info({ channelKey: msg.channelKey, batchId: msg.batchId, reason: msg.reason }, 'cancel received: aborting the batch');
-        run.controller.abort(new GatewayError(ErrorCode.Cancelled, `batch ${msg.reason === 'stop' ? 'stopped' : 'cancelled'} by an operator`));
+        run.controller.abort(abortReason(msg.reason, run.claimed.settings.processingTimeoutMs));
       }
     });
     this.worker = new Worker<BatchJobData>(BATCH_QUEUE, (job, _token, signal) => this.process(job, handler, signal), {
@@ -141,7 +142,7 @@ export class BullBatchConsumer implements BatchConsumer {
         });
       },
       usage: (usage) => this.publishEvent({ type: QueueEventType.Usage, channelKey, at: Date.now(), batchId, ...usage }),
-      typing: async () => undefined,
+      typing: () => this.requestTyping(controller.signal, claimed),
       logger,
       channel: { key: channelKey, platform, channelId, settings },
       // Interrupt re-runs (stored with the batch) plus BullMQ retries of this one.
@@ -192,6 +193,14 @@ export class BullBatchConsumer implements BatchConsumer {
     this.publishEvent({ type: QueueEventType.Failed, channelKey, at: Date.now(), batchId, size: batch.size, durationMs, error: message, timeout: error instanceof ProcessorTimeoutError });
     if (result.nextSeq !== null) await this.o.dispatcher.kick(channelKey);
     return 'failed';
+  }
+
+  /** `ctx.typing()`: the gateway that answers the channel shows it; an aborted run asks for nothing. */
+  private async requestTyping(signal: AbortSignal, claimed: ClaimedBatch): Promise<void> {
+    if (signal.aborted) return;
+    const { batch } = claimed;
+    const gatewayId = boundGatewayOf(parseChannelKey(batch.channelKey).platform, batch);
+    await this.o.control.publish({ type: 'typing', channelKey: batch.channelKey, batchId: batch.id, ...(gatewayId === undefined ? {} : { gatewayId }) });
   }
 
   private publishEvent(event: QueueEvent): void {
