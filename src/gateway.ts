@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AcceptResult, InboundMessage, PlatformAdapter } from '../adapters/adapter.js';
 import { Channel, ChannelRegistry, Priority } from './bus/index.js';
 import type { GatewayConfig } from './config/schema.js';
+import { runCloseSteps, type CloseStep } from './core/close-steps.js';
 import type { Clock, Scheduler } from './core/clock.js';
 import { GatewayError, InvalidMessageError, LifecycleError, asGatewayError } from './core/errors.js';
 import { QueueEventType, type QueueEvent } from './core/events.js';
@@ -425,21 +426,14 @@ export class Gateway {
   /** Disconnects everything, carrying on past a step that fails. */
   private async teardown(): Promise<void> {
     this.shutdown.abort(new GatewayError('BG_ERR_SHUTTING_DOWN', 'gateway shutting down'));
-    const steps: Array<[string, () => Promise<unknown>]> = [
+    await runCloseSteps(this.logger, [
       ['queue', async () => this.queue?.close()],
       ['redis', async () => this.cluster?.close()],
       ['bus', () => this.bus.stop()],
-      ...this.adapters.map((a): [string, () => Promise<unknown>] => [`adapter ${a.platform}`, () => a.close()]),
+      ...this.adapters.map((a): CloseStep => [`adapter ${a.platform}`, () => a.close()]),
       ['http', () => this.http.close()],
       ['telemetry', async () => this.tracing?.close()],
-    ];
-    for (const [name, step] of steps) {
-      try {
-        await step();
-      } catch (err) {
-        this.logger.error({ err, step: name }, 'shutdown step failed; continuing');
-      }
-    }
+    ]);
   }
 }
 

@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/schema.js';
+import { runCloseSteps } from '../core/close-steps.js';
 import type { QueueEvent } from '../core/events.js';
 import type { OutboundMessage } from '../core/model.js';
 import { SettingsPolicy } from '../core/policy.js';
@@ -60,10 +61,11 @@ export async function connectCluster(config: GatewayConfig, logger: Logger, emit
       store,
       dispatcher,
       control,
-      close: async () => {
-        await dispatcher.close().catch(() => undefined);
-        await closeAll();
-      },
+      close: () =>
+        runCloseSteps(logger, [
+          ['batch queue', () => dispatcher.close()],
+          ['connections', closeAll],
+        ]),
     };
   } catch (err) {
     await closeAll();
@@ -137,12 +139,13 @@ export async function createGatewayCluster(
     queue,
     relay,
     connection,
-    close: async () => {
-      offTyping();
-      await queue?.close();
-      await relay.stop();
-      await connection.close();
-    },
+    close: () =>
+      runCloseSteps(logger, [
+        ['typing', offTyping],
+        ['queue', () => queue?.close()],
+        ['reply relay', () => relay.stop()],
+        ['redis', () => connection.close()],
+      ]),
   };
 }
 

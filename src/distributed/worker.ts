@@ -1,4 +1,4 @@
-import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Worker, type ConnectionOptions, type Job, type WorkerOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { BatchConsumer } from '../core/batch-consumer.js';
 import { ProcessorTimeoutError, ShuttingDownError, GatewayError, ErrorCode, LifecycleError } from '../core/errors.js';
@@ -49,7 +49,15 @@ interface Active {
  * that lost its batch (SIGSTOP past its lock, a cancel it missed) can neither reply nor ACK.
  */
 export class BullBatchConsumer implements BatchConsumer {
-  private readonly o: BullBatchConsumerOptions;
+  private readonly store: DistributedBatchStore;
+  private readonly dispatcher: BatchDispatcher;
+  private readonly control: ControlBus;
+  /** What the BullMQ worker is built with (run()). */
+  private readonly workerOptions: WorkerOptions;
+  private readonly onBatchFailed: BullBatchConsumerOptions['onBatchFailed'];
+  private readonly logger: Logger;
+  private readonly onEvent: BullBatchConsumerOptions['onEvent'];
+  private readonly inTrace: BullBatchConsumerOptions['inTrace'];
   /** Deliveries running here, keyed by batch id and fence token. */
   private readonly active = new Map<string, Active>();
   private worker: Worker<BatchJobData> | null = null;
@@ -60,7 +68,22 @@ export class BullBatchConsumer implements BatchConsumer {
   private readonly keys: KeyLayout;
 
   constructor(options: BullBatchConsumerOptions) {
-    this.o = options;
+    this.store = options.store;
+    this.dispatcher = options.dispatcher;
+    this.control = options.control;
+    this.workerOptions = {
+      connection: options.connection,
+      prefix: bullPrefix(options.prefix),
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      // A batch re-runs however often its worker dies; giving up would strand its channel.
+      maxStalledCount: 1_000,
+    };
+    this.onBatchFailed = options.onBatchFailed;
+    this.logger = options.logger;
+    this.onEvent = options.onEvent;
+    this.inTrace = options.inTrace;
     this.keys = new KeyLayout(options.prefix, options.shards);
   }
 
@@ -75,34 +98,26 @@ export class BullBatchConsumer implements BatchConsumer {
 
   run(handler: Processor): Promise<void> {
     if (this.worker !== null) return Promise.reject(new LifecycleError('this consumer already runs'));
-    this.offControl = this.o.control.on((msg) => {
+    this.offControl = this.control.on((msg) => {
       if (msg.type !== 'cancel') return;
       // Every delivery of that batch here (a stalled job can come back to the same worker).
       for (const run of this.active.values()) {
         if (run.claimed.batch.id !== msg.batchId) continue;
-        this.o.logger.info({ channelKey: msg.channelKey, batchId: msg.batchId, reason: msg.reason }, 'cancel received: aborting the batch');
+        this.logger.info({ channelKey: msg.channelKey, batchId: msg.batchId, reason: msg.reason }, 'cancel received: aborting the batch');
         run.controller.abort(abortReason(msg.reason, run.claimed.settings.processingTimeoutMs));
       }
     });
-    this.worker = new Worker<BatchJobData>(BATCH_QUEUE, (job, _token, signal) => this.process(job, handler, signal), {
-      connection: this.o.connection,
-      prefix: bullPrefix(this.o.prefix),
-      concurrency: this.o.concurrency,
-      lockDuration: this.o.lockDurationMs,
-      stalledInterval: this.o.stalledIntervalMs,
-      // A batch re-runs however often its worker dies; giving up would strand its channel.
-      maxStalledCount: 1_000,
-    });
-    this.worker.on('error', (err) => this.o.logger.warn({ err: err.message }, 'worker error'));
-    this.worker.on('stalled', (jobId) => this.o.logger.warn({ jobId }, 'a batch stalled (its worker died or froze): it runs again'));
+    this.worker = new Worker<BatchJobData>(BATCH_QUEUE, (job, _token, signal) => this.process(job, handler, signal), this.workerOptions);
+    this.worker.on('error', (err) => this.logger.warn({ err: err.message }, 'worker error'));
+    this.worker.on('stalled', (jobId) => this.logger.warn({ jobId }, 'a batch stalled (its worker died or froze): it runs again'));
     return new Promise<void>((resolve) => (this.resolveRun = resolve));
   }
 
   private async process(job: Job<BatchJobData>, handler: Processor, bullSignal?: AbortSignal): Promise<string> {
     const { channelKey, batchId } = job.data;
-    const claim = await this.o.store.claim(channelKey, batchId);
+    const claim = await this.store.claim(channelKey, batchId);
     if (claim.status !== 'claimed') {
-      this.o.logger.debug({ channelKey, batchId }, 'batch no longer in flight: skipped');
+      this.logger.debug({ channelKey, batchId }, 'batch no longer in flight: skipped');
       return 'stale';
     }
     const claimed = claim.claimed;
@@ -118,12 +133,12 @@ export class BullBatchConsumer implements BatchConsumer {
     let streams = 0;
     this.publishEvent({ type: QueueEventType.Started, channelKey, at: startedAt, batchId, size: batch.size, waitMs: Math.max(0, startedAt - claimed.sealedAt), messageIds: batch.messages.map((m) => m.id) });
     const { platform, channelId } = parseChannelKey(channelKey);
-    const logger = this.o.logger.child({ channelKey, batchId });
+    const logger = this.logger.child({ channelKey, batchId });
     const ctx: ProcessContext = {
       signal: controller.signal,
       reply: (input: ReplyInput) => {
         const send = async (out: OutboundMessage, counts: boolean): Promise<boolean> => {
-          const sent = !controller.signal.aborted && (await this.o.store.publishReply(channelKey, batchId, fence, out, replyStreamFor(this.keys, out, batch)));
+          const sent = !controller.signal.aborted && (await this.store.publishReply(channelKey, batchId, fence, out, replyStreamFor(this.keys, out, batch)));
           if (sent && counts) replies++;
           else if (!sent) {
             const why = (controller.signal.reason as GatewayError | undefined)?.code === ErrorCode.Cancelled ? 'cancelled' : 'aborted';
@@ -154,7 +169,7 @@ export class BullBatchConsumer implements BatchConsumer {
       // or this worker's slot (nor shutdown). Its late replies are refused (ctx.reply checks the signal).
       const run = () => Promise.race([handler(batch, ctx), whenAborted(controller.signal)]);
       const trace = job.data.trace;
-      await (trace !== undefined && this.o.inTrace !== undefined ? this.o.inTrace(trace, run) : run());
+      await (trace !== undefined && this.inTrace !== undefined ? this.inTrace(trace, run) : run());
     } catch (err) {
       error = err;
     } finally {
@@ -172,13 +187,13 @@ export class BullBatchConsumer implements BatchConsumer {
       return 'aborted';
     }
     if (error === null) {
-      const result = await this.o.store.ack(channelKey, batchId, fence, 'processed');
+      const result = await this.store.ack(channelKey, batchId, fence, 'processed');
       if (!result.current) {
         logger.warn({ fence }, 'late ACK refused: this batch was taken over or cancelled');
         return 'stale';
       }
       this.publishEvent({ type: QueueEventType.Completed, channelKey, at: Date.now(), batchId, size: batch.size, durationMs, replies });
-      if (result.nextSeq !== null) await this.o.dispatcher.kick(channelKey);
+      if (result.nextSeq !== null) await this.dispatcher.kick(channelKey);
       return 'processed';
     }
     const message = error instanceof Error ? error.message : String(error);
@@ -187,11 +202,11 @@ export class BullBatchConsumer implements BatchConsumer {
       logger.warn({ err: error, attempt: job.attemptsMade + 1, attempts }, 'processor failed; the batch runs again (the channel waits)');
       throw error; // BullMQ retries with backoff; the batch stays in flight, so order holds
     }
-    const result = await this.o.store.failFinally(channelKey, batchId, fence, this.o.onBatchFailed, message);
+    const result = await this.store.failFinally(channelKey, batchId, fence, this.onBatchFailed, message);
     if (!result.current) return 'stale';
-    logger.error({ err: error, attempts, policy: this.o.onBatchFailed }, this.o.onBatchFailed === 'block' ? 'batch failed every attempt: channel blocked until an operator acts' : 'batch failed every attempt: dead-lettered, the channel moves on');
+    logger.error({ err: error, attempts, policy: this.onBatchFailed }, this.onBatchFailed === 'block' ? 'batch failed every attempt: channel blocked until an operator acts' : 'batch failed every attempt: dead-lettered, the channel moves on');
     this.publishEvent({ type: QueueEventType.Failed, channelKey, at: Date.now(), batchId, size: batch.size, durationMs, error: message, timeout: error instanceof ProcessorTimeoutError });
-    if (result.nextSeq !== null) await this.o.dispatcher.kick(channelKey);
+    if (result.nextSeq !== null) await this.dispatcher.kick(channelKey);
     return 'failed';
   }
 
@@ -200,12 +215,12 @@ export class BullBatchConsumer implements BatchConsumer {
     if (signal.aborted) return;
     const { batch } = claimed;
     const gatewayId = boundGatewayOf(parseChannelKey(batch.channelKey).platform, batch);
-    await this.o.control.publish({ type: 'typing', channelKey: batch.channelKey, batchId: batch.id, ...(gatewayId === undefined ? {} : { gatewayId }) });
+    await this.control.publish({ type: 'typing', channelKey: batch.channelKey, batchId: batch.id, ...(gatewayId === undefined ? {} : { gatewayId }) });
   }
 
   private publishEvent(event: QueueEvent): void {
-    this.o.onEvent?.(event);
-    void this.o.control.publish({ type: 'event', event });
+    this.onEvent?.(event);
+    void this.control.publish({ type: 'event', event });
   }
 
   /** Stops taking jobs; running batches get `timeoutMs`, then their signals abort (they re-run elsewhere). */
