@@ -1,17 +1,15 @@
 import type { Logger } from 'pino';
-import type { Processor, ReplyInput, TokenUsage } from '../processors/processor.js';
-import { toOutbound } from './outbound.js';
-import { isReplyStream, pumpReplyStream } from './reply-stream.js';
+import type { Processor } from '../processors/processor.js';
+import { BatchRun, type RunOutcome, type RunPort } from './batch-run.js';
 import type { ChannelStats, FinishResult, TakenBatch } from './batch-store.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.js';
-import type { BatchingEngine, HoldReason, HoldResult } from './engine.js';
-import { ErrorCode, GatewayError, UnknownChannelError, asGatewayError } from './errors.js';
+import { QueueEventHub, type BatchingEngine, type DrainResult, type EnqueueResult, type HoldReason, type HoldResult, type QueueTotals } from './engine.js';
+import { ErrorCode, GatewayError, UnknownChannelError } from './errors.js';
 import { QueueEventType, type QueueEvent } from './events.js';
 import { InMemoryBatchStore, type LocalAppendResult, type LocalSealResult } from './memory-batch-store.js';
 import { ChannelSlot, ReadyQueue } from './ready-queue.js';
-import { MessageBatch, parseChannelKey, type OutboundMessage, type QueuedMessage } from './model.js';
+import { MessageBatch, type OutboundMessage, type QueuedMessage } from './model.js';
 import { SettingsPolicy, parseSettingsOverride, type ChannelSettings, type SettingsOverride } from './policy.js';
-import { Run, RunContext, abortReason, silentFallback, type AbortWhy, type RunHost } from './run.js';
 import { SharedTimeouts } from './shared-timeouts.js';
 import { FailedBatches, type DeadLetter } from './failed-batches.js';
 import type { DurableChannel, Journal } from './journal.js';
@@ -22,10 +20,11 @@ const BUSY_SEAL_CHECK_EVERY = 64;
 /** Batches one pump starts before it yields to the event loop (and to the deadline timer). */
 const PUMP_CHUNK = 1_000;
 
-/** What `enqueue` answers; adapters pass it on to the sender. */
-export type EnqueueResult =
-  | { accepted: true; channelKey: string; id: string; deadline?: number; pending: number; typing: boolean }
-  | { accepted: false; reason: 'queue full' | 'shutting down' | 'duplicate' | 'unavailable'; channelKey: string; id: string };
+// The result types belong to the engine contract; re-exported here, where the package has always exported them.
+export type { DrainResult, EnqueueResult, QueueTotals } from './engine.js';
+
+/** A batch running in this process: its owner is the channel's slot. */
+type QueueRun = BatchRun<ChannelSlot>;
 
 export interface MessageQueueOptions {
   /** The bot. Gets each batch with an AbortSignal and a reply function. */
@@ -53,22 +52,6 @@ export interface MessageQueueOptions {
   journal?: Journal;
 }
 
-
-/** Totals since start, for /api/v1/stats and metrics. */
-export interface QueueTotals {
-  repliesDropped: number;
-  running: number;
-  waitingForSlot: number;
-  maxConcurrentBatches: number;
-}
-
-export interface DrainResult {
-  /** Messages whose batches finished while draining. */
-  drained: number;
-  /** Batches that could not run in time (and paused channels' queues), for the spool. */
-  waiting: MessageBatch[];
-}
-
 /**
  * Per-channel batching engine (semantics in docs/ARCHITECTURE.md): coalesces bursts into batches, keeps strict order, runs at most
  * one batch per channel and at most `maxConcurrentBatches` overall, and lets operators cancel, stop,
@@ -77,7 +60,7 @@ export interface DrainResult {
  * State lives in a {@link BatchStore}; this class owns only what belongs to the process: the single
  * deadline timer, the worker pool, running processors and their abort controllers.
  */
-export class MessageQueue implements RunHost, BatchingEngine {
+export class MessageQueue implements BatchingEngine {
   private readonly store: InMemoryBatchStore;
   private readonly processor: Processor;
   private readonly onReply: MessageQueueOptions['onReply'];
@@ -89,9 +72,9 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private opsSinceSealCheck = 0;
   /** Windows that may still seal inline before the timer turn resets it (see sealWhileBusy). */
   private inlineSealBudget = 0;
-  private readonly listeners = new Set<(event: QueueEvent) => void>();
-  /** Processing timeouts of running batches: one timer per distinct `processingTimeoutMs`, not per run. */
-  private readonly timeouts: SharedTimeouts<Run>;
+  private readonly events: QueueEventHub;
+  /** What every run of this queue asks of it (one object for all runs). */
+  private readonly runPort: RunPort<ChannelSlot>;
   /** Channels with a dispatchable batch, ordered by the seal order of their queue head. */
   private readonly ready = new ReadyQueue();
   private maxConcurrent: number;
@@ -121,9 +104,25 @@ export class MessageQueue implements RunHost, BatchingEngine {
     this.sealChunk = options.sealChunk ?? 5_000;
     this.failed = new FailedBatches(options.keepFailedMessages ?? 1_000);
     this.policy = options.policy ?? new SettingsPolicy();
-    this.timeouts = new SharedTimeouts<Run>(this.clock, this.scheduler, (run) => void this.abortRun(run, 'timeout'));
-    const emit = (event: QueueEvent) => this.emit(event);
-    const listening = () => this.listeners.size > 0;
+    this.events = new QueueEventHub(this.logger);
+    // Processing timeouts of running batches: one timer per distinct `processingTimeoutMs`, not per run.
+    const timeouts = new SharedTimeouts<QueueRun>(this.clock, this.scheduler, (run) => void run.abort('timeout'));
+    const emit = (event: QueueEvent) => this.events.emit(event);
+    const listening = () => this.events.listening;
+    this.runPort = {
+      clock: this.clock,
+      scheduler: this.scheduler,
+      timeouts,
+      logger: this.logger,
+      listening,
+      emit: (event) => {
+        if (event.type === QueueEventType.ReplyDropped) this.repliesDropped++;
+        this.events.emit(event);
+      },
+      deliver: (run, reply) => this.onReply(reply, run.batch),
+      typing: (run) => this.onTyping?.(run.key),
+      onEnd: (run, outcome) => this.onRunEnd(run, outcome),
+    };
     this.journal = options.journal;
     this.store = new InMemoryBatchStore({ policy: this.policy, emit, listening, queueWarnRatio: options.queueWarnRatio, journal: options.journal });
   }
@@ -132,18 +131,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
 
   /** Subscribes to the event stream; returns the unsubscribe. */
   on(listener: (event: QueueEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  private emit(event: QueueEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.logger?.error({ err, event: event.type }, 'queue event listener threw');
-      }
-    }
+    return this.events.on(listener);
   }
 
   // ── intake ────────────────────────────────────────────────────────────────
@@ -296,7 +284,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private onSealed(sealed: LocalSealResult, pump = true): void {
     const run = sealed.slot.run;
     if (run !== null && sealed.mode === 'interrupt') {
-      void this.abortRun(run, 'interrupt');
+      run.abort('interrupt');
       return;
     }
     this.markReadyUnlessRunning(sealed.slot, sealed.headSeq, pump);
@@ -313,7 +301,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     if (pump) this.pump();
   }
 
-  private runOf(key: string): Run | undefined {
+  private runOf(key: string): QueueRun | undefined {
     return this.store.slotOf(key)?.run ?? undefined;
   }
 
@@ -359,189 +347,68 @@ export class MessageQueue implements RunHost, BatchingEngine {
   }
 
   private startRun(slot: ChannelSlot, taken: TakenBatch, now: number): void {
-    const { batch, settings } = taken;
-    const key = slot.key;
-    const run = new Run(slot, batch, now, settings, taken.attempt);
+    const run = new BatchRun(this.runPort, slot, taken, now);
     slot.run = run;
-    this.timeouts.add(run, now, settings.processingTimeoutMs);
-    if (this.listeners.size > 0) {
-      this.emit({
-        type: QueueEventType.Started,
-        channelKey: key,
-        at: now,
-        batchId: batch.id,
-        size: batch.size,
-        waitMs: now - taken.sealedAt,
-        messageIds: batch.messages.map((m) => m.id),
-      });
-    }
-    let result: Promise<void>;
-    try {
-      result = Promise.resolve(this.processor(batch, new RunContext(run, this)));
-    } catch (err) {
-      result = Promise.reject(err);
-    }
-    result.then(
-      () => this.settle(run, null),
-      (err: unknown) => this.settle(run, err ?? new Error('processor rejected')),
-    );
+    run.start(this.processor);
   }
 
-  /** A processor finished on its own (resolved or threw). Ignored if the batch was already aborted. */
-  private settle(run: Run, error: unknown): void {
-    if (run.done) return;
-    this.endRun(run);
+  /**
+   * A run ended (its processor settled, or it was aborted: cancel, stop, interrupt, timeout, shutdown).
+   * An aborted run releases its slot and its channel at once: a processor that ignores its signal can no
+   * longer reply (ctx.reply checks the run) and must not hold the channel hostage.
+   */
+  private onRunEnd(run: QueueRun, outcome: RunOutcome): void {
+    const slot = run.owner;
+    if (slot.run === run) slot.run = null;
     const now = this.clock.now();
     let result: FinishResult;
     try {
-      result = this.store.finish(run.key, run.batch.id, error === null ? 'processed' : 'failed', now, run.slot);
+      result = this.endInStore(run, outcome, now);
     } catch (err) {
-      result = this.stepFailed(err);
+      this.logger?.error({ err }, 'store step failed after a batch ended');
+      result = { current: false, nextSeq: null };
     }
-    this.settled(run, error, now, result);
-  }
-
-  private settled(run: Run, error: unknown, now: number, result: FinishResult): void {
-    this.sealWhileBusy();
     const { batch, key } = run;
-    if (this.closing) this.drainedMessages += batch.size;
-    const durationMs = now - run.startedAt;
-    if (error === null) {
-      if (this.listeners.size > 0) {
-        this.emit({ type: QueueEventType.Completed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, replies: run.replies });
-      }
-    } else {
-      const err = asGatewayError(error);
-      this.logger?.warn({ err: error, channelKey: key, batchId: batch.id }, 'processor failed; the channel moves on');
-      this.failed.add(batch, err.message, now);
-      this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error: err.message, timeout: false });
+    if (run.abortedBy === null) {
+      this.sealWhileBusy();
+      if (this.closing) this.drainedMessages += batch.size;
     }
-    this.afterRun(run, result);
+    if (outcome.status === 'failed') {
+      if (outcome.timeout) this.logger?.warn({ channelKey: key, batchId: batch.id, timeoutMs: run.settings.processingTimeoutMs }, 'processor timed out; the channel moves on');
+      else this.logger?.warn({ err: outcome.cause, channelKey: key, batchId: batch.id }, 'processor failed; the channel moves on');
+      this.failed.add(batch, outcome.error, now);
+    }
+    run.report(outcome, now);
+    this.continueChannel(run, result);
   }
 
-  private stepFailed(err: unknown): FinishResult {
-    this.logger?.error({ err }, 'store step failed after a batch ended');
-    return { current: false, nextSeq: null };
+  /** The store step that takes an ended run's batch out of flight. */
+  private endInStore(run: QueueRun, outcome: RunOutcome, now: number): FinishResult {
+    const { key, batch, owner } = run;
+    switch (outcome.status) {
+      case 'processed':
+        return this.store.finish(key, batch.id, 'processed', now, owner);
+      case 'failed':
+        return this.store.finish(key, batch.id, 'failed', now, owner);
+      case 'aborted':
+        if (outcome.why === 'interrupt') return this.store.interrupt(key, batch.id, now);
+        if (outcome.why === 'shutdown') return this.store.release(key, batch.id, now);
+        return this.store.finish(key, batch.id, 'cancelled', now, owner);
+    }
   }
 
-  private endRun(run: Run): void {
-    run.done = true;
-    this.timeouts.remove(run);
-    if (run.slot.run === run) run.slot.run = null;
-  }
-
-  private afterRun(run: Run, result: FinishResult): void {
+  /** Frees the run's worker slot and marks its channel ready when it has a next batch. */
+  private continueChannel(run: QueueRun, result: FinishResult): void {
     this.running--;
     if (result.nextSeq === null) {
       this.pump();
       return;
     }
     // The channel has work left, so the store still holds it; its record is the run's unless it was replaced.
-    const slot = run.slot.live ? run.slot : this.store.slotOf(run.key);
+    const slot = run.owner.live ? run.owner : this.store.slotOf(run.key);
     // Marked even while dispatch is paused: pump() checks `dispatching`, and startProcessing() pumps.
     if (slot !== undefined) this.markReady(slot, result.nextSeq);
     else this.pump();
-  }
-
-  /** Runs a store step that ends a flight; a step that throws is logged and ends it as not current. */
-  private finishStep(step: () => FinishResult, then: (result: FinishResult) => void): void {
-    let result: FinishResult;
-    try {
-      result = step();
-    } catch (err) {
-      result = this.stepFailed(err);
-    }
-    then(result);
-  }
-
-  /**
-   * Aborts a running batch. The slot and the channel are released at once: a processor that ignores its
-   * signal can no longer reply (ctx.reply checks the signal) and must not hold the channel hostage.
-   */
-  private async abortRun(run: Run, why: AbortWhy): Promise<boolean> {
-    if (run.done) return false;
-    this.endRun(run);
-    const now = this.clock.now();
-    const durationMs = now - run.startedAt;
-    const { batch, key } = run;
-    run.abort(abortReason(why, run.settings.processingTimeoutMs));
-    switch (why) {
-      case 'cancel':
-      case 'stop':
-        this.finishStep(() => this.store.finish(key, batch.id, 'cancelled', now), (result) => {
-          this.emit({ type: QueueEventType.Cancelled, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, reason: why });
-          this.afterRun(run, result);
-        });
-        break;
-      case 'timeout':
-        this.finishStep(() => this.store.finish(key, batch.id, 'failed', now), (result) => {
-          this.logger?.warn({ channelKey: key, batchId: batch.id, timeoutMs: run.settings.processingTimeoutMs }, 'processor timed out; the channel moves on');
-          const error = `processor passed its ${run.settings.processingTimeoutMs} ms timeout`;
-          this.failed.add(batch, error, now);
-          this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error, timeout: true });
-          this.afterRun(run, result);
-        });
-        break;
-      case 'interrupt':
-        this.finishStep(() => this.store.interrupt(key, batch.id, now), (result) => this.afterRun(run, result));
-        break;
-      case 'shutdown':
-        this.finishStep(() => this.store.release(key, batch.id, now), (result) => {
-          this.emit({ type: QueueEventType.Cancelled, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, reason: 'shutdown' });
-          this.afterRun(run, result);
-        });
-        break;
-    }
-    return true;
-  }
-
-  /** @internal RunContext's way to publish a reply. */
-  publishReply(run: Run, input: ReplyInput): Promise<boolean> {
-    if (isReplyStream(input)) {
-      const stream = { id: `${run.batch.id}:${run.streams++}`, final: false };
-      return pumpReplyStream(input, {
-        signal: run.signal,
-        clock: this.clock,
-        scheduler: this.scheduler,
-        publish: (text, final) => this.publishOut(run, () => toOutbound(text, run.batch, { ...stream, final }), final),
-      });
-    }
-    return this.publishOut(run, () => toOutbound(input, run.batch), true);
-  }
-
-  private publishOut(run: Run, build: () => OutboundMessage, counts: boolean): Promise<boolean> {
-    if (run.aborted) {
-      this.repliesDropped++;
-      const reason = (run.abortReason as GatewayError | undefined)?.code === ErrorCode.Cancelled ? 'cancelled' : 'aborted';
-      this.emit({ type: QueueEventType.ReplyDropped, channelKey: run.key, at: this.clock.now(), batchId: run.batch.id, reason });
-      return Promise.resolve(false);
-    }
-    let out: OutboundMessage;
-    try {
-      out = build();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return Promise.resolve(this.onReply(out, run.batch)).then(() => {
-      if (counts) run.replies++;
-      return true;
-    });
-  }
-
-  /** @internal RunContext's usage report. */
-  reportUsage(run: Run, usage: TokenUsage): void {
-    this.emit({ type: QueueEventType.Usage, channelKey: run.key, at: this.clock.now(), batchId: run.batch.id, ...usage });
-  }
-
-  /** @internal RunContext's typing request. */
-  async requestTyping(run: Run): Promise<void> {
-    if (!run.aborted) await this.onTyping?.(run.key);
-  }
-
-  /** @internal RunContext's logger: a child bound to the channel and batch, made on first use. */
-  runLogger(run: Run): Logger {
-    run.logger ??= (this.logger ?? silentFallback()).child({ channelKey: run.key, batchId: run.batch.id });
-    return run.logger;
   }
 
   // ── operator actions ────────────────────────────────────────────────────
@@ -549,7 +416,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
   /** Aborts the channel's in-flight batch; its messages are recorded as cancelled. */
   async cancelCurrent(channelKey: string): Promise<boolean> {
     const run = this.runOf(channelKey);
-    return this.durable(run ? await this.abortRun(run, 'cancel') : false);
+    return this.durable(run !== undefined && run.abort('cancel'));
   }
 
   /** Cancel + pause: nothing is dispatched until resume; new messages keep collecting. */
@@ -557,7 +424,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     const known = await this.store.pause(channelKey, this.clock.now());
     if (!known) throw new UnknownChannelError(channelKey);
     const run = this.runOf(channelKey);
-    const cancelled = run ? await this.abortRun(run, 'stop') : false;
+    const cancelled = run !== undefined && run.abort('stop');
     return this.durable({ paused: true as const, cancelled });
   }
 
@@ -680,8 +547,8 @@ export class MessageQueue implements RunHost, BatchingEngine {
 
   // ── shutdown ────────────────────────────────────────────────────────────
 
-  private runningRuns(): Run[] {
-    const runs: Run[] = [];
+  private runningRuns(): QueueRun[] {
+    const runs: QueueRun[] = [];
     for (const slot of this.store.slots()) if (slot.run !== null) runs.push(slot.run);
     return runs;
   }
@@ -723,7 +590,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     if (timedOut) {
       const runs = this.runningRuns();
       this.logger?.warn({ running: runs.length, timeoutMs }, 'shutdown timeout: aborting batches still running');
-      await Promise.all(runs.map((run) => this.abortRun(run, 'shutdown')));
+      for (const run of runs) run.abort('shutdown');
     }
     const waiting = await this.store.drainWaiting();
     return { drained: this.drainedMessages, waiting };
@@ -737,7 +604,7 @@ export class MessageQueue implements RunHost, BatchingEngine {
     this.timer = null;
     if (this.pumpTimer !== null) this.scheduler.clearTimeout(this.pumpTimer);
     this.pumpTimer = null;
-    for (const run of this.runningRuns()) await this.abortRun(run, 'shutdown');
+    for (const run of this.runningRuns()) run.abort('shutdown');
     await this.store.close();
   }
 }
