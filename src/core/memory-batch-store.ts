@@ -19,7 +19,7 @@ import { ChannelSlot } from './ready-queue.js';
 /** A seal of this store carries the channel's record, so the engine dispatches it without a look-up. */
 export type LocalSealResult = SealResult & { slot: ChannelSlot };
 /** {@link AppendResult} whose seal carries the channel's record. */
-export type LocalAppendResult = Exclude<AppendResult, { status: 'sealed' }> | { status: 'sealed'; sealed: LocalSealResult; settings: ChannelSettings };
+export type LocalAppendResult = AppendResult<LocalSealResult>;
 
 /** A sealed batch in a channel's queue. `take` hands the entry itself out as the TakenBatch (one object less per batch). */
 interface QueuedEntry extends TakenBatch {

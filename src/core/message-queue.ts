@@ -3,17 +3,17 @@ import type { Processor } from '../processors/processor.js';
 import { BatchRun, type RunOutcome, type RunPort } from './batch-run.js';
 import type { ChannelStats, FinishResult, TakenBatch } from './batch-store.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.js';
-import { QueueEventHub, type BatchingEngine, type DrainResult, type EnqueueResult, type HoldReason, type HoldResult, type QueueTotals } from './engine.js';
-import { ErrorCode, GatewayError, UnknownChannelError } from './errors.js';
+import { QueueEventHub, type BatchingEngine, type DrainResult, type EnqueueResult, type HoldReason, type HoldResult, type QueueTotals, type SettingsView } from './engine.js';
+import { runCloseSteps } from './close-steps.js';
+import { Intake } from './intake.js';
 import { QueueEventType, type QueueEvent } from './events.js';
-import { InMemoryBatchStore, type LocalAppendResult, type LocalSealResult } from './memory-batch-store.js';
+import { InMemoryBatchStore, type LocalSealResult } from './memory-batch-store.js';
 import { ChannelSlot, ReadyQueue } from './ready-queue.js';
-import { MessageBatch, type OutboundMessage, type QueuedMessage } from './model.js';
-import { SettingsPolicy, parseSettingsOverride, type ChannelSettings, type SettingsOverride } from './policy.js';
+import type { MessageBatch, OutboundMessage } from './model.js';
+import { SettingsPolicy } from './policy.js';
 import { SharedTimeouts } from './shared-timeouts.js';
 import { FailedBatches, type DeadLetter } from './failed-batches.js';
 import type { DurableChannel, Journal } from './journal.js';
-import { validateMessage } from './validate.js';
 
 /** Batch starts and settles between two looks at the deadline heap while the event loop is kept busy. */
 const BUSY_SEAL_CHECK_EVERY = 64;
@@ -81,6 +81,7 @@ export class MessageQueue implements BatchingEngine {
   private running = 0;
   private dispatching = true;
   private closing = false;
+  private closed: Promise<void> | null = null;
   private timer: TimerHandle | null = null;
   /** Set while a pump that started a full chunk waits for the next loop turn to go on. */
   private pumpTimer: TimerHandle | null = null;
@@ -90,7 +91,8 @@ export class MessageQueue implements BatchingEngine {
   private drainedMessages = 0;
   /** Failed batches, so a bot's failure never makes messages vanish without a trace (GET /api/v1/dead-letters). */
   private readonly failed: FailedBatches;
-  private readonly journal: Journal | undefined;
+  /** Intake, settings and stop: the path both engines share. */
+  private readonly intake: Intake<LocalSealResult>;
   readonly policy: SettingsPolicy;
 
   constructor(options: MessageQueueOptions) {
@@ -123,8 +125,23 @@ export class MessageQueue implements BatchingEngine {
       typing: (run) => this.onTyping?.(run.key),
       onEnd: (run, outcome) => this.onRunEnd(run, outcome),
     };
-    this.journal = options.journal;
-    this.store = new InMemoryBatchStore({ policy: this.policy, emit, listening, queueWarnRatio: options.queueWarnRatio, journal: options.journal });
+    const journal = options.journal;
+    this.store = new InMemoryBatchStore({ policy: this.policy, emit, listening, queueWarnRatio: options.queueWarnRatio, journal });
+    this.intake = new Intake<LocalSealResult>({
+      store: this.store,
+      clock: this.clock,
+      closing: () => this.closing,
+      arm: (deadline) => this.arm(deadline),
+      sealed: (sealed) => this.onSealed(sealed),
+      frontInserted: (sealed) => this.markReadyUnlessRunning(sealed.slot, sealed.headSeq),
+      resumed: (channelKey, nextSeq) => {
+        const slot = this.store.slotOf(channelKey);
+        if (slot !== undefined) this.markReadyUnlessRunning(slot, nextSeq);
+      },
+      cancelInFlight: (channelKey, why) => this.runOf(channelKey)?.abort(why) ?? false,
+      ...(journal !== undefined ? { durable: <T>(value: T) => journal.whenDurable(value) } : {}),
+      logger: this.logger,
+    });
   }
 
   // ── events ────────────────────────────────────────────────────────────────
@@ -141,63 +158,12 @@ export class MessageQueue implements BatchingEngine {
    * a full queue (overflow `reject`) or a closing gateway resolves `accepted: false`.
    */
   enqueue(input: unknown): Promise<EnqueueResult> {
-    const now = this.clock.now();
-    let msg: QueuedMessage;
-    try {
-      msg = validateMessage(input, now);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const channelKey = `${msg.platform}:${msg.channelId}`;
-    if (this.closing) return Promise.resolve({ accepted: false, reason: 'shutting down', channelKey, id: msg.id });
-    let result: LocalAppendResult;
-    try {
-      result = this.store.append(msg, now, channelKey);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    // The store answers synchronously: no promise hop per message (unless the journal must first write).
-    return this.durable(this.afterAppend(result, channelKey, msg.id));
-  }
-
-  /** An answer the caller may pass on to the sender: with a journal, only once what it accepted is durable. */
-  private durable<T>(result: T): Promise<T> {
-    return this.journal === undefined ? Promise.resolve(result) : this.journal.whenDurable(result);
-  }
-
-  private afterAppend(result: LocalAppendResult, channelKey: string, id: string): EnqueueResult {
-    if (result.status === 'rejected') {
-      this.logger?.warn({ channelKey, limit: result.settings.maxQueuedBatches }, 'queue full: message rejected');
-      return { accepted: false, reason: 'queue full', channelKey, id };
-    }
-    if (result.status === 'duplicate') return { accepted: false, reason: 'duplicate', channelKey, id };
-    if (result.status === 'sealed') {
-      this.onSealed(result.sealed);
-      return { accepted: true, channelKey, id, pending: 0, typing: result.settings.typing };
-    }
-    this.arm(result.deadline);
-    return { accepted: true, channelKey, id, deadline: result.deadline, pending: result.pending, typing: result.settings.typing };
+    return this.intake.enqueue(input);
   }
 
   /** Puts a message or a batch ahead of everything waiting in its channel (not ahead of the one in flight). */
-  async enqueueFront(item: MessageBatch | unknown): Promise<EnqueueResult> {
-    const now = this.clock.now();
-    let channelKey: string;
-    let payload: MessageBatch | QueuedMessage;
-    if (item instanceof MessageBatch) {
-      if (item.size === 0) throw new GatewayError(ErrorCode.EmptyBatch, 'cannot enqueue an empty batch');
-      channelKey = item.channelKey;
-      payload = item;
-    } else {
-      payload = validateMessage(item, now);
-      channelKey = `${payload.platform}:${payload.channelId}`;
-    }
-    const id = payload instanceof MessageBatch ? payload.id : payload.id;
-    if (this.closing) return { accepted: false, reason: 'shutting down', channelKey, id };
-    const sealed = this.store.pushFront(channelKey, payload, now);
-    this.markReadyUnlessRunning(sealed.slot, sealed.headSeq);
-    const settings = this.store.settings(channelKey);
-    return this.durable({ accepted: true, channelKey, id, pending: 0, typing: settings.typing });
+  enqueueFront(item: MessageBatch | unknown): Promise<EnqueueResult> {
+    return this.intake.enqueueFront(item);
   }
 
   /** Spool replay: sealed batches go to the back of their channels' queues, in the given order. */
@@ -415,17 +381,12 @@ export class MessageQueue implements BatchingEngine {
 
   /** Aborts the channel's in-flight batch; its messages are recorded as cancelled. */
   async cancelCurrent(channelKey: string): Promise<boolean> {
-    const run = this.runOf(channelKey);
-    return this.durable(run !== undefined && run.abort('cancel'));
+    return this.intake.durable(this.runOf(channelKey)?.abort('cancel') ?? false);
   }
 
   /** Cancel + pause: nothing is dispatched until resume; new messages keep collecting. */
-  async stop(channelKey: string): Promise<{ paused: boolean; cancelled: boolean }> {
-    const known = await this.store.pause(channelKey, this.clock.now());
-    if (!known) throw new UnknownChannelError(channelKey);
-    const run = this.runOf(channelKey);
-    const cancelled = run !== undefined && run.abort('stop');
-    return this.durable({ paused: true as const, cancelled });
+  stop(channelKey: string): Promise<{ paused: boolean; cancelled: boolean }> {
+    return this.intake.stop(channelKey);
   }
 
   /** Seed name for {@link stop}. */
@@ -433,12 +394,8 @@ export class MessageQueue implements BatchingEngine {
     return this.stop(channelKey);
   }
 
-  async resume(channelKey: string): Promise<{ paused: boolean }> {
-    const result = await this.store.resume(channelKey, this.clock.now());
-    if (result === undefined) throw new UnknownChannelError(channelKey);
-    const slot = this.store.slotOf(channelKey);
-    if (result.nextSeq !== null && slot !== undefined) this.markReadyUnlessRunning(slot, result.nextSeq);
-    return this.durable({ paused: false as const });
+  resume(channelKey: string): Promise<{ paused: boolean }> {
+    return this.intake.resume(channelKey);
   }
 
   /** Seed name: with a key, resumes that channel; without, resumes dispatching gateway-wide. */
@@ -482,28 +439,22 @@ export class MessageQueue implements BatchingEngine {
   async clear(channelKey: string): Promise<number> {
     const removed = this.store.clear(channelKey, this.clock.now());
     this.disarmIfNoDeadline();
-    return this.durable(removed);
+    return this.intake.durable(removed);
   }
 
   // ── settings ────────────────────────────────────────────────────────────
 
-  async getSettings(channelKey: string): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
-    const [effective, override] = await Promise.all([this.store.settings(channelKey), this.store.getOverride(channelKey)]);
-    return { effective, override };
+  getSettings(channelKey: string): Promise<SettingsView> {
+    return this.intake.getSettings(channelKey);
   }
 
   /** Validates and merges a partial override; throws InvalidSettingsError naming each failing field. */
-  async setSettings(channelKey: string, input: unknown): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
-    const override = parseSettingsOverride(input);
-    const result = await this.store.setOverride(channelKey, override, this.clock.now());
-    if (result.deadline !== null) this.arm(result.deadline);
-    return this.durable(await this.getSettings(channelKey));
+  setSettings(channelKey: string, input: unknown): Promise<SettingsView> {
+    return this.intake.setSettings(channelKey, input);
   }
 
-  async deleteSettings(channelKey: string): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
-    const result = await this.store.deleteOverride(channelKey, this.clock.now());
-    if (result?.deadline != null) this.arm(result.deadline);
-    return this.durable(await this.getSettings(channelKey));
+  deleteSettings(channelKey: string): Promise<SettingsView> {
+    return this.intake.deleteSettings(channelKey);
   }
 
   // ── reading ─────────────────────────────────────────────────────────────
@@ -596,15 +547,28 @@ export class MessageQueue implements BatchingEngine {
     return { drained: this.drainedMessages, waiting };
   }
 
-  /** Stops the timer and the store. Call after {@link drain}. */
-  async close(): Promise<void> {
+  /**
+   * Stops the timers, aborts what still runs (back to the head of its queue) and closes the store. Call
+   * after {@link drain}. Idempotent; a step that fails is logged and the rest still run.
+   */
+  close(): Promise<void> {
+    this.closed ??= runCloseSteps(this.logger, [
+      ['stop dispatching', () => this.stopTimers()],
+      ['abort running batches', () => {
+        for (const run of this.runningRuns()) run.abort('shutdown');
+      }],
+      ['close the store', () => this.store.close()],
+    ]);
+    return this.closed;
+  }
+
+  private stopTimers(): void {
     this.closing = true;
     this.dispatching = false;
     if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
     this.timer = null;
+    this.timerAt = Infinity;
     if (this.pumpTimer !== null) this.scheduler.clearTimeout(this.pumpTimer);
     this.pumpTimer = null;
-    for (const run of this.runningRuns()) run.abort('shutdown');
-    await this.store.close();
   }
 }
