@@ -1,13 +1,11 @@
 import type { Logger } from 'pino';
 import type { ChannelStats, SealResult } from '../core/batch-store.js';
+import { systemClock } from '../core/clock.js';
 import { runCloseSteps } from '../core/close-steps.js';
-import type { BatchingEngine, HoldReason, HoldResult, SettingsView } from '../core/engine.js';
-import { ErrorCode, GatewayError, UnknownChannelError } from '../core/errors.js';
+import { QueueEventHub, type BatchingEngine, type DrainResult, type EnqueueResult, type HoldReason, type HoldResult, type QueueTotals, type SettingsView } from '../core/engine.js';
 import { QueueEventType, type QueueEvent } from '../core/events.js';
-import type { DrainResult, EnqueueResult, QueueTotals } from '../core/message-queue.js';
+import { Intake } from '../core/intake.js';
 import { MessageBatch, type QueuedMessage } from '../core/model.js';
-import { parseSettingsOverride } from '../core/policy.js';
-import { validateMessage } from '../core/validate.js';
 import type { ControlBus } from './control.js';
 import { jobIdOf as jobIdFor, type BatchDispatcher } from './dispatcher.js';
 import type { Flusher } from './flusher.js';
@@ -49,7 +47,9 @@ export class DistributedQueue implements BatchingEngine {
   private readonly reconcileBatch: number;
   private readonly maxConcurrentBatches: number;
   private readonly logger: Logger;
-  private readonly listeners = new Set<(event: QueueEvent) => void>();
+  private readonly events: QueueEventHub;
+  /** Intake, settings and stop: the same path as the embedded engine's. */
+  private readonly intake: Intake<SealResult>;
   private dispatching = true;
   /** Channels kicked while dispatch was paused (start-up): kicked on startProcessing(). */
   private readonly heldKicks = new Set<string>();
@@ -75,6 +75,25 @@ export class DistributedQueue implements BatchingEngine {
     this.reconcileBatch = options.reconcileBatch;
     this.maxConcurrentBatches = options.maxConcurrentBatches;
     this.logger = options.logger;
+    this.events = new QueueEventHub(options.logger);
+    this.intake = new Intake<SealResult>({
+      store: options.store,
+      clock: systemClock,
+      storeKeepsTime: true,
+      closing: () => this.closing,
+      available: options.redisReady,
+      prepare: (msg) => this.prepare(msg),
+      // Not persisted, so not accepted: the sender retries (503 + Retry-After).
+      refuseFailedAppend: true,
+      arm: (deadline) => this.flusher.arm(deadline),
+      sealed: (sealed) => this.onSealed([sealed]),
+      frontInserted: (sealed) => this.kick(sealed.channelKey),
+      resumed: (channelKey) => this.kick(channelKey),
+      cancelInFlight: (channelKey, why) => this.cancelInFlight(channelKey, why),
+      // Deadlines are on Redis's clock; answers on this process's.
+      localTime: (deadline) => this.flusher.toLocalTime(deadline),
+      logger: options.logger,
+    });
     this.offControl = options.control.on((msg) => {
       if (msg.type === 'event') this.relay(msg.event);
     });
@@ -91,13 +110,7 @@ export class DistributedQueue implements BatchingEngine {
 
   /** Events from this gateway's store steps. */
   emit(event: QueueEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.logger.error({ err, event: event.type }, 'queue event listener threw');
-      }
-    }
+    this.events.emit(event);
   }
 
   /** Events a worker published: emitted like local ones, marked `relayed` (the worker counts them in its own metrics). */
@@ -108,8 +121,7 @@ export class DistributedQueue implements BatchingEngine {
   }
 
   on(listener: (event: QueueEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.events.on(listener);
   }
 
   /** False while Redis is unreachable: readiness and intake depend on it. */
@@ -119,32 +131,8 @@ export class DistributedQueue implements BatchingEngine {
 
   // ── intake ────────────────────────────────────────────────────────────────
 
-  async enqueue(input: unknown): Promise<EnqueueResult> {
-    const msg = this.prepare(validateMessage(input, Date.now()));
-    const channelKey = `${msg.platform}:${msg.channelId}`;
-    if (this.closing) return { accepted: false, reason: 'shutting down', channelKey, id: msg.id };
-    if (!this.redisReady()) return { accepted: false, reason: 'unavailable', channelKey, id: msg.id };
-    let result;
-    try {
-      result = await this.store.append(msg);
-    } catch (err) {
-      // Not persisted, so not accepted: the sender retries (503 + Retry-After).
-      this.logger.warn({ err, channelKey }, 'append to Redis failed; message refused');
-      return { accepted: false, reason: 'unavailable', channelKey, id: msg.id };
-    }
-    switch (result.status) {
-      case 'duplicate':
-        return { accepted: false, reason: 'duplicate', channelKey, id: msg.id };
-      case 'rejected':
-        this.logger.warn({ channelKey, limit: result.settings.maxQueuedBatches }, 'queue full: message rejected');
-        return { accepted: false, reason: 'queue full', channelKey, id: msg.id };
-      case 'sealed':
-        this.onSealed([result.sealed]);
-        return { accepted: true, channelKey, id: msg.id, pending: 0, typing: result.settings.typing };
-      case 'open':
-        this.flusher.arm(result.deadline);
-        return { accepted: true, channelKey, id: msg.id, deadline: this.flusher.toLocalTime(result.deadline), pending: result.pending, typing: result.settings.typing };
-    }
+  enqueue(input: unknown): Promise<EnqueueResult> {
+    return this.intake.enqueue(input);
   }
 
   /** Tags the message with this gateway (for web-chat replies) and drops `raw` unless kept. */
@@ -154,24 +142,8 @@ export class DistributedQueue implements BatchingEngine {
     return out;
   }
 
-  async enqueueFront(item: MessageBatch | unknown): Promise<EnqueueResult> {
-    let channelKey: string;
-    let payload: MessageBatch | QueuedMessage;
-    if (item instanceof MessageBatch) {
-      if (item.size === 0) throw new GatewayError(ErrorCode.EmptyBatch, 'cannot enqueue an empty batch');
-      channelKey = item.channelKey;
-      payload = item;
-    } else {
-      payload = this.prepare(validateMessage(item, Date.now()));
-      channelKey = `${payload.platform}:${payload.channelId}`;
-    }
-    const id = payload.id;
-    if (this.closing) return { accepted: false, reason: 'shutting down', channelKey, id };
-    if (!this.redisReady()) return { accepted: false, reason: 'unavailable', channelKey, id };
-    await this.store.pushFront(channelKey, payload);
-    this.kick(channelKey);
-    const settings = await this.store.settings(channelKey);
-    return { accepted: true, channelKey, id, pending: 0, typing: settings.typing };
+  enqueueFront(item: MessageBatch | unknown): Promise<EnqueueResult> {
+    return this.intake.enqueueFront(item);
   }
 
   async restore(batches: MessageBatch[]): Promise<void> {
@@ -265,18 +237,12 @@ export class DistributedQueue implements BatchingEngine {
     return true;
   }
 
-  async stop(channelKey: string): Promise<{ paused: boolean; cancelled: boolean }> {
-    const known = await this.store.pause(channelKey);
-    if (!known) throw new UnknownChannelError(channelKey);
-    const cancelled = await this.cancelInFlight(channelKey, 'stop');
-    return { paused: true, cancelled };
+  stop(channelKey: string): Promise<{ paused: boolean; cancelled: boolean }> {
+    return this.intake.stop(channelKey);
   }
 
-  async resume(channelKey: string): Promise<{ paused: boolean }> {
-    const result = await this.store.resume(channelKey);
-    if (result === undefined) throw new UnknownChannelError(channelKey);
-    if (result.nextSeq !== null) this.kick(channelKey);
-    return { paused: false };
+  resume(channelKey: string): Promise<{ paused: boolean }> {
+    return this.intake.resume(channelKey);
   }
 
   async startProcessing(channelKey?: string): Promise<void> {
@@ -313,22 +279,16 @@ export class DistributedQueue implements BatchingEngine {
 
   // ── settings and reading ──────────────────────────────────────────────────
 
-  async getSettings(channelKey: string): Promise<SettingsView> {
-    const [effective, override] = await Promise.all([this.store.settings(channelKey), this.store.getOverride(channelKey)]);
-    return { effective, override };
+  getSettings(channelKey: string): Promise<SettingsView> {
+    return this.intake.getSettings(channelKey);
   }
 
-  async setSettings(channelKey: string, input: unknown): Promise<SettingsView> {
-    const override = parseSettingsOverride(input);
-    const result = await this.store.setOverride(channelKey, override);
-    if (result.deadline !== null) this.flusher.arm(result.deadline);
-    return this.getSettings(channelKey);
+  setSettings(channelKey: string, input: unknown): Promise<SettingsView> {
+    return this.intake.setSettings(channelKey, input);
   }
 
-  async deleteSettings(channelKey: string): Promise<SettingsView> {
-    const result = await this.store.deleteOverride(channelKey);
-    if (result?.deadline != null) this.flusher.arm(result.deadline);
-    return this.getSettings(channelKey);
+  deleteSettings(channelKey: string): Promise<SettingsView> {
+    return this.intake.deleteSettings(channelKey);
   }
 
   async deadLetters(limit: number): Promise<DeadLetter[]> {
