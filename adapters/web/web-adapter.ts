@@ -19,7 +19,7 @@ import {
   type MessageFrame,
   type ServerFrame,
 } from './protocol.js';
-import { RecentIds } from './recent-ids.js';
+import { RecentKeys } from '../../src/core/recent-keys.js';
 import { ReplyBuffer } from './reply-buffer.js';
 import { PUBLIC_DIR, registerStaticAssets } from './static-assets.js';
 
@@ -86,7 +86,8 @@ export class WebAdapter implements PlatformAdapter {
   readonly #byChannel = new Map<string, Set<Connection>>();
   readonly #views = new Map<string, ChannelView>();
   readonly #replies: ReplyBuffer<ReplyFrame>;
-  readonly #recentIds = new RecentIds();
+  /** Ids seen lately: a page that resends after a reconnect (it cannot know whether the first copy arrived) must not batch a message twice. */
+  readonly #recentIds = new RecentKeys(10_000);
 
   constructor(options: WebAdapterOptions) {
     this.#options = {
@@ -332,7 +333,7 @@ export class WebAdapter implements PlatformAdapter {
     }
     const userName = frame.userName?.trim() || 'You';
     const id = messageIdOf(channelId, clientId);
-    if (!this.#recentIds.add(id)) {
+    if (!this.#recentIds.addIfNew(id)) {
       this.#sendTo(conn, withClientId({ type: 'error', code: ErrorCode.Duplicate, reason: 'duplicate: this message was already received' }, clientId));
       return;
     }

@@ -15,7 +15,7 @@ import {
 } from '../../src/core/errors.js';
 import type { OutboundMessage } from '../../src/core/model.js';
 import { SIGNATURE_HEADER, SignatureReplayGuard, TIMESTAMP_HEADER, verifySignature } from '../../src/delivery/signature.js';
-import { RecentIds } from './dedupe.js';
+import { RecentKeys } from '../../src/core/recent-keys.js';
 import { isHttpUrl, parseInbound } from './inbound-schema.js';
 import { ReplySender, type ReplyStats } from './reply-sender.js';
 
@@ -63,7 +63,8 @@ export class WebhookAdapter implements PlatformAdapter {
   private readonly secret: string;
   private readonly replyUrl: string;
   private readonly bodyLimitBytes: number;
-  private readonly recent: RecentIds;
+  /** Ids the sender chose, seen in the last `dedupeTtlMs` (check and record in one synchronous step). */
+  private readonly recent: RecentKeys;
   /** Signatures of bodies without an `id`: a repeat within the tolerance is a replay. */
   private readonly replays: SignatureReplayGuard;
   private ctx: AdapterContext | undefined;
@@ -76,7 +77,7 @@ export class WebhookAdapter implements PlatformAdapter {
     this.secret = options.secret ?? '';
     this.replyUrl = options.replyUrl ?? '';
     this.bodyLimitBytes = options.bodyLimitBytes ?? 262_144;
-    this.recent = new RecentIds(options.dedupeTtlMs ?? 600_000, options.maxRememberedIds ?? 100_000, options.now);
+    this.recent = new RecentKeys(options.maxRememberedIds ?? 100_000, options.dedupeTtlMs ?? 600_000, options.now);
     this.replays = new SignatureReplayGuard(options.maxRememberedIds ?? 100_000, options.now);
   }
 
@@ -192,13 +193,13 @@ export class WebhookAdapter implements PlatformAdapter {
       );
     }
     const turnedAway = () => {
-      if (body.id !== undefined) this.recent.release(body.id);
+      if (body.id !== undefined) this.recent.delete(body.id);
       if (replayKey !== undefined) this.replays.release(replayKey);
     };
 
     const id = body.id ?? randomUUID();
     // Generated ids are unique by construction; only ids the sender chose can repeat.
-    if (body.id !== undefined && !this.recent.claim(body.id)) {
+    if (body.id !== undefined && !this.recent.addIfNew(body.id)) {
       this.duplicates++;
       return reply.code(200).send({ accepted: false, reason: 'duplicate', id });
     }
