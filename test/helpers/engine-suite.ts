@@ -207,6 +207,25 @@ export function describeEngineContract(name: string, setup: EngineSetup): void {
         expect(h.replies.map((r) => r.inReplyTo)).toEqual(ids.map((id) => [id]));
       });
 
+      it('loses and repeats nothing: every message sent to interleaved channels is answered once, in its channel’s order', async () => {
+        const h = await make({ settings: { windowMs: 20, maxWaitMs: 200, maxBatchSize: 3 } });
+        const channels = ['a', 'b', 'c'];
+        const sent: Record<string, string[]> = { a: [], b: [], c: [] };
+        for (let n = 0; n < 8; n++) {
+          for (const ch of channels) {
+            const id = `${ch}${n}`;
+            accepted(await h.send(ch, id, id));
+            sent[ch]!.push(id);
+          }
+        }
+        await h.until('every message answered', () => h.replies.flatMap((r) => r.inReplyTo ?? []).length === 24);
+        for (const ch of channels) {
+          expect(h.replies.filter((r) => r.channelId === ch).flatMap((r) => r.inReplyTo)).toEqual(sent[ch]);
+          expect(h.runs.filter((r) => r.batch.channelKey === h.key(ch)).flatMap((r) => r.ids)).toEqual(sent[ch]);
+        }
+        expect(h.runs.every((r) => r.batch.size <= 3)).toBe(true);
+      });
+
       it('runs one batch per channel at a time, while other channels run alongside', async () => {
         const h = await make({ settings: EACH });
         h.hold(true);
@@ -537,8 +556,14 @@ export function describeEngineContract(name: string, setup: EngineSetup): void {
         const h = await make({ settings: { windowMs: 50, maxWaitMs: 600_000 } });
         await h.send('room', 'a');
         const before = (await h.engine.stats(h.key('room')))!.deadline!;
+        const asked = Date.now();
         const held = await h.engine.hold(h.key('room'), 300_000, 'mediaGroup');
+        const answered = Date.now();
         expect(held.held).toBe(true);
+        // The answer's deadline is on this process's clock (distributed converts it from Redis time).
+        const local = held.held ? held.deadline : 0;
+        expect(local).toBeGreaterThanOrEqual(asked + 300_000 - 1_000);
+        expect(local).toBeLessThanOrEqual(answered + 300_000 + 1_000);
         const after = (await h.engine.stats(h.key('room')))!.deadline!;
         // before = lastAt + windowMs; the hold moves it to at least (now >= lastAt) + holdMs.
         expect(after).toBeGreaterThanOrEqual(before - 50 + 300_000);
@@ -661,6 +686,33 @@ export function describeEngineContract(name: string, setup: EngineSetup): void {
         first.finish();
         await h.waitReplies(3);
         expect(h.runs.map((r) => r.texts)).toEqual([['first'], ['mid'], ['new']]);
+      });
+
+      it('warns once when the waiting batches reach the warn ratio', async () => {
+        // queueWarnRatio 0.75 (the default) of maxQueuedBatches 4: the warning starts at 3 waiting.
+        const h = await make({ settings: { ...EACH, maxQueuedBatches: 4 } });
+        await fill(h, ['q1', 'q2']);
+        expect(h.eventsOf(QueueEventType.OverWarn)).toEqual([]);
+        accepted(await h.send('room', 'q3'));
+        expect(await h.waitEvent(QueueEventType.OverWarn)).toMatchObject({ channelKey: h.key('room'), queuedBatches: 3, limit: 4 });
+        accepted(await h.send('room', 'q4'));
+        await h.until('q4 sealed', () => h.eventsOf(QueueEventType.Flushed).length === 5);
+        expect(h.eventsOf(QueueEventType.OverWarn)).toHaveLength(1);
+      });
+
+      // drift: in distributed mode the batch after an ACK is taken by the worker, whose store steps report
+      // their events to nobody (the worker's cluster connection drops them), so the under-warn of that take
+      // never reaches a gateway's listeners (nor the SSE stream).
+      it.skipIf(kind === 'distributed')('warns once more when the waiting batches fall back under the ratio', async () => {
+        const h = await make({ settings: { ...EACH, maxQueuedBatches: 4 } });
+        const first = await fill(h, ['q1', 'q2', 'q3']);
+        await h.waitEvent(QueueEventType.OverWarn);
+        h.hold(false);
+        first.finish();
+        expect(await h.waitEvent(QueueEventType.UnderWarn)).toMatchObject({ channelKey: h.key('room'), queuedBatches: 2, limit: 4 });
+        await h.waitReplies(4);
+        expect(h.eventsOf(QueueEventType.OverWarn)).toHaveLength(1);
+        expect(h.eventsOf(QueueEventType.UnderWarn)).toHaveLength(1);
       });
 
       it('merge: at the bound waiting batches merge; nothing is lost, nothing dropped, order kept', async () => {
@@ -807,10 +859,21 @@ export function describeEngineContract(name: string, setup: EngineSetup): void {
         expect([...byKey.keys()].sort()).toEqual([h.key('a'), h.key('b')]);
         expect(byKey.get(h.key('b'))).toMatchObject({ pending: 2, processing: false, counters: { received: 2 } });
         expect(h.engine.totals()).toMatchObject({ repliesDropped: 0, maxConcurrentBatches: 8 });
+        // Embedded mode has no remote state to lose; distributed answers true while Redis is reachable.
+        expect(h.engine.available?.() ?? true).toBe(true);
       });
     });
 
     describe('shutdown', () => {
+      it('a closed engine refuses new messages with shutting down; closing twice is fine', async () => {
+        const h = await make({ settings: SHORT });
+        await h.send('room', 'before');
+        await h.waitReplies(1);
+        await Promise.all([h.engine.close(), h.engine.close()]);
+        await h.engine.close();
+        expect(await h.send('room', 'after', 'a1')).toMatchObject({ accepted: false, reason: 'shutting down', id: 'a1' });
+      });
+
       it('a draining engine refuses new messages with shutting down', async () => {
         const h = await make({ settings: SHORT });
         await h.engine.drain(5_000);
