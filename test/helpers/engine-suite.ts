@@ -451,6 +451,11 @@ export function describeEngineContract(name: string, setup: EngineSetup): void {
         await h.send('room', 'open');
         expect(await h.engine.stop(h.key('room'))).toEqual({ paused: true, cancelled: false });
         expect((await h.engine.stats(h.key('room')))?.paused).toBe(true);
+        // Both idempotent.
+        expect(await h.engine.stop(h.key('room'))).toEqual({ paused: true, cancelled: false });
+        expect(await h.engine.resume(h.key('room'))).toEqual({ paused: false });
+        expect(await h.engine.resume(h.key('room'))).toEqual({ paused: false });
+        expect((await h.engine.stats(h.key('room')))).toMatchObject({ paused: false, pending: 1 });
         const stopErr = await h.engine.stop(h.key('nobody')).catch((e: unknown) => e);
         expect(stopErr).toBeInstanceOf(UnknownChannelError);
         expect((stopErr as UnknownChannelError).code).toBe(ErrorCode.UnknownChannel);
