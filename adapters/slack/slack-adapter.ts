@@ -2,7 +2,7 @@ import { App, SocketModeReceiver, webApi, type AllMiddlewareArgs, type SlackEven
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../../src/config/schema.js';
-import { AdapterError, LifecycleError } from '../../src/core/errors.js';
+import { AdapterError, ErrorCode, LifecycleError } from '../../src/core/errors.js';
 import type { QueueEvent } from '../../src/core/events.js';
 import type { OutboundMessage } from '../../src/core/model.js';
 import type { AdapterContext, InboundMessage, MessageEditor, PlatformAdapter } from '../adapter.js';
@@ -336,7 +336,7 @@ export class SlackAdapter implements PlatformAdapter {
         this.#receipts?.onAccepted(accepted.id, accepted.typing);
       } else {
         const notice = this.#notices?.notify(msg.channelId, accepted.reason, (text) => this.#postNotice(msg, text));
-        if (accepted.reason !== 'duplicate') log.warn({ id: msg.id, channelId: msg.channelId, reason: accepted.reason, detail: accepted.detail, notice }, 'slack message not accepted');
+        if (accepted.reason !== ErrorCode.Duplicate) log.warn({ id: msg.id, channelId: msg.channelId, reason: accepted.reason, detail: accepted.detail, notice }, 'slack message not accepted');
       }
     } catch (err) {
       log.error({ err: describe(err), id: msg.id }, 'accept failed for a slack message');

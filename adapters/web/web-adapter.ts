@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { AcceptResult, AdapterContext, MessageEditor, PlatformAdapter } from '../adapter.js';
-import { AdapterError, ErrorCode } from '../../src/core/errors.js';
+import { AdapterError, ErrorCode, RefusalWord } from '../../src/core/errors.js';
 import { QueueEventType, type QueueEvent } from '../../src/core/events.js';
 import { parseChannelKey, type OutboundMessage } from '../../src/core/model.js';
 import { silentLogger } from '../../src/logger.js';
@@ -60,14 +60,6 @@ interface ChannelView {
 }
 
 const MAX_VIEWS = 10_000;
-
-const refusalCode: Record<Extract<AcceptResult, { accepted: false }>['reason'], ErrorCode> = {
-  duplicate: ErrorCode.Duplicate,
-  'queue full': ErrorCode.QueueFull,
-  'shutting down': ErrorCode.ShuttingDown,
-  unavailable: ErrorCode.Unavailable,
-  invalid: ErrorCode.InvalidMessage,
-};
 
 /**
  * The browser chat: serves the page at `GET /` and speaks the protocol in ./protocol.ts over
@@ -342,9 +334,9 @@ export class WebAdapter implements PlatformAdapter {
     const extra = file ? { attachments: [{ url: file.dataUrl, name: file.name, type: file.type, size: file.size }] } : {};
     const result = await ctx.accept({ id, platform: this.platform, channelId, userId: channelId, userName, text: frame.text, extra });
     if (!result.accepted) {
-      if (result.reason !== 'duplicate') this.#recentIds.delete(id);
-      const reason = result.detail ? `${result.reason}: ${result.detail}` : result.reason;
-      this.#sendTo(conn, withClientId({ type: 'error', code: refusalCode[result.reason] ?? ErrorCode.BadRequest, reason }, clientId));
+      if (result.reason !== ErrorCode.Duplicate) this.#recentIds.delete(id);
+      const word = RefusalWord[result.reason];
+      this.#sendTo(conn, withClientId({ type: 'error', code: result.reason, reason: result.detail ? `${word}: ${result.detail}` : word }, clientId));
       return;
     }
     const now = Date.now();
