@@ -70,10 +70,7 @@ export async function registerAdmin(app: FastifyInstance, host: AdminHost, optio
   return { metrics };
 }
 
-/**
- * The admin API as a plugin of the gateway's `plugins` list: `createGateway` mounts it first, and an embedder
- * may mount it on any other {@link AdminHost}.
- */
+/** The admin API as a plugin of the gateway's `plugins` list; the gateway mounts it first, on itself as the {@link AdminHost}. */
 export function adminPlugin(options: AdminOptions = {}): (app: FastifyInstance, host: AdminHost) => Promise<void> {
   return async (app, host) => {
     await registerAdmin(app, host, options);
