@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { HoldReason, HoldResult } from '../src/core/engine.js';
+import type { RefusalCode } from '../src/core/errors.js';
 import type { QueueEvent } from '../src/core/events.js';
 import type { OutboundMessage, QueuedMessage } from '../src/core/model.js';
 
@@ -17,7 +18,13 @@ export type AcceptResult =
       /** The channel's `typing` setting: whether to show typing/receipts while the batch is open or in flight. */
       typing: boolean;
     }
-  | { accepted: false; reason: 'duplicate' | 'queue full' | 'shutting down' | 'unavailable' | 'invalid'; id?: string; detail?: string };
+  | {
+      accepted: false;
+      /** Why, as an error code (`BG_ERR_QUEUE_FULL`, `BG_ERR_DUPLICATE`…); see `RefusalCode` in src/core/errors.ts. */
+      reason: RefusalCode;
+      id?: string;
+      detail?: string;
+    };
 
 /** A message as an adapter hands it over; the gateway stamps `queuedAt` when absent. */
 export type InboundMessage = Omit<QueuedMessage, 'queuedAt' | 'extra'> & Partial<Pick<QueuedMessage, 'queuedAt' | 'extra'>>;

@@ -1,18 +1,18 @@
 import type { Logger } from 'pino';
+import { ErrorCode, type RefusalCode } from '../src/core/errors.js';
 import { RecentKeys } from '../src/core/recent-keys.js';
-import type { AcceptResult } from './adapter.js';
 
-/** Why `accept` refused a message. */
-export type RefusalReason = Extract<AcceptResult, { accepted: false }>['reason'];
+/** Why `accept` refused a message: `AcceptResult.reason`. */
+export type RefusalReason = RefusalCode;
 
 /**
  * What the sender reads when their message was not taken: what happened, why, what to do. Duplicates
  * (the message is already queued) and invalid input (nothing the sender can fix by resending) get none.
  */
 const NOTICE_TEXT: Partial<Record<RefusalReason, string>> = {
-  'queue full': "⚠️ Your message was not taken: this channel's queue is full. Please send it again in a moment.",
-  'shutting down': '⚠️ Your message was not taken: the bot is restarting. Please send it again in a minute.',
-  unavailable: '⚠️ Your message was not taken: the bot cannot store messages right now. Please send it again in a moment.',
+  [ErrorCode.QueueFull]: "⚠️ Your message was not taken: this channel's queue is full. Please send it again in a moment.",
+  [ErrorCode.ShuttingDown]: '⚠️ Your message was not taken: the bot is restarting. Please send it again in a minute.',
+  [ErrorCode.Unavailable]: '⚠️ Your message was not taken: the bot cannot store messages right now. Please send it again in a moment.',
 };
 
 /** The notice for a refusal, or undefined when the sender is not told. */

@@ -7,7 +7,7 @@ import { Channel, ChannelRegistry, Priority } from './bus/index.js';
 import type { GatewayConfig } from './config/schema.js';
 import { runCloseSteps, type CloseStep } from './core/close-steps.js';
 import type { Clock, Scheduler } from './core/clock.js';
-import { GatewayError, InvalidMessageError, LifecycleError, asGatewayError } from './core/errors.js';
+import { ErrorCode, GatewayError, InvalidMessageError, LifecycleError, asGatewayError, EngineRefusalCode } from './core/errors.js';
 import { QueueEventType, type QueueEvent } from './core/events.js';
 import type { BatchingEngine, HoldReason, HoldResult } from './core/engine.js';
 import { MessageQueue } from './core/message-queue.js';
@@ -22,7 +22,8 @@ import { FAILED_MARK, STOPPED_MARK } from './stream-delivery.js';
 import type { Processor } from './processors/processor.js';
 import { EmbeddedState } from './state/embedded-state.js';
 import { silentLogger } from './logger.js';
-import { registerAdmin, type AdminOptions } from './admin/server.js';
+import { adminPlugin, type AdminOptions } from './admin/server.js';
+import type { AdminHost, ReplyDroppedEvent } from './admin/host.js';
 import { loadTracing } from './telemetry/hooks.js';
 import type { BatchTracing } from './telemetry/index.js';
 
@@ -43,7 +44,7 @@ export interface GatewayOptions {
   adapters?: PlatformAdapter[];
   clock?: Clock;
   scheduler?: Scheduler;
-  /** Registers more routes on the server before it listens (the admin API plugs in here). */
+  /** Registers more routes on the server before it listens, after the admin API (itself the first plugin). */
   plugins?: Array<(app: FastifyInstance, gateway: Gateway) => void | Promise<void>>;
   /** Tuning of the admin API plugin (event-stream heartbeat and buffer bounds). */
   admin?: AdminOptions;
@@ -69,7 +70,7 @@ type State = 'new' | 'starting' | 'running' | 'closing' | 'closed';
  * The composition root: adapters → MessageQueue → processor → bus `replies` → adapters, with the bus
  * `events` channel feeding logs, adapters' lifecycle views, and (through plugins) metrics and the dashboard.
  */
-export class Gateway {
+export class Gateway implements AdminHost {
   readonly config: GatewayConfig;
   readonly logger: Logger;
   readonly bus = new ChannelRegistry<GatewayChannels>();
@@ -85,9 +86,9 @@ export class Gateway {
   private closePromise: Promise<ShutdownReport> | undefined;
   private replayed = 0;
   /** Called with every message `accept` took into a channel (the admin metrics count them). */
-  private readonly acceptedListeners: Array<(msg: InboundMessage) => void> = [];
+  private readonly acceptedListeners = new Set<(msg: InboundMessage) => void>();
   /** Called with every reply the reply router dropped because its batch was cancelled (the admin metrics count them). */
-  private readonly replyDroppedListeners: Array<(event: Extract<QueueEvent, { type: 'reply.dropped' }>) => void> = [];
+  private readonly replyDroppedListeners = new Set<(event: ReplyDroppedEvent) => void>();
   private address = '';
   /** Set in distributed mode. */
   private cluster: GatewayCluster | undefined;
@@ -224,9 +225,8 @@ export class Gateway {
     }
 
     this.registerHealth();
-    await registerAdmin(this.http, this, this.options.admin);
     for (const adapter of this.adapters) await adapter.routes?.(this.http);
-    for (const plugin of this.options.plugins ?? []) await plugin(this.http, this);
+    for (const plugin of [adminPlugin(this.options.admin), ...(this.options.plugins ?? [])]) await plugin(this.http, this);
 
     if (this.durable !== undefined) {
       // Recovered batches are queued ahead of any new message; they run once the adapters are connected.
@@ -337,16 +337,17 @@ export class Gateway {
    * per message rather than an async function awaiting the queue: this runs for every message of every adapter.
    */
   accept(msg: InboundMessage): Promise<AcceptResult> {
-    if (this.isShuttingDown) return Promise.resolve({ accepted: false, reason: 'shutting down', id: msg?.id });
-    let enqueued: Promise<AcceptResult>;
+    if (this.isShuttingDown) return Promise.resolve({ accepted: false, reason: ErrorCode.ShuttingDown, id: msg?.id });
+    let enqueued: ReturnType<BatchingEngine['enqueue']>;
     try {
       enqueued = this.queue.enqueue(msg);
     } catch (err) {
       return Promise.resolve(this.refusal(err, msg));
     }
     return enqueued.then(
-      (result) => {
-        if (result.accepted) for (const listener of this.acceptedListeners) listener(msg);
+      (result): AcceptResult => {
+        if (!result.accepted) return { ...result, reason: EngineRefusalCode[result.reason] };
+        for (const listener of this.acceptedListeners) listener(msg);
         return result;
       },
       (err: unknown) => this.refusal(err, msg),
@@ -366,28 +367,22 @@ export class Gateway {
    * hears back. Returns what removes it. A listener must not throw.
    */
   onAccepted(listener: (msg: InboundMessage) => void): () => void {
-    this.acceptedListeners.push(listener);
-    return () => {
-      const at = this.acceptedListeners.indexOf(listener);
-      if (at !== -1) this.acceptedListeners.splice(at, 1);
-    };
+    this.acceptedListeners.add(listener);
+    return () => this.acceptedListeners.delete(listener);
   }
 
   /** Calls `listener` with every reply dropped on its way to an adapter because its batch was cancelled. Returns what removes it. */
-  onReplyDropped(listener: (event: Extract<QueueEvent, { type: 'reply.dropped' }>) => void): () => void {
-    this.replyDroppedListeners.push(listener);
-    return () => {
-      const at = this.replyDroppedListeners.indexOf(listener);
-      if (at !== -1) this.replyDroppedListeners.splice(at, 1);
-    };
+  onReplyDropped(listener: (event: ReplyDroppedEvent) => void): () => void {
+    this.replyDroppedListeners.add(listener);
+    return () => this.replyDroppedListeners.delete(listener);
   }
 
   /** What `accept` answers when the queue threw: bad input, or a failure it logs. */
   private refusal(err: unknown, msg: InboundMessage): AcceptResult {
-    if (err instanceof InvalidMessageError) return { accepted: false, reason: 'invalid', id: msg?.id, detail: err.message };
+    if (err instanceof InvalidMessageError) return { accepted: false, reason: ErrorCode.InvalidMessage, id: msg?.id, detail: err.message };
     const coded = asGatewayError(err);
     this.logger.error({ err: coded, platform: msg?.platform }, 'accept failed');
-    return { accepted: false, reason: 'invalid', id: msg?.id, detail: coded.message };
+    return { accepted: false, reason: ErrorCode.InvalidMessage, id: msg?.id, detail: coded.message };
   }
 
   /**

@@ -2,6 +2,8 @@ import { parse as parseQuery } from 'node:querystring';
 import { ReceiverMultipleAckError, verifySlackRequest, type App, type Receiver, type ReceiverEvent } from '@slack/bolt';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { ErrorCode, GatewayError, asGatewayError } from '../../src/core/errors.js';
+import { emptyErrorBody, httpErrorHandler, sendError } from '../../src/http/error-reply.js';
 import { silentLogger } from '../../src/logger.js';
 
 /** Options of {@link FastifyReceiver}. */
@@ -60,6 +62,8 @@ export class FastifyReceiver implements Receiver {
     void server.register(async (scope) => {
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+      // Slack reads only the status, as Bolt's own receiver answers it.
+      scope.setErrorHandler(httpErrorHandler({ logger: () => this.logger, failure: 'slack request failed', body: emptyErrorBody }));
       scope.post(this.path, (req, reply) => this.#handle(req, reply));
     });
   }
@@ -79,7 +83,7 @@ export class FastifyReceiver implements Receiver {
 
   async #handle(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const app = this.#app;
-    if (!this.#receiving || !app) return reply.code(503).send();
+    if (!this.#receiving || !app) return sendError(reply, new GatewayError(ErrorCode.NotReady, 'slack adapter is not receiving'), emptyErrorBody);
 
     const raw = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : typeof req.body === 'string' ? req.body : '';
     const signature = req.headers['x-slack-signature'];
@@ -93,7 +97,7 @@ export class FastifyReceiver implements Receiver {
       });
     } catch (err) {
       this.logger.warn({ err: (err as Error).message, ip: req.ip }, 'slack request failed verification');
-      return reply.code(401).send();
+      return sendError(reply, new GatewayError(ErrorCode.BadSignature, 'slack request failed verification'), emptyErrorBody);
     }
 
     let body: Record<string, unknown>;
@@ -101,7 +105,7 @@ export class FastifyReceiver implements Receiver {
       body = parseBody(raw, req.headers['content-type']);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'malformed slack request body');
-      return reply.code(400).send();
+      return sendError(reply, new GatewayError(ErrorCode.BadRequest, 'malformed slack request body'), emptyErrorBody);
     }
     if (body.ssl_check === '1') return reply.code(200).send();
     if (body.type === 'url_verification') return reply.code(200).send({ challenge: body.challenge });
@@ -145,7 +149,7 @@ export class FastifyReceiver implements Receiver {
     }
     if (outcome.kind === 'error') {
       this.logger.error({ err: outcome.err }, 'bolt failed to process a slack event before acking it');
-      return reply.code(500).send();
+      return sendError(reply, asGatewayError(outcome.err), emptyErrorBody);
     }
     this.logger.warn({ type: body.type }, 'slack request was not acknowledged within 3 s');
     return reply.code(404).send();

@@ -2,7 +2,7 @@ import { App, SocketModeReceiver, webApi, type AllMiddlewareArgs, type SlackEven
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../../src/config/schema.js';
-import { AdapterError, LifecycleError } from '../../src/core/errors.js';
+import { AdapterError, ErrorCode, LifecycleError } from '../../src/core/errors.js';
 import type { QueueEvent } from '../../src/core/events.js';
 import type { OutboundMessage } from '../../src/core/model.js';
 import type { AdapterContext, InboundMessage, MessageEditor, PlatformAdapter } from '../adapter.js';
@@ -11,7 +11,7 @@ import { FastifyReceiver } from './fastify-receiver.js';
 import { normalizeSlackEvent, parseSlackChannelId, type SlackMessageEvent } from './normalize.js';
 import { callHonouringRateLimit, platformErrorOf } from './rate-limited-call.js';
 import { SlackReceipts } from './receipts.js';
-import { RecentKeys } from './recent-keys.js';
+import { RecentKeys } from '../../src/core/recent-keys.js';
 import { toSlackLogger } from './slack-logger.js';
 import { SLACK_TEXT_LIMIT, splitText } from './split-text.js';
 import { SLACK_LISTENER_EVENTS, type SlackListenerEvent, type SlackMethod } from './requirements.js';
@@ -52,7 +52,11 @@ type MessageArgs = (SlackEventMiddlewareArgs<'message'> | SlackEventMiddlewareAr
 export class SlackAdapter implements PlatformAdapter {
   readonly platform = 'slack';
   readonly #opts: SlackAdapterOptions;
-  readonly #recent = new RecentKeys();
+  /**
+   * Slack redelivers an event up to three times (at once, after ~1 min, after ~5 min): keys outlive the
+   * last retry, and the size cap bounds memory under a flood.
+   */
+  readonly #recent = new RecentKeys(50_000, 10 * 60_000);
   readonly #closing = new AbortController();
   #receiver: FastifyReceiver | SocketModeReceiver | undefined;
   #app: App | undefined;
@@ -308,7 +312,7 @@ export class SlackAdapter implements PlatformAdapter {
     const msg = result.message;
     const keys = [`msg:${msg.id}`];
     if (typeof eventId === 'string') keys.push(`event:${eventId}`);
-    if (!this.#recent.addIfNew(...keys)) {
+    if (!this.#recent.addAllIfNew(keys)) {
       log.debug({ id: msg.id, eventId, retryNum: args.context.retryNum, type: event.type }, 'slack redelivery dropped');
       return;
     }
@@ -332,7 +336,7 @@ export class SlackAdapter implements PlatformAdapter {
         this.#receipts?.onAccepted(accepted.id, accepted.typing);
       } else {
         const notice = this.#notices?.notify(msg.channelId, accepted.reason, (text) => this.#postNotice(msg, text));
-        if (accepted.reason !== 'duplicate') log.warn({ id: msg.id, channelId: msg.channelId, reason: accepted.reason, detail: accepted.detail, notice }, 'slack message not accepted');
+        if (accepted.reason !== ErrorCode.Duplicate) log.warn({ id: msg.id, channelId: msg.channelId, reason: accepted.reason, detail: accepted.detail, notice }, 'slack message not accepted');
       }
     } catch (err) {
       log.error({ err: describe(err), id: msg.id }, 'accept failed for a slack message');

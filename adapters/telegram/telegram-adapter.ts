@@ -81,7 +81,7 @@ export class TelegramAdapter implements PlatformAdapter {
 
   routes(app: FastifyInstance): void {
     if (this.#options.mode !== 'webhook') return;
-    registerWebhookRoute(app, { secret: this.#options.webhookSecret, onUpdate: (update) => this.#onUpdate(update), ready: () => this.ready() });
+    registerWebhookRoute(app, { secret: this.#options.webhookSecret, onUpdate: (update) => this.#onUpdate(update), ready: () => this.ready(), logger: () => this.#log ?? undefined });
   }
 
   async start(ctx: AdapterContext): Promise<void> {

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { AcceptResult, AdapterContext, MessageEditor, PlatformAdapter } from '../adapter.js';
-import { AdapterError, ErrorCode } from '../../src/core/errors.js';
+import { AdapterError, ErrorCode, RefusalWord } from '../../src/core/errors.js';
 import { QueueEventType, type QueueEvent } from '../../src/core/events.js';
 import { parseChannelKey, type OutboundMessage } from '../../src/core/model.js';
 import { silentLogger } from '../../src/logger.js';
@@ -19,7 +19,7 @@ import {
   type MessageFrame,
   type ServerFrame,
 } from './protocol.js';
-import { RecentIds } from './recent-ids.js';
+import { RecentKeys } from '../../src/core/recent-keys.js';
 import { ReplyBuffer } from './reply-buffer.js';
 import { PUBLIC_DIR, registerStaticAssets } from './static-assets.js';
 
@@ -61,14 +61,6 @@ interface ChannelView {
 
 const MAX_VIEWS = 10_000;
 
-const refusalCode: Record<Extract<AcceptResult, { accepted: false }>['reason'], ErrorCode> = {
-  duplicate: ErrorCode.Duplicate,
-  'queue full': ErrorCode.QueueFull,
-  'shutting down': ErrorCode.ShuttingDown,
-  unavailable: ErrorCode.Unavailable,
-  invalid: ErrorCode.InvalidMessage,
-};
-
 /**
  * The browser chat: serves the page at `GET /` and speaks the protocol in ./protocol.ts over
  * `GET /chat/ws`. Each browser is one channel `web:<id>`; every tab of a channel gets its replies, and
@@ -86,7 +78,8 @@ export class WebAdapter implements PlatformAdapter {
   readonly #byChannel = new Map<string, Set<Connection>>();
   readonly #views = new Map<string, ChannelView>();
   readonly #replies: ReplyBuffer<ReplyFrame>;
-  readonly #recentIds = new RecentIds();
+  /** Ids seen lately: a page that resends after a reconnect (it cannot know whether the first copy arrived) must not batch a message twice. */
+  readonly #recentIds = new RecentKeys(10_000);
 
   constructor(options: WebAdapterOptions) {
     this.#options = {
@@ -332,7 +325,7 @@ export class WebAdapter implements PlatformAdapter {
     }
     const userName = frame.userName?.trim() || 'You';
     const id = messageIdOf(channelId, clientId);
-    if (!this.#recentIds.add(id)) {
+    if (!this.#recentIds.addIfNew(id)) {
       this.#sendTo(conn, withClientId({ type: 'error', code: ErrorCode.Duplicate, reason: 'duplicate: this message was already received' }, clientId));
       return;
     }
@@ -341,9 +334,9 @@ export class WebAdapter implements PlatformAdapter {
     const extra = file ? { attachments: [{ url: file.dataUrl, name: file.name, type: file.type, size: file.size }] } : {};
     const result = await ctx.accept({ id, platform: this.platform, channelId, userId: channelId, userName, text: frame.text, extra });
     if (!result.accepted) {
-      if (result.reason !== 'duplicate') this.#recentIds.delete(id);
-      const reason = result.detail ? `${result.reason}: ${result.detail}` : result.reason;
-      this.#sendTo(conn, withClientId({ type: 'error', code: refusalCode[result.reason] ?? ErrorCode.BadRequest, reason }, clientId));
+      if (result.reason !== ErrorCode.Duplicate) this.#recentIds.delete(id);
+      const word = RefusalWord[result.reason];
+      this.#sendTo(conn, withClientId({ type: 'error', code: result.reason, reason: result.detail ? `${word}: ${result.detail}` : word }, clientId));
       return;
     }
     const now = Date.now();

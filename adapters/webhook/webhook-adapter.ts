@@ -1,21 +1,13 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AcceptResult, AdapterContext, PlatformAdapter, SendOptions } from '../adapter.js';
-import {
-  AdapterError,
-  asGatewayError,
-  ErrorCode,
-  GatewayError,
-  InvalidMessageError,
-  LifecycleError,
-  ShuttingDownError,
-  ValidationError,
-} from '../../src/core/errors.js';
+import { AdapterError, asGatewayError, ErrorCode, GatewayError, InvalidMessageError, LifecycleError, refusalError, RefusalWord, ShuttingDownError } from '../../src/core/errors.js';
 import type { OutboundMessage } from '../../src/core/model.js';
+import { httpErrorHandler, sendError } from '../../src/http/error-reply.js';
 import { SIGNATURE_HEADER, SignatureReplayGuard, TIMESTAMP_HEADER, verifySignature } from '../../src/delivery/signature.js';
-import { RecentIds } from './dedupe.js';
+import { RecentKeys } from '../../src/core/recent-keys.js';
 import { isHttpUrl, parseInbound } from './inbound-schema.js';
 import { ReplySender, type ReplyStats } from './reply-sender.js';
 
@@ -63,7 +55,8 @@ export class WebhookAdapter implements PlatformAdapter {
   private readonly secret: string;
   private readonly replyUrl: string;
   private readonly bodyLimitBytes: number;
-  private readonly recent: RecentIds;
+  /** Ids the sender chose, seen in the last `dedupeTtlMs` (check and record in one synchronous step). */
+  private readonly recent: RecentKeys;
   /** Signatures of bodies without an `id`: a repeat within the tolerance is a replay. */
   private readonly replays: SignatureReplayGuard;
   private ctx: AdapterContext | undefined;
@@ -76,7 +69,7 @@ export class WebhookAdapter implements PlatformAdapter {
     this.secret = options.secret ?? '';
     this.replyUrl = options.replyUrl ?? '';
     this.bodyLimitBytes = options.bodyLimitBytes ?? 262_144;
-    this.recent = new RecentIds(options.dedupeTtlMs ?? 600_000, options.maxRememberedIds ?? 100_000, options.now);
+    this.recent = new RecentKeys(options.maxRememberedIds ?? 100_000, options.dedupeTtlMs ?? 600_000, options.now);
     this.replays = new SignatureReplayGuard(options.maxRememberedIds ?? 100_000, options.now);
   }
 
@@ -95,7 +88,9 @@ export class WebhookAdapter implements PlatformAdapter {
       // The same parser under the usual type too: fastify caches a parser found by type, but looks the
       // catch-all up again (parsing the header) on every request (~2 µs, profiled).
       scope.addContentTypeParser('application/json', asBytes, keepBytes);
-      scope.setErrorHandler((err: FastifyError, _req, reply) => this.sendFastifyError(err, reply));
+      scope.setErrorHandler(
+        httpErrorHandler({ logger: () => this.logger, failure: 'webhook request failed', payloadTooLarge: `body is larger than ${this.bodyLimitBytes} bytes (http.bodyLimitBytes)` }),
+      );
       scope.post(ROUTE, { bodyLimit: this.bodyLimitBytes }, (req, reply) => this.handle(req, reply));
     });
   }
@@ -192,15 +187,15 @@ export class WebhookAdapter implements PlatformAdapter {
       );
     }
     const turnedAway = () => {
-      if (body.id !== undefined) this.recent.release(body.id);
+      if (body.id !== undefined) this.recent.delete(body.id);
       if (replayKey !== undefined) this.replays.release(replayKey);
     };
 
     const id = body.id ?? randomUUID();
     // Generated ids are unique by construction; only ids the sender chose can repeat.
-    if (body.id !== undefined && !this.recent.claim(body.id)) {
+    if (body.id !== undefined && !this.recent.addIfNew(body.id)) {
       this.duplicates++;
-      return reply.code(200).send({ accepted: false, reason: 'duplicate', id });
+      return reply.code(200).send({ accepted: false, reason: RefusalWord[ErrorCode.Duplicate], id });
     }
 
     let result: AcceptResult;
@@ -219,52 +214,15 @@ export class WebhookAdapter implements PlatformAdapter {
       throw asGatewayError(err);
     }
     if (result.accepted) return reply.code(202).send({ accepted: true, channelKey: result.channelKey, id: result.id });
-    if (result.reason === 'duplicate') {
+    if (result.reason === ErrorCode.Duplicate) {
       this.duplicates++;
-      return reply.code(200).send({ accepted: false, reason: 'duplicate', id: result.id ?? id });
+      return reply.code(200).send({ accepted: false, reason: RefusalWord[ErrorCode.Duplicate], id: result.id ?? id });
     }
     // Turned away, not taken: the sender may retry the same request later.
     turnedAway();
-    if (result.reason === 'unavailable') reply.header('retry-after', '1');
-    return sendError(reply, rejection(result.reason, result.detail));
+    if (result.reason === ErrorCode.Unavailable) reply.header('retry-after', '1');
+    return sendError(reply, refusalError(result.reason, result.detail));
   }
-
-  private sendFastifyError(err: FastifyError, reply: FastifyReply): FastifyReply {
-    if (err instanceof GatewayError) {
-      if (err.statusCode >= 500) this.logger?.error({ err }, 'webhook request failed');
-      return sendError(reply, err);
-    }
-    const status = err.statusCode ?? 500;
-    if (status === 413) {
-      return sendError(reply, new GatewayError(ErrorCode.PayloadTooLarge, `body is larger than ${this.bodyLimitBytes} bytes (http.bodyLimitBytes)`));
-    }
-    if (status >= 400 && status < 500) return sendError(reply, new GatewayError(ErrorCode.BadRequest, err.message));
-    this.logger?.error({ err }, 'webhook request failed');
-    return sendError(reply, asGatewayError(err));
-  }
-}
-
-function rejection(reason: Extract<AcceptResult, { accepted: false }>['reason'], detail?: string): GatewayError {
-  const suffix = detail ? `: ${detail}` : '';
-  switch (reason) {
-    case 'queue full':
-      return new GatewayError(ErrorCode.QueueFull, `queue full${suffix}`, { details: { reason } });
-    case 'shutting down':
-      return new GatewayError(ErrorCode.ShuttingDown, `the gateway is shutting down and accepts no new messages${suffix}`, { details: { reason } });
-    case 'unavailable':
-      return new GatewayError(ErrorCode.Unavailable, `the gateway cannot persist messages right now (Redis unreachable); retry later${suffix}`, { details: { reason } });
-    case 'invalid':
-      return new InvalidMessageError([{ path: '', message: detail ?? 'message rejected as invalid' }]);
-    default:
-      return new GatewayError(ErrorCode.Internal, `message not accepted: ${String(reason)}${suffix}`);
-  }
-}
-
-/** Every error answer has one shape: `{ error: { code, message, issues?, ...details } }` (as the admin API's). */
-function sendError(reply: FastifyReply, err: GatewayError): FastifyReply {
-  const error: Record<string, unknown> = { ...err.details, code: err.code, message: err.message };
-  if (err instanceof ValidationError) error['issues'] = err.issues;
-  return reply.code(err.statusCode).send({ error });
 }
 
 /** Builds the webhook adapter from its config section and `http.bodyLimitBytes`. */

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Priority } from '../bus/index.js';
-import type { Gateway } from '../gateway.js';
+import type { AdminHost } from './host.js';
 
 export interface EventStreamOptions {
   /** Comment line sent this often so proxies and clients see a live connection. @defaultValue 15000 */
@@ -25,7 +25,7 @@ export interface EventStreamStats {
  * the write is synchronous, so what piles up for a slow client is the socket's buffer, and a client whose
  * buffer passes the bound is disconnected rather than allowed to grow the gateway's memory.
  */
-export function registerEventStream(app: FastifyInstance, gateway: Gateway, logger: Logger, options: EventStreamOptions = {}): EventStreamStats {
+export function registerEventStream(app: FastifyInstance, host: AdminHost, logger: Logger, options: EventStreamOptions = {}): EventStreamStats {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const maxBufferBytes = options.maxBufferBytes ?? 1_048_576;
   const queueSize = options.queueSize ?? 1_000;
@@ -51,7 +51,7 @@ export function registerEventStream(app: FastifyInstance, gateway: Gateway, logg
       if (done.signal.aborted) return;
       done.abort();
       clearInterval(heartbeat);
-      gateway.signal.removeEventListener('abort', onShutdown);
+      host.signal.removeEventListener('abort', onShutdown);
       stats.clients--;
     };
     const write = (chunk: string): void => {
@@ -71,11 +71,11 @@ export function registerEventStream(app: FastifyInstance, gateway: Gateway, logg
     };
 
     res.on('close', finish);
-    gateway.signal.addEventListener('abort', onShutdown, { once: true });
+    host.signal.addEventListener('abort', onShutdown, { once: true });
     const heartbeat = setInterval(() => write(': heartbeat\n\n'), heartbeatMs);
     heartbeat.unref();
     write(`retry: 2000\n: connected to batchgate events\n\n`);
-    gateway.bus.get('events').newConsumer(
+    host.bus.get('events').newConsumer(
       (event) => write(`id: ${++eventId}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`),
       { name: `sse#${client}`, filters: { platform: '*' }, priority: Priority.OPTIONAL, signal: done.signal, queueSize, writeTimeoutMs: 0 },
     );

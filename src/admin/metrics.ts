@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { QueueEventType, type QueueEvent } from '../core/events.js';
-import type { Gateway } from '../gateway.js';
+import type { AdminHost } from './host.js';
 import { BucketHistogram, type HistogramSeries } from './bucket-histogram.js';
 import { LabelTally } from './label-tally.js';
 
@@ -57,9 +57,9 @@ export class AdminMetrics {
   /** Replies a distributed gateway itself dropped (its reply router, for a cancelled batch); embedded mode counts them in `runs`. */
   private readonly gatewayRepliesDropped: Counter<'reason'> | null;
 
-  constructor(private readonly gateway: Gateway) {
+  constructor(private readonly host: AdminHost) {
     const registers = [this.registry];
-    const distributed = gateway.config.redis.url !== '';
+    const distributed = host.config.redis.url !== '';
     collectDefaultMetrics({ register: this.registry });
     const received = this.received;
     new Counter({
@@ -167,14 +167,14 @@ export class AdminMetrics {
    * value: aggregate them with `max`), and the slot gauges are the workers'.
    */
   private registerScrapeTimeSeries(registers: Registry[], distributed: boolean): void {
-    const gateway = this.gateway;
-    const ratio = gateway.config.batching.queueWarnRatio;
+    const host = this.host;
+    const ratio = host.config.batching.queueWarnRatio;
     // One list() per scrape serves the three channel gauges (it is O(channels)).
     let snapshot: Promise<{ pending: number; queued: number; inFlight: number; overWarn: number; active: number }> | null = null;
     const channels = () => {
       // `await` rather than `.then`: the queue's read methods may answer synchronously.
       snapshot ??= (async () => {
-        const list = await gateway.queue.list();
+        const list = await host.queue.list();
         setImmediate(() => (snapshot = null));
         let pending = 0;
         let queued = 0;
@@ -229,20 +229,20 @@ export class AdminMetrics {
       },
     });
     if (!distributed) {
-      slotGauges(registers, () => gateway.queue.totals());
+      slotGauges(registers, () => host.queue.totals());
       new Gauge({
         name: 'batchgate_waiting_for_slot',
         help: 'Channels with a sealed batch waiting for a free slot under maxConcurrentBatches.',
         registers,
         collect() {
-          this.set(gateway.queue.totals().waitingForSlot);
+          this.set(host.queue.totals().waitingForSlot);
         },
       });
     }
     // The reply router keeps its own monotonic tallies; the counters follow them by delta at each scrape.
     const seen = new Map<string, number>();
     const follow = (counter: Counter<'platform'>, field: 'sent' | 'failed') => () => {
-      for (const [platform, stats] of Object.entries(gateway.replyStats())) {
+      for (const [platform, stats] of Object.entries(host.replyStats())) {
         const id = `${field}:${platform}`;
         const delta = stats[field] - (seen.get(id) ?? 0);
         seen.set(id, stats[field]);

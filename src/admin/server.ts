@@ -1,11 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode, GatewayError } from '../core/errors.js';
-import type { Gateway } from '../gateway.js';
+import { httpErrorHandler } from '../http/error-reply.js';
+import type { AdminHost } from './host.js';
 import { createAdminAuth } from './auth.js';
 import { loadDashboard } from './dashboard.js';
 import { registerEventStream, type EventStreamOptions } from './events-stream.js';
-import { adminErrorHandler } from './http-errors.js';
 import { AdminMetrics } from './metrics.js';
 import { registerChannelRoutes } from './routes/channels.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
@@ -24,50 +24,57 @@ export interface AdminHandle {
 }
 
 /**
- * Registers the admin surface on the gateway's one server (docs/admin-api.md): `/api/v1/*`, `/metrics`,
+ * Registers the admin surface on the host's one server (docs/admin-api.md): `/api/v1/*`, `/metrics`,
  * `/dashboard` behind one auth hook, in a scope of their own so the hook and error shape never touch the
- * adapters' routes. Call after `gateway.queue` exists and before the adapters start.
+ * adapters' routes. Call after `host.queue` exists and before the adapters start.
  */
-export async function registerAdmin(app: FastifyInstance, gateway: Gateway, options: AdminOptions = {}): Promise<AdminHandle> {
-  const logger = gateway.logger.child({ component: 'admin' });
-  const token = gateway.config.admin.token;
+export async function registerAdmin(app: FastifyInstance, host: AdminHost, options: AdminOptions = {}): Promise<AdminHandle> {
+  const logger = host.logger.child({ component: 'admin' });
+  const token = host.config.admin.token;
   if (!token) {
     logger.warn('admin.token is empty: the admin API, dashboard and metrics answer loopback clients only; set admin.token (or BATCHGATE_ADMIN_TOKEN) for remote access');
   }
 
-  const metrics = new AdminMetrics(gateway);
-  const unsubscribe = gateway.queue.on((event) => metrics.observe(event));
-  gateway.signal.addEventListener('abort', unsubscribe, { once: true });
+  const metrics = new AdminMetrics(host);
+  const unsubscribe = host.queue.on((event) => metrics.observe(event));
+  host.signal.addEventListener('abort', unsubscribe, { once: true });
   // Every adapter's message comes in through the gateway's `accept`: count the ones it took into a channel.
-  const stopCounting = gateway.onAccepted((msg) => metrics.countReceived(msg.platform));
-  gateway.signal.addEventListener('abort', stopCounting, { once: true });
-  const stopDropped = gateway.onReplyDropped((event) => metrics.observe(event));
-  gateway.signal.addEventListener('abort', stopDropped, { once: true });
+  const stopCounting = host.onAccepted((msg) => metrics.countReceived(msg.platform));
+  host.signal.addEventListener('abort', stopCounting, { once: true });
+  const stopDropped = host.onReplyDropped((event) => metrics.observe(event));
+  host.signal.addEventListener('abort', stopDropped, { once: true });
 
   const dashboard = await loadDashboard();
   await app.register(async (scope) => {
-    scope.setErrorHandler(adminErrorHandler(logger));
+    scope.setErrorHandler(httpErrorHandler({ logger: () => logger, failure: 'admin request failed' }));
     acceptEmptyJsonBodies(scope);
     scope.addHook(
       'onRequest',
       createAdminAuth({
         token,
-        allowedHosts: gateway.config.http.allowedHosts,
+        allowedHosts: host.config.http.allowedHosts,
         // A browser cannot send a bearer header when it opens /dashboard: it gets the page (which holds no
         // data) with status 401, and the page asks for the token and sends it on every API call.
         onUnauthorized: (request, reply) => (request.url.split('?')[0] === '/dashboard' ? dashboard.page(request, reply, 401) : undefined),
       }),
     );
-    registerChannelRoutes(scope, gateway, (platform) => metrics.countReceived(platform));
-    registerSettingsRoutes(scope, gateway);
-    const stream = registerEventStream(scope, gateway, logger, options.events);
-    registerStatsRoute(scope, gateway, metrics, stream);
-    registerDeadLetterRoute(scope, gateway);
+    registerChannelRoutes(scope, host, (platform) => metrics.countReceived(platform));
+    registerSettingsRoutes(scope, host);
+    const stream = registerEventStream(scope, host, logger, options.events);
+    registerStatsRoute(scope, host, metrics, stream);
+    registerDeadLetterRoute(scope, host);
     registerMetricsRoute(scope, metrics);
     scope.get('/dashboard', (request, reply) => dashboard.page(request, reply));
   });
   await app.register(async (scope) => dashboard.registerAssets(scope));
   return { metrics };
+}
+
+/** The admin API as a plugin of the gateway's `plugins` list; the gateway mounts it first, on itself as the {@link AdminHost}. */
+export function adminPlugin(options: AdminOptions = {}): (app: FastifyInstance, host: AdminHost) => Promise<void> {
+  return async (app, host) => {
+    await registerAdmin(app, host, options);
+  };
 }
 
 /**

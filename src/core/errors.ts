@@ -18,6 +18,8 @@ export const ErrorCode = {
   ShuttingDown: 'BG_ERR_SHUTTING_DOWN',
   /** Distributed mode: Redis is unreachable, so nothing can be persisted; retry later. */
   Unavailable: 'BG_ERR_UNAVAILABLE',
+  /** A platform's inbound route while its adapter is starting or closing; the platform retries later. */
+  NotReady: 'BG_ERR_NOT_READY',
   Lifecycle: 'BG_ERR_LIFECYCLE',
   ProcessorLoad: 'BG_ERR_PROCESSOR_LOAD',
   Processor: 'BG_ERR_PROCESSOR',
@@ -46,6 +48,7 @@ export const ErrorStatus: Record<ErrorCode, number> = {
   BG_ERR_PAYLOAD_TOO_LARGE: 413,
   BG_ERR_SHUTTING_DOWN: 503,
   BG_ERR_UNAVAILABLE: 503,
+  BG_ERR_NOT_READY: 503,
   BG_ERR_LIFECYCLE: 500,
   BG_ERR_PROCESSOR_LOAD: 500,
   BG_ERR_PROCESSOR: 502,
@@ -54,6 +57,43 @@ export const ErrorStatus: Record<ErrorCode, number> = {
   BG_ERR_ADAPTER: 502,
   BG_ERR_UPSTREAM: 502,
   BG_ERR_INTERNAL: 500,
+};
+
+/** The codes `accept` turns a message away with (`AcceptResult.reason`): one vocabulary for every adapter. */
+export type RefusalCode =
+  | typeof ErrorCode.Duplicate
+  | typeof ErrorCode.QueueFull
+  | typeof ErrorCode.ShuttingDown
+  | typeof ErrorCode.Unavailable
+  | typeof ErrorCode.InvalidMessage;
+
+/**
+ * How each refusal is worded where a client reads it: the webhook's `reason` field and the web chat's error
+ * frame. These words are part of those payloads (docs/webhook.md, docs/web-chat.md).
+ */
+export const RefusalWord: Record<RefusalCode, string> = {
+  BG_ERR_DUPLICATE: 'duplicate',
+  BG_ERR_QUEUE_FULL: 'queue full',
+  BG_ERR_SHUTTING_DOWN: 'shutting down',
+  BG_ERR_UNAVAILABLE: 'unavailable',
+  BG_ERR_INVALID_MESSAGE: 'invalid',
+};
+
+/** The engine's refusals (`EnqueueResult.reason`) as codes: how the gateway's `accept` answers them to adapters. */
+export const EngineRefusalCode: Record<'duplicate' | 'queue full' | 'shutting down' | 'unavailable', RefusalCode> = {
+  duplicate: ErrorCode.Duplicate,
+  'queue full': ErrorCode.QueueFull,
+  'shutting down': ErrorCode.ShuttingDown,
+  unavailable: ErrorCode.Unavailable,
+};
+
+/** What each refusal tells an HTTP client, before the refusal's detail. */
+const RefusalMessage: Record<RefusalCode, string> = {
+  BG_ERR_DUPLICATE: 'duplicate',
+  BG_ERR_QUEUE_FULL: 'queue full',
+  BG_ERR_SHUTTING_DOWN: 'the gateway is shutting down and accepts no new messages',
+  BG_ERR_UNAVAILABLE: 'the gateway cannot persist messages right now (Redis unreachable); retry later',
+  BG_ERR_INVALID_MESSAGE: 'message rejected as invalid',
 };
 
 /** A problem with one field of an input, as reported to the caller. */
@@ -160,6 +200,16 @@ export class AdapterError extends GatewayError {
   constructor(readonly platform: string, message: string, cause?: unknown) {
     super(ErrorCode.Adapter, `${platform} adapter: ${message}`, { cause, details: { platform } });
   }
+}
+
+/**
+ * The coded error for a refusal `accept` answered, carrying its word in `details.reason`; an invalid message
+ * becomes an {@link InvalidMessageError} whose one issue is the detail.
+ */
+export function refusalError(code: RefusalCode, detail?: string): GatewayError {
+  if (code === ErrorCode.InvalidMessage) return new InvalidMessageError([{ path: '', message: detail ?? RefusalMessage[code] }]);
+  const suffix = detail ? `: ${detail}` : '';
+  return new GatewayError(code, `${RefusalMessage[code]}${suffix}`, { details: { reason: RefusalWord[code] } });
 }
 
 /** Wraps anything thrown so handlers always see a coded error. */

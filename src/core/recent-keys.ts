@@ -54,6 +54,19 @@ export class RecentKeys {
     return true;
   }
 
+  /**
+   * Records every key; true when none of them was remembered. For a platform that names one delivery
+   * several ways (Slack: the event id and the message id), so a redelivery under either is caught.
+   */
+  addAllIfNew(keys: readonly string[]): boolean {
+    const now = this.now();
+    this.expire(now);
+    let fresh = true;
+    for (const key of keys) if (this.seen.has(key)) fresh = false;
+    for (const key of keys) this.push(key, now);
+    return fresh;
+  }
+
   /** Forgets `key` (its ring slot goes stale and is skipped when it reaches the head). */
   delete(key: string): void {
     this.seen.delete(key);

@@ -4,7 +4,7 @@ import type { ChannelStats } from '../../core/batch-store.js';
 import { ErrorCode, GatewayError, ShuttingDownError, UnknownChannelError } from '../../core/errors.js';
 import type { BatchingEngine } from '../../core/engine.js';
 import { parseChannelKey } from '../../core/model.js';
-import type { Gateway } from '../../gateway.js';
+import type { AdminHost } from '../host.js';
 import { channelKeyParams, injectBody, listQuery } from '../schemas.js';
 import { defineRoute } from '../validated-route.js';
 
@@ -20,10 +20,10 @@ function busyness(s: ChannelStats): number {
 }
 
 /** `/api/v1/channels…`: read a channel's queue and steer it (docs/admin-api.md). */
-export function registerChannelRoutes(app: FastifyInstance, gateway: Gateway, onInjected: (platform: string) => void): void {
-  const { queue } = gateway;
+export function registerChannelRoutes(app: FastifyInstance, host: AdminHost, onInjected: (platform: string) => void): void {
+  const { queue } = host;
   const refuseWhileClosing = () => {
-    if (gateway.isShuttingDown) throw new ShuttingDownError();
+    if (host.isShuttingDown) throw new ShuttingDownError();
   };
 
   defineRoute(app, 'GET', '/api/v1/channels', { querystring: listQuery }, async ({ query }) => {
@@ -59,7 +59,7 @@ export function registerChannelRoutes(app: FastifyInstance, gateway: Gateway, on
 
   defineRoute(app, 'DELETE', '/api/v1/channels/:key/queue', { params: channelKeyParams }, async ({ params }) => {
     await requireKnown(queue, params.key);
-    return { removed: await gateway.clearChannel(params.key) };
+    return { removed: await host.clearChannel(params.key) };
   });
 
   defineRoute(app, 'POST', '/api/v1/channels/:key/messages', { params: channelKeyParams, body: injectBody }, async ({ params, body }, _req, reply) => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Gateway } from '../../gateway.js';
+import type { AdminHost } from '../host.js';
 import { defineRoute } from '../validated-route.js';
 
 const querystring = z.strictObject({ limit: z.coerce.number().int().min(1).max(1_000).default(100) });
@@ -10,8 +10,8 @@ const querystring = z.strictObject({ limit: z.coerce.number().int().min(1).max(1
  * mode keeps the latest in memory (processor threw, rejected or timed out); distributed mode those that
  * failed every attempt under `onBatchFailed: dead-letter`.
  */
-export function registerDeadLetterRoute(app: FastifyInstance, gateway: Gateway): void {
+export function registerDeadLetterRoute(app: FastifyInstance, host: AdminHost): void {
   defineRoute(app, 'GET', '/api/v1/dead-letters', { querystring }, async ({ query }) => ({
-    deadLetters: await gateway.queue.deadLetters(query.limit),
+    deadLetters: await host.queue.deadLetters(query.limit),
   }));
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { InvalidSettingsError } from '../../core/errors.js';
 import type { BatchingEngine } from '../../core/engine.js';
 import { settingsOverrideSchema, settingsRuleIssues, type ChannelSettings, type SettingsOverride } from '../../core/policy.js';
-import type { Gateway } from '../../gateway.js';
+import type { AdminHost } from '../host.js';
 import { channelKeyParams } from '../schemas.js';
 import { defineRoute } from '../validated-route.js';
 import { requireKnown } from './channels.js';
@@ -22,8 +22,8 @@ function stripUndefined(override: SettingsOverride): SettingsOverride {
  * override and takes effect at once (an open window is re-timed). Unknown channel: 404, like every
  * per-channel route; pre-configure channels that have not spoken yet with `batching.channels` in config.
  */
-export function registerSettingsRoutes(app: FastifyInstance, gateway: Gateway): void {
-  const { queue } = gateway;
+export function registerSettingsRoutes(app: FastifyInstance, host: AdminHost): void {
+  const { queue } = host;
   const url = '/api/v1/channels/:key/settings';
 
   defineRoute(app, 'GET', url, { params: channelKeyParams }, async ({ params }) => {

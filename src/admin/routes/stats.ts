@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ChannelCounters } from '../../core/batch-store.js';
-import type { Gateway } from '../../gateway.js';
+import type { AdminHost } from '../host.js';
 import type { AdminMetrics } from '../metrics.js';
 import type { EventStreamStats } from '../events-stream.js';
 
@@ -17,15 +17,15 @@ function add(into: Counters, from: ChannelCounters): void {
  * the channels the queue holds or still remembers (they can go down as idle channels are forgotten);
  * `sinceStart` holds the monotonic tallies behind the Prometheus counters, which rate charts should use.
  */
-export function registerStatsRoute(app: FastifyInstance, gateway: Gateway, metrics: AdminMetrics, stream: EventStreamStats): void {
+export function registerStatsRoute(app: FastifyInstance, host: AdminHost, metrics: AdminMetrics, stream: EventStreamStats): void {
   const startedAt = Date.now();
   app.get('/api/v1/stats', async () => {
-    const list = await gateway.queue.list();
+    const list = await host.queue.list();
     const counters = zeroCounters();
     const state = { known: list.length, active: 0, paused: 0, processing: 0, pending: 0, queuedBatches: 0, queuedMessages: 0 };
     const platforms: Record<string, { channels: number; active: number; counters: Counters; replies: { sent: number; failed: number } }> = {};
-    const replyStats = gateway.replyStats();
-    for (const adapter of gateway.adapters) {
+    const replyStats = host.replyStats();
+    for (const adapter of host.adapters) {
       platforms[adapter.platform] = { channels: 0, active: 0, counters: zeroCounters(), replies: replyStats[adapter.platform] ?? { sent: 0, failed: 0 } };
     }
     for (const c of list) {
@@ -42,7 +42,7 @@ export function registerStatsRoute(app: FastifyInstance, gateway: Gateway, metri
       state.queuedBatches += c.queuedBatches;
       state.queuedMessages += c.queuedMessages;
     }
-    const totals = gateway.queue.totals();
+    const totals = host.queue.totals();
     return {
       at: Date.now(),
       uptimeMs: Date.now() - startedAt,

@@ -50,7 +50,7 @@ describe('gateway wiring', () => {
   it('bad input through accept is refused with a reason and never disturbs other messages', async () => {
     const { adapter } = await startGateway();
     const bad = await adapter.ctx!.accept({ id: '', platform: 'test', channelId: '', userId: 'u', userName: 'x', text: 'x' });
-    expect(bad).toMatchObject({ accepted: false, reason: 'invalid' });
+    expect(bad).toMatchObject({ accepted: false, reason: ErrorCode.InvalidMessage });
     await adapter.accept('room', 'fine');
     await adapter.until(() => adapter.sent.length === 1);
   });

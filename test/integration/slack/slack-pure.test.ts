@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalizeSlackEvent, parseSlackChannelId, parseSlackMessageId, slackMessageId, splitText } from '../../../adapters/slack/index.js';
-import { RecentKeys } from '../../../adapters/slack/recent-keys.js';
+import { RecentKeys } from '../../../src/core/recent-keys.js';
 
 // The pure parts of the Slack adapter (no I/O); kept beside its integration tests.
 
@@ -76,9 +76,9 @@ describe('ids and recent keys', () => {
 
   it('RecentKeys: a key is a duplicate within the TTL, new after it, and the size stays bounded', () => {
     let now = 0;
-    const keys = new RecentKeys(1_000, 3, () => now);
-    expect(keys.addIfNew('event:1', 'msg:a')).toBe(true);
-    expect(keys.addIfNew('event:2', 'msg:a')).toBe(false); // same message under another event id
+    const keys = new RecentKeys(3, 1_000, () => now);
+    expect(keys.addAllIfNew(['event:1', 'msg:a'])).toBe(true);
+    expect(keys.addAllIfNew(['event:2', 'msg:a'])).toBe(false); // same message under another event id
     now = 5_000;
     expect(keys.addIfNew('event:1')).toBe(true);
     for (const k of ['x', 'y', 'z', 'w']) keys.addIfNew(k);

@@ -11,7 +11,7 @@ async function startAgainstFake(fakeOptions: FakeSlackOptions, adapter: Partial<
   onTestFinished(() => fake.close());
   const slack = slackAdapterFor(fake, { requestTimeoutMs: 3_000, connectTimeoutMs: 5_000, ...adapter });
   onTestFinished(() => slack.close());
-  const err = await slack.start({ accept: async () => ({ accepted: false, reason: 'invalid' }), logger: silentLogger(), signal: new AbortController().signal }).then(
+  const err = await slack.start({ accept: async () => ({ accepted: false, reason: ErrorCode.InvalidMessage }), logger: silentLogger(), signal: new AbortController().signal }).then(
     () => undefined,
     (e: unknown) => e,
   );

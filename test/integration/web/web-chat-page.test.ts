@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
+import { ErrorCode } from '../../../src/core/errors.js';
 import type { QueueEvent } from '../../../src/core/events.js';
 import { launchBrowser } from '../../helpers/chromium.js';
 import { startWebHarness, until, type WebHarness } from './harness.js';
@@ -235,7 +236,7 @@ describe('web chat page in Chromium', () => {
 
   it('marks a refused message on its bubble with the reason', async () => {
     const h = await startWebHarness();
-    h.answer = () => ({ accepted: false, reason: 'queue full', detail: 'try again later' });
+    h.answer = () => ({ accepted: false, reason: ErrorCode.QueueFull, detail: 'try again later' });
     const context = await newContext();
     const page = await context.newPage();
     await openChat(page, h);

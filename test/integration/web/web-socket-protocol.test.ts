@@ -159,7 +159,7 @@ describe('web adapter: bad input', () => {
     expect(h.accepted).toHaveLength(0);
 
     // A refusal from the queue reaches the sender with its reason and the matching code.
-    h.answer = () => ({ accepted: false, reason: 'queue full', detail: '100 batches waiting' });
+    h.answer = () => ({ accepted: false, reason: ErrorCode.QueueFull, detail: '100 batches waiting' });
     victim.send({ type: 'message', text: 'too much', clientId: 'v9' });
     expect(await victim.next('error')).toEqual({ type: 'error', code: ErrorCode.QueueFull, reason: 'queue full: 100 batches waiting', clientId: 'v9' });
 
@@ -188,7 +188,7 @@ describe('web adapter: bad input', () => {
 describe('web adapter: lifecycle', () => {
   it('refuses to start without its routes, with an AdapterError that says what to do', async () => {
     const adapter = new WebAdapter({ maxFrameBytes: 16_384 });
-    const err = await adapter.start({ accept: async () => ({ accepted: false, reason: 'invalid' }), logger: silentLogger(), signal: new AbortController().signal }).catch((e: unknown) => e);
+    const err = await adapter.start({ accept: async () => ({ accepted: false, reason: ErrorCode.InvalidMessage }), logger: silentLogger(), signal: new AbortController().signal }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AdapterError);
     expect((err as AdapterError).code).toBe(ErrorCode.Adapter);
     expect((err as AdapterError).message).toMatch(/^web adapter: routes\(\) was not called/);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../../src/core/errors.js';
 import { signatureHeaders, signatureOf } from '../../../src/delivery/signature.js';
 import { acceptAll, postMessage, startWebhook } from './harness.js';
 
@@ -224,7 +225,7 @@ describe('POST /v1/messages', () => {
 
     it('lets a signed request the gateway turned away be sent again', async () => {
       const h = await startWebhook({ secret });
-      h.setAccept(async () => ({ accepted: false, reason: 'queue full' }));
+      h.setAccept(async () => ({ accepted: false, reason: ErrorCode.QueueFull }));
       const headers = signatureHeaders(secret, raw);
       expect((await postMessage(h.base, raw, headers)).status).toBe(429);
       h.setAccept(acceptAll);
@@ -241,7 +242,7 @@ describe('POST /v1/messages', () => {
   describe('when the gateway turns a message away', () => {
     it('answers queue full with 429 and lets the same id be retried', async () => {
       const h = await startWebhook();
-      h.setAccept(async () => ({ accepted: false, reason: 'queue full', detail: 'channel webhook:room-1 has 100 batches waiting' }));
+      h.setAccept(async () => ({ accepted: false, reason: ErrorCode.QueueFull, detail: 'channel webhook:room-1 has 100 batches waiting' }));
       const res = await postMessage(h.base, { ...valid, id: 'm-1' });
       expect(res.status).toBe(429);
       expect(res.body.error).toMatchObject({ code: 'BG_ERR_QUEUE_FULL' });
@@ -253,7 +254,7 @@ describe('POST /v1/messages', () => {
 
     it('answers shutting down with 503', async () => {
       const h = await startWebhook();
-      h.setAccept(async () => ({ accepted: false, reason: 'shutting down' }));
+      h.setAccept(async () => ({ accepted: false, reason: ErrorCode.ShuttingDown }));
       const res = await postMessage(h.base, valid);
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('BG_ERR_SHUTTING_DOWN');
@@ -261,7 +262,7 @@ describe('POST /v1/messages', () => {
 
     it('passes on a duplicate the gateway found itself', async () => {
       const h = await startWebhook();
-      h.setAccept(async (msg) => ({ accepted: false, reason: 'duplicate', id: msg.id }));
+      h.setAccept(async (msg) => ({ accepted: false, reason: ErrorCode.Duplicate, id: msg.id }));
       expect(await postMessage(h.base, { ...valid, id: 'seen-elsewhere' })).toEqual({
         status: 200,
         body: { accepted: false, reason: 'duplicate', id: 'seen-elsewhere' },

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { GatewayError } from '../../../src/core/errors.js';
+import { ErrorCode, GatewayError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/logger.js';
 import { verifySignature } from '../../../src/delivery/signature.js';
 import { WebhookAdapter } from '../../../adapters/webhook/index.js';
@@ -285,7 +285,7 @@ describe('webhook replies', () => {
   it('start() rejects an unusable replyUrl with an AdapterError that says what to fix', async () => {
     const adapter = new WebhookAdapter({ replyUrl: 'ftp://example.invalid/x' });
     const err = await adapter
-      .start({ accept: async () => ({ accepted: false, reason: 'invalid' }), logger: silentLogger(), signal: new AbortController().signal })
+      .start({ accept: async () => ({ accepted: false, reason: ErrorCode.InvalidMessage }), logger: silentLogger(), signal: new AbortController().signal })
       .then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayError);
     expect((err as GatewayError).code).toBe('BG_ERR_ADAPTER');

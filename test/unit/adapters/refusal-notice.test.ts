@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { RefusalNotices, refusalNoticeText, type RefusalReason } from '../../../adapters/refusal-notice.js';
+import { ErrorCode } from '../../../src/core/errors.js';
 
 type LogRecord = Record<string, unknown> & { msg: string; level: number };
 
@@ -14,7 +15,7 @@ function notices(options: { intervalMs?: number; maxChannels?: number } = {}) {
     logs,
     posted,
     advance: (ms: number) => void (now += ms),
-    notify: (channelId: string, reason: RefusalReason = 'queue full') =>
+    notify: (channelId: string, reason: RefusalReason = ErrorCode.QueueFull) =>
       n.notify(channelId, reason, async (text) => void posted.push([channelId, text])),
     raw: n,
   };
@@ -22,20 +23,20 @@ function notices(options: { intervalMs?: number; maxChannels?: number } = {}) {
 
 describe('refusal notices', () => {
   it('say what happened, why and what to do for queue full, shutting down and unavailable; nothing for duplicate or invalid', () => {
-    expect(refusalNoticeText('queue full')).toMatch(/^⚠️ Your message was not taken: this channel's queue is full\. Please send it again/);
-    expect(refusalNoticeText('shutting down')).toMatch(/not taken: the bot is restarting\. Please send it again/);
-    expect(refusalNoticeText('unavailable')).toMatch(/not taken: the bot cannot store messages right now\. Please send it again/);
-    expect(refusalNoticeText('duplicate')).toBeUndefined();
-    expect(refusalNoticeText('invalid')).toBeUndefined();
+    expect(refusalNoticeText(ErrorCode.QueueFull)).toMatch(/^⚠️ Your message was not taken: this channel's queue is full\. Please send it again/);
+    expect(refusalNoticeText(ErrorCode.ShuttingDown)).toMatch(/not taken: the bot is restarting\. Please send it again/);
+    expect(refusalNoticeText(ErrorCode.Unavailable)).toMatch(/not taken: the bot cannot store messages right now\. Please send it again/);
+    expect(refusalNoticeText(ErrorCode.Duplicate)).toBeUndefined();
+    expect(refusalNoticeText(ErrorCode.InvalidMessage)).toBeUndefined();
     const n = notices();
-    expect([n.notify('a', 'duplicate'), n.notify('a', 'invalid')]).toEqual(['none', 'none']);
+    expect([n.notify('a', ErrorCode.Duplicate), n.notify('a', ErrorCode.InvalidMessage)]).toEqual(['none', 'none']);
     expect(n.posted).toEqual([]);
   });
 
   it('posts at most once per channel per interval; other channels are not held back', () => {
     const n = notices({ intervalMs: 10_000 });
     expect(n.notify('a')).toBe('posting');
-    expect(n.notify('a', 'unavailable')).toBe('throttled');
+    expect(n.notify('a', ErrorCode.Unavailable)).toBe('throttled');
     expect(n.notify('b')).toBe('posting');
     n.advance(9_999);
     expect(n.notify('a')).toBe('throttled');
@@ -53,9 +54,9 @@ describe('refusal notices', () => {
 
   it('a post that rejects or throws is logged as a warning and never reaches the caller', async () => {
     const n = notices();
-    expect(n.raw.notify('a', 'queue full', () => Promise.reject(new Error('403 Missing Permissions')))).toBe('posting');
+    expect(n.raw.notify('a', ErrorCode.QueueFull, () => Promise.reject(new Error('403 Missing Permissions')))).toBe('posting');
     expect(
-      n.raw.notify('b', 'queue full', () => {
+      n.raw.notify('b', ErrorCode.QueueFull, () => {
         throw new Error('client gone');
       }),
     ).toBe('posting');

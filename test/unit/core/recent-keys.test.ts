@@ -35,6 +35,14 @@ describe('RecentKeys', () => {
     expect(r.addIfNew('a')).toBe(true);
   });
 
+  it('addAllIfNew records every key and is false when any of them was remembered', () => {
+    const r = new RecentKeys(10);
+    expect(r.addAllIfNew(['event:1', 'msg:a'])).toBe(true);
+    expect(r.addAllIfNew(['event:2', 'msg:a'])).toBe(false); // the same message under another name
+    expect(r.has('event:2')).toBe(true); // recorded anyway, so its next redelivery is caught too
+    expect(r.addAllIfNew(['event:2'])).toBe(false);
+  });
+
   it('matches a simple model under random operations', () => {
     fc.assert(
       fc.property(
