@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { LifecycleError } from '../../../src/core/errors.js';
-import { connectCluster, createGatewayCluster } from '../../../src/distributed/cluster.js';
+import { connectCluster } from '../../../src/distributed/cluster.js';
 import { connectRedis } from '../../../src/distributed/connection.js';
 import { WorkerProcess } from '../../../src/distributed/worker-process.js';
 import { BullBatchConsumer } from '../../../src/distributed/worker.js';
@@ -21,17 +21,8 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> => {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
-
 // A bot on a worker has no Discord connection: its ctx.typing() must reach the gateway that has one.
 describe('ctx.typing() on a distributed worker', () => {
-
   it("reaches Discord as POST /channels/:id/typing through the gateway's discord.js client", async () => {
     const fake = await startFakeDiscord();
     const config = parseConfig(
@@ -73,6 +64,7 @@ describe('ctx.typing() on a distributed worker', () => {
   });
 });
 
+// The interrupt, cancel and stop abort reasons on a worker are cases of the engine contract suite.
 describe('a batch run on a worker', () => {
   let prefixN = 0;
   const configFor = (defaults: Record<string, unknown>) =>
@@ -85,51 +77,6 @@ describe('a batch run on a worker', () => {
       },
       {},
     );
-
-  /** A gateway engine and a worker whose bot waits for its signal and records why it was aborted. */
-  async function start(defaults: Record<string, unknown> = {}) {
-    const config = configFor(defaults);
-    const reasons: string[] = [];
-    const started: string[] = [];
-    const bot: Processor = async (batch, ctx) => {
-      started.push(batch.messages[0]!.id);
-      if (batch.messages.length > 1 || batch.messages[0]!.text !== 'hold') return;
-      await new Promise<void>((resolve) =>
-        ctx.signal.addEventListener('abort', () => {
-          reasons.push((ctx.signal.reason as Error).message);
-          resolve();
-        }),
-      );
-    };
-    const gateway = await createGatewayCluster(config, silentLogger(), async () => {});
-    const worker = new WorkerProcess({ config, logger: silentLogger(), processor: bot });
-    onTestFinished(async () => {
-      await worker.close();
-      await gateway.close();
-    });
-    await gateway.queue.start();
-    gateway.relay.start();
-    await worker.start();
-    const send = (id: string, text: string) => gateway.queue.enqueue({ id, platform: 'webhook', channelId: 'room', userId: 'u', text });
-    return { gateway, reasons, started, send };
-  }
-
-  it('an interrupt aborts the running batch with the interrupt reason, an operator cancel with the cancel one', async () => {
-    const { gateway, reasons, started, send } = await start({ mode: 'interrupt' });
-    await send('one', 'hold');
-    await until('the first batch runs', () => started.length === 1);
-    await send('two', 'next');
-    await until('the interrupted batch aborted', () => reasons.length === 1);
-    expect(reasons[0]).toBe('interrupted by a newer batch; its messages re-run merged');
-
-    await gateway.queue.setSettings('webhook:room', { mode: 'queue' });
-    await until('the merged batch ran', () => started.length === 2);
-    await send('three', 'hold');
-    await until('the third batch runs', () => started.length === 3);
-    expect(await gateway.queue.cancelCurrent('webhook:room')).toBe(true);
-    await until('the cancelled batch aborted', () => reasons.length === 2);
-    expect(reasons[1]).toBe('batch cancelled by an operator');
-  });
 
   it('run() a second time rejects with LifecycleError, as the embedded consumer does', async () => {
     const config = configFor({});
