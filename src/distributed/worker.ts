@@ -217,6 +217,9 @@ export class BullBatchConsumer implements BatchConsumer {
       }, timeoutMs);
       try {
         await closing;
+      } catch (err) {
+        // The consumer still ends: run() resolves, and the process can disconnect.
+        this.logger.error({ err }, 'closing the BullMQ worker failed');
       } finally {
         clearTimeout(timer);
       }
