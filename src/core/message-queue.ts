@@ -8,49 +8,22 @@ import { runCloseSteps } from './close-steps.js';
 import { Intake } from './intake.js';
 import { QueueEventType, type QueueEvent } from './events.js';
 import { InMemoryBatchStore, type LocalSealResult } from './memory-batch-store.js';
-import { ChannelSlot, ReadyQueue } from './ready-queue.js';
-import type { MessageBatch, OutboundMessage } from './model.js';
+import type { ChannelSlot } from './ready-queue.js';
+import type { MessageBatch } from './model.js';
 import { SettingsPolicy } from './policy.js';
+import type { MessageQueueOptions } from './message-queue-options.js';
+import { SealTimer } from './seal-timer.js';
 import { SharedTimeouts } from './shared-timeouts.js';
+import { WorkerPool } from './worker-pool.js';
 import { FailedBatches, type DeadLetter } from './failed-batches.js';
-import type { DurableChannel, Journal } from './journal.js';
-
-/** Batch starts and settles between two looks at the deadline heap while the event loop is kept busy. */
-const BUSY_SEAL_CHECK_EVERY = 64;
-/** Batches one pump starts before it yields to the event loop (and to the deadline timer). */
-const PUMP_CHUNK = 1_000;
+import type { DurableChannel } from './journal.js';
 
 // The result types belong to the engine contract; re-exported here, where the package has always exported them.
 export type { DrainResult, EnqueueResult, QueueTotals } from './engine.js';
+export type { MessageQueueOptions } from './message-queue-options.js';
 
 /** A batch running in this process: its owner is the channel's slot. */
 type QueueRun = BatchRun<ChannelSlot>;
-
-export interface MessageQueueOptions {
-  /** The bot. Gets each batch with an AbortSignal and a reply function. */
-  processor: Processor;
-  /** Where replies go (the gateway publishes them on the bus). Awaited before `ctx.reply` resolves. */
-  onReply: (reply: OutboundMessage, batch: MessageBatch) => void | Promise<void>;
-  /** Asked by `ctx.typing()`. */
-  onTyping?: (channelKey: string) => void | Promise<void>;
-  policy?: SettingsPolicy;
-  clock?: Clock;
-  scheduler?: Scheduler;
-  /** Gateway-wide cap on batches running at once. @defaultValue 32 */
-  maxConcurrentBatches?: number;
-  /** @defaultValue 0.75 */
-  queueWarnRatio?: number;
-  logger?: Logger;
-  /** Windows sealed per timer turn before yielding to the event loop. @defaultValue 5000 */
-  sealChunk?: number;
-  /** Messages of failed batches kept for {@link MessageQueue.deadLetters} (oldest forgotten first). @defaultValue 1000 */
-  keepFailedMessages?: number;
-  /**
-   * Embedded mode's crash journal: told every durable store step; an acceptance is answered only once
-   * the journal says the message is durable. @defaultValue none (nothing survives a crash)
-   */
-  journal?: Journal;
-}
 
 /**
  * Per-channel batching engine (semantics in docs/ARCHITECTURE.md): coalesces bursts into batches, keeps strict order, runs at most
@@ -68,26 +41,16 @@ export class MessageQueue implements BatchingEngine {
   private readonly clock: Clock;
   private readonly scheduler: Scheduler;
   private readonly logger: Logger | undefined;
-  private readonly sealChunk: number;
-  private opsSinceSealCheck = 0;
-  /** Windows that may still seal inline before the timer turn resets it (see sealWhileBusy). */
-  private inlineSealBudget = 0;
+  /** The one deadline timer, which seals due windows. */
+  private readonly sealTimer: SealTimer;
+  /** Channels waiting for a slot, and the runs in slots. */
+  private readonly pool: WorkerPool;
   private readonly events: QueueEventHub;
   /** What every run of this queue asks of it (one object for all runs). */
   private readonly runPort: RunPort<ChannelSlot>;
-  /** Channels with a dispatchable batch, ordered by the seal order of their queue head. */
-  private readonly ready = new ReadyQueue();
-  private maxConcurrent: number;
-  private running = 0;
-  private dispatching = true;
   private closing = false;
   private closed: Promise<void> | null = null;
-  private timer: TimerHandle | null = null;
-  /** Set while a pump that started a full chunk waits for the next loop turn to go on. */
-  private pumpTimer: TimerHandle | null = null;
-  private timerAt = Infinity;
   private repliesDropped = 0;
-  private idleWaiters: Array<() => void> = [];
   private drainedMessages = 0;
   /** Failed batches, so a bot's failure never makes messages vanish without a trace (GET /api/v1/dead-letters). */
   private readonly failed: FailedBatches;
@@ -102,8 +65,6 @@ export class MessageQueue implements BatchingEngine {
     this.clock = options.clock ?? systemClock;
     this.scheduler = options.scheduler ?? systemScheduler;
     this.logger = options.logger;
-    this.maxConcurrent = options.maxConcurrentBatches ?? 32;
-    this.sealChunk = options.sealChunk ?? 5_000;
     this.failed = new FailedBatches(options.keepFailedMessages ?? 1_000);
     this.policy = options.policy ?? new SettingsPolicy();
     this.events = new QueueEventHub(this.logger);
@@ -127,16 +88,31 @@ export class MessageQueue implements BatchingEngine {
     };
     const journal = options.journal;
     this.store = new InMemoryBatchStore({ policy: this.policy, emit, listening, queueWarnRatio: options.queueWarnRatio, journal });
+    this.sealTimer = new SealTimer({
+      store: this.store,
+      clock: this.clock,
+      scheduler: this.scheduler,
+      sealChunk: options.sealChunk ?? 5_000,
+      logger: this.logger,
+      onSealed: (sealed) => this.onSealed(sealed, false),
+      afterTurn: () => this.pool.pump(),
+    });
+    this.pool = new WorkerPool({
+      maxConcurrent: options.maxConcurrentBatches ?? 32,
+      scheduler: this.scheduler,
+      beforeStart: () => this.sealTimer.sealWhileBusy(),
+      start: (slot) => this.startNext(slot),
+    });
     this.intake = new Intake<LocalSealResult>({
       store: this.store,
       clock: this.clock,
       closing: () => this.closing,
-      arm: (deadline) => this.arm(deadline),
+      arm: (deadline) => this.sealTimer.arm(deadline),
       sealed: (sealed) => this.onSealed(sealed),
-      frontInserted: (sealed) => this.markReadyUnlessRunning(sealed.slot, sealed.headSeq),
+      frontInserted: (sealed) => this.pool.markReadyUnlessRunning(sealed.slot, sealed.headSeq),
       resumed: (channelKey, nextSeq) => {
         const slot = this.store.slotOf(channelKey);
-        if (slot !== undefined) this.markReadyUnlessRunning(slot, nextSeq);
+        if (slot !== undefined) this.pool.markReadyUnlessRunning(slot, nextSeq);
       },
       cancelInFlight: (channelKey, why) => this.runOf(channelKey)?.abort(why) ?? false,
       ...(journal !== undefined ? { durable: <T>(value: T) => journal.whenDurable(value) } : {}),
@@ -169,80 +145,15 @@ export class MessageQueue implements BatchingEngine {
   /** Spool replay: sealed batches go to the back of their channels' queues, in the given order. */
   async restore(batches: MessageBatch[]): Promise<void> {
     const sealed = this.store.restore(batches, this.clock.now());
-    for (const s of sealed) this.markReadyUnlessRunning(s.slot, s.headSeq);
+    for (const s of sealed) this.pool.markReadyUnlessRunning(s.slot, s.headSeq);
   }
 
   /** Installs channels recovered from the journal: paused stay paused, queued batches wait to run, open windows re-arm. */
   recover(channels: DurableChannel[]): void {
     const sealed = this.store.load(channels, this.clock.now());
-    for (const s of sealed) this.markReadyUnlessRunning(s.slot, s.headSeq);
+    for (const s of sealed) this.pool.markReadyUnlessRunning(s.slot, s.headSeq);
     const next = this.store.nextDeadline();
-    if (next !== null) this.arm(next);
-  }
-
-  // ── the one deadline timer ──────────────────────────────────────────────
-
-  /** Arms the single timer for `deadline` if it is earlier than the one armed. */
-  private arm(deadline: number): void {
-    if (deadline >= this.timerAt) return;
-    if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
-    this.timerAt = deadline;
-    const delay = Math.max(0, Math.ceil(deadline - this.clock.now()));
-    this.timer = this.scheduler.setTimeout(() => this.onTimer(), delay);
-  }
-
-  private onTimer(): void {
-    this.timer = null;
-    this.timerAt = Infinity;
-    this.inlineSealBudget = this.sealChunk;
-    const now = this.clock.now();
-    try {
-      const sealed = this.store.sealDue(now, this.sealChunk);
-      // Seal every due window of this turn before starting any batch: sealing is cheap, starting runs
-      // processors, and a window's flush time is when it seals.
-      for (const s of sealed) this.onSealed(s, false);
-      const next = this.store.nextDeadline();
-      // More already due (a full chunk): yield to the event loop and keep sealing before starting
-      // batches, so a burst of windows is not held back by the processors of its first chunks.
-      if (next === null || next > now) this.pump();
-      if (next !== null) this.arm(next);
-    } catch (err) {
-      this.logger?.error({ err }, 'sealing due windows failed; retrying');
-      this.arm(now + 100);
-    }
-  }
-
-  /**
-   * A long run of batch starts (a pump after a burst sealed) or of settles (their microtasks) keeps the
-   * event loop, and so the deadline timer, from running: windows falling due meanwhile would seal late,
-   * and a window's flush time is when it seals. So every BUSY_SEAL_CHECK_EVERY starts or settles, when a
-   * deadline has passed, due windows seal right here. Their batches are
-   * marked ready behind those already waiting: oldest seal still starts first. At most one chunk seals
-   * this way per timer turn, so a chain of settles that seals and starts more batches cannot hold the
-   * event loop for a whole burst: it drains, the loop turns, and the timer resets the budget.
-   */
-  private sealWhileBusy(): void {
-    if (++this.opsSinceSealCheck < BUSY_SEAL_CHECK_EVERY) return;
-    this.opsSinceSealCheck = 0;
-    if (this.inlineSealBudget <= 0) return;
-    const next = this.store.nextDeadline();
-    const now = this.clock.now();
-    if (next === null || next > now) return;
-    const sealed = this.store.sealDue(now, this.inlineSealBudget);
-    this.inlineSealBudget -= sealed.length;
-    for (const s of sealed) this.onSealed(s, false);
-    this.disarmIfNoDeadline();
-  }
-
-  /**
-   * Windows that close outside the timer (sealed inline, cleared, disarmed) leave it armed for a deadline
-   * that is gone; with none left it is cleared, so an idle queue holds no timer.
-   */
-  private disarmIfNoDeadline(): void {
-    if (this.timer === null || this.store.nextDeadline() !== null) return;
-    this.scheduler.clearTimeout(this.timer);
-    this.timer = null;
-    this.timerAt = Infinity;
+    if (next !== null) this.sealTimer.arm(next);
   }
 
   // ── dispatch and the worker pool ────────────────────────────────────────
@@ -253,49 +164,15 @@ export class MessageQueue implements BatchingEngine {
       run.abort('interrupt');
       return;
     }
-    this.markReadyUnlessRunning(sealed.slot, sealed.headSeq, pump);
-  }
-
-  private markReadyUnlessRunning(slot: ChannelSlot, seq: number, pump = true): void {
-    // A channel with a batch in flight is re-queued by that batch's finish, never before.
-    if (slot.run !== null) return;
-    this.markReady(slot, seq, pump);
-  }
-
-  private markReady(slot: ChannelSlot, seq: number, pump = true): void {
-    if (!this.ready.mark(slot, seq)) return;
-    if (pump) this.pump();
+    this.pool.markReadyUnlessRunning(sealed.slot, sealed.headSeq, pump);
   }
 
   private runOf(key: string): QueueRun | undefined {
     return this.store.slotOf(key)?.run ?? undefined;
   }
 
-  /** Starts batches while slots are free, oldest seal first. */
-  private pump(): void {
-    if (this.pumpTimer !== null) return; // a continuation is already waiting for its turn
-    let started = 0;
-    while (this.dispatching && this.running < this.maxConcurrent && this.ready.size > 0) {
-      if (started === PUMP_CHUNK) {
-        // A burst that became ready at once starts over several loop turns, so windows falling due
-        // meanwhile seal on time (the timer gets its turn) and I/O is not held back by one long run.
-        this.pumpTimer = this.scheduler.setTimeout(() => {
-          this.pumpTimer = null;
-          this.pump();
-        }, 0);
-        return;
-      }
-      this.sealWhileBusy();
-      const slot = this.ready.next();
-      if (slot === undefined) break;
-      this.running++;
-      started++;
-      this.startNext(slot);
-    }
-    this.checkIdle();
-  }
-
-  private startNext(slot: ChannelSlot): void {
+  /** Takes the channel's next batch and runs it; false when the store had none to give. */
+  private startNext(slot: ChannelSlot): boolean {
     const now = this.clock.now();
     let taken: TakenBatch | null = null;
     try {
@@ -303,13 +180,10 @@ export class MessageQueue implements BatchingEngine {
     } catch (err) {
       this.logger?.error({ err, channelKey: slot.key }, 'taking the next batch failed');
     }
-    if (taken === null) {
-      this.running--;
-      this.pump();
-      return;
-    }
+    if (taken === null) return false;
     // A record whose channel left memory and came back meanwhile hands over to the live one.
     this.startRun(slot.live ? slot : this.store.slotOf(slot.key)!, taken, now);
+    return true;
   }
 
   private startRun(slot: ChannelSlot, taken: TakenBatch, now: number): void {
@@ -336,7 +210,7 @@ export class MessageQueue implements BatchingEngine {
     }
     const { batch, key } = run;
     if (run.abortedBy === null) {
-      this.sealWhileBusy();
+      this.sealTimer.sealWhileBusy();
       if (this.closing) this.drainedMessages += batch.size;
     }
     if (outcome.status === 'failed') {
@@ -365,16 +239,16 @@ export class MessageQueue implements BatchingEngine {
 
   /** Frees the run's worker slot and marks its channel ready when it has a next batch. */
   private continueChannel(run: QueueRun, result: FinishResult): void {
-    this.running--;
+    this.pool.release();
     if (result.nextSeq === null) {
-      this.pump();
+      this.pool.pump();
       return;
     }
     // The channel has work left, so the store still holds it; its record is the run's unless it was replaced.
     const slot = run.owner.live ? run.owner : this.store.slotOf(run.key);
     // Marked even while dispatch is paused: pump() checks `dispatching`, and startProcessing() pumps.
-    if (slot !== undefined) this.markReady(slot, result.nextSeq);
-    else this.pump();
+    if (slot !== undefined) this.pool.markReady(slot, result.nextSeq);
+    else this.pool.pump();
   }
 
   // ── operator actions ────────────────────────────────────────────────────
@@ -404,19 +278,19 @@ export class MessageQueue implements BatchingEngine {
       await this.resume(channelKey);
       return;
     }
-    this.dispatching = true;
-    this.pump();
+    this.pool.dispatching = true;
+    this.pool.pump();
   }
 
   /** Stops dispatching gateway-wide (windows keep sealing); running batches finish. */
   pauseDispatch(): void {
-    this.dispatching = false;
+    this.pool.dispatching = false;
   }
 
   /** Disarms the open batch's flush deadline; its messages stay pending until the next message or a flush. */
   async cancelBatchTimer(channelKey: string): Promise<boolean> {
     const disarmed = this.store.disarm(channelKey);
-    this.disarmIfNoDeadline();
+    this.sealTimer.disarmIfNoDeadline();
     return disarmed;
   }
 
@@ -438,7 +312,7 @@ export class MessageQueue implements BatchingEngine {
   /** Discards the open batch and the queued batches (not the one in flight); returns messages removed. */
   async clear(channelKey: string): Promise<number> {
     const removed = this.store.clear(channelKey, this.clock.now());
-    this.disarmIfNoDeadline();
+    this.sealTimer.disarmIfNoDeadline();
     return this.intake.durable(removed);
   }
 
@@ -483,7 +357,8 @@ export class MessageQueue implements BatchingEngine {
   }
 
   totals(): QueueTotals {
-    return { repliesDropped: this.repliesDropped, running: this.running, waitingForSlot: this.ready.size, maxConcurrentBatches: this.maxConcurrent };
+    const { pool } = this;
+    return { repliesDropped: this.repliesDropped, running: pool.running, waitingForSlot: pool.waiting, maxConcurrentBatches: pool.maxConcurrent };
   }
 
   /** Channels holding state right now (idle ones are evicted). */
@@ -493,7 +368,7 @@ export class MessageQueue implements BatchingEngine {
 
   /** True while the queue has an armed deadline timer. */
   get timerArmed(): boolean {
-    return this.timer !== null;
+    return this.sealTimer.armed;
   }
 
   // ── shutdown ────────────────────────────────────────────────────────────
@@ -504,17 +379,9 @@ export class MessageQueue implements BatchingEngine {
     return runs;
   }
 
-  private checkIdle(): void {
-    if (this.running > 0 || this.ready.size > 0 || this.idleWaiters.length === 0) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const w of waiters) w();
-  }
-
   /** Resolves when nothing runs and nothing waits for a slot. */
   whenIdle(): Promise<void> {
-    if (this.running === 0 && this.ready.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.pool.whenIdle();
   }
 
   /**
@@ -525,10 +392,8 @@ export class MessageQueue implements BatchingEngine {
     this.closing = true;
     this.drainedMessages = 0;
     const sealed = await this.store.sealAll('shutdown', this.clock.now());
-    for (const s of sealed) this.markReadyUnlessRunning(s.slot, s.headSeq);
-    if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
-    this.timer = null;
-    this.timerAt = Infinity;
+    for (const s of sealed) this.pool.markReadyUnlessRunning(s.slot, s.headSeq);
+    this.sealTimer.stop();
     let timer: TimerHandle | null = null;
     const timedOut = await Promise.race([
       this.whenIdle().then(() => false),
@@ -537,7 +402,7 @@ export class MessageQueue implements BatchingEngine {
       }),
     ]);
     if (timer !== null) this.scheduler.clearTimeout(timer);
-    this.dispatching = false;
+    this.pool.dispatching = false;
     if (timedOut) {
       const runs = this.runningRuns();
       this.logger?.warn({ running: runs.length, timeoutMs }, 'shutdown timeout: aborting batches still running');
@@ -564,11 +429,7 @@ export class MessageQueue implements BatchingEngine {
 
   private stopTimers(): void {
     this.closing = true;
-    this.dispatching = false;
-    if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
-    this.timer = null;
-    this.timerAt = Infinity;
-    if (this.pumpTimer !== null) this.scheduler.clearTimeout(this.pumpTimer);
-    this.pumpTimer = null;
+    this.pool.stop();
+    this.sealTimer.stop();
   }
 }
