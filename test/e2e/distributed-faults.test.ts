@@ -100,7 +100,7 @@ describe('distributed mode under faults', () => {
         }),
       );
     await postAll(30);
-    let outage: { readyz: number; redis: unknown; post: number; retryAfter: string | null } | undefined;
+    let outage: { readyz: number; redis: unknown; post: number; retryAfter: string | null; inject: { status: number; code: unknown } } | undefined;
     let crashed = false;
     const crash = (async () => {
       try {
@@ -113,7 +113,10 @@ describe('distributed mode under faults', () => {
           readyz = await fetch(`${c.gateways[0]!.url}/readyz`);
         }
         const post = await fetch(`${c.gateways[0]!.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ channelId: 'x', userId: 'u', text: 'during outage' }) });
-        outage = { readyz: readyz.status, redis: ((await readyz.json()) as { redis?: unknown }).redis, post: post.status, retryAfter: post.headers.get('retry-after') };
+        // An operator's injected message is refused the same way (not as "queue full").
+        const inject = await fetch(`${c.gateways[0]!.url}/api/v1/channels/${encodeURIComponent('webhook:x')}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'injected during outage' }) });
+        const injected = { status: inject.status, code: ((await inject.json()) as { error?: { code?: unknown } }).error?.code };
+        outage = { readyz: readyz.status, redis: ((await readyz.json()) as { redis?: unknown }).redis, post: post.status, retryAfter: post.headers.get('retry-after'), inject: injected };
         await post.arrayBuffer();
         // The outage lasts until the traffic below has run into it.
         await until('a message refused during the outage', () => refused > 0, 20_000);
@@ -128,7 +131,7 @@ describe('distributed mode under faults', () => {
     await until('gateways ready again', async () => (await Promise.all(c.gateways.map((g) => fetch(`${g.url}/readyz`).then((r) => r.status)))).every((st) => st === 200), 20_000);
     await postAll(30);
     const total = [...acked.values()].reduce((n, l) => n + l.length, 0);
-    expect(outage).toEqual({ readyz: 503, redis: false, post: 503, retryAfter: '1' });
+    expect(outage).toEqual({ readyz: 503, redis: false, post: 503, retryAfter: '1', inject: { status: 503, code: 'BG_ERR_UNAVAILABLE' } });
     expect(refused).toBeGreaterThan(0); // the crash did hit traffic
     expect(total).toBeGreaterThan(150); // and traffic before and after it was acknowledged
     await until(

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ChannelStats } from '../../core/batch-store.js';
-import { ErrorCode, GatewayError, ShuttingDownError, UnknownChannelError } from '../../core/errors.js';
+import { EngineRefusalCode, ErrorCode, GatewayError, ShuttingDownError, UnknownChannelError, refusalError } from '../../core/errors.js';
 import type { BatchingEngine } from '../../core/engine.js';
 import { parseChannelKey } from '../../core/model.js';
 import type { AdminHost } from '../host.js';
@@ -77,8 +77,11 @@ export function registerChannelRoutes(app: FastifyInstance, host: AdminHost, onI
     };
     const result = body.front ? await queue.enqueueFront(message) : await queue.enqueue(message);
     if (!result.accepted) {
-      if (result.reason === 'shutting down') throw new ShuttingDownError();
-      throw new GatewayError(ErrorCode.QueueFull, `channel ${result.channelKey} is full (overflow: reject)`, { details: { channelKey: result.channelKey } });
+      const code = EngineRefusalCode[result.reason];
+      if (code === ErrorCode.QueueFull) throw new GatewayError(code, `channel ${result.channelKey} is full (overflow: reject)`, { details: { channelKey: result.channelKey } });
+      if (code === ErrorCode.ShuttingDown) throw new ShuttingDownError();
+      // Unavailable (distributed mode, Redis unreachable): 503, the operator retries.
+      throw refusalError(code);
     }
     onInjected(platform);
     return reply.code(202).send({ accepted: true, channelKey: result.channelKey, id: result.id, front: body.front });
