@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AcceptResult, InboundMessage, PlatformAdapter } from '../adapters/adapter.js';
 import { Channel, ChannelRegistry, Priority } from './bus/index.js';
 import type { GatewayConfig } from './config/schema.js';
+import { runCloseSteps, type CloseStep } from './core/close-steps.js';
 import type { Clock, Scheduler } from './core/clock.js';
 import { ErrorCode, GatewayError, InvalidMessageError, LifecycleError, asGatewayError, EngineRefusalCode } from './core/errors.js';
 import { QueueEventType, type QueueEvent } from './core/events.js';
@@ -254,10 +255,7 @@ export class Gateway implements AdminHost {
       onReply: async (reply) => {
         await replies.internalProducer.send(reply);
       },
-      onTyping: (channelKey) => {
-        const { platform, channelId } = parseChannelKey(channelKey);
-        return this.adapters.find((a) => a.platform === platform)?.typing?.(channelId);
-      },
+      onTyping: (channelKey) => this.typingIn(channelKey),
       policy: new SettingsPolicy(batching.defaults, batching.channels),
       maxConcurrentBatches: batching.maxConcurrentBatches,
       queueWarnRatio: batching.queueWarnRatio,
@@ -278,7 +276,7 @@ export class Gateway implements AdminHost {
         await replies.internalProducer.send(reply);
       },
       () => this.replyRouter.flush(60_000),
-      { tracing: this.tracing ? { carrierOf: this.tracing.batches.carrierFor } : undefined },
+      { tracing: this.tracing ? { carrierOf: this.tracing.batches.carrierFor } : undefined, onTyping: (channelKey) => this.typingIn(channelKey) },
     );
     this.queue = this.cluster.queue;
     // A cancel at any gateway reaches every other one only as a control message: whichever relays the
@@ -292,6 +290,12 @@ export class Gateway implements AdminHost {
     const { RedisConversationHistory } = await import('./distributed/redis-history.js');
     this.history = new RedisConversationHistory(this.cluster.connection.commands, this.config.distributed.prefix);
     await this.cluster.queue.start();
+  }
+
+  /** A processor's `ctx.typing()` (run here, or on a worker in distributed mode): the channel's adapter shows it. */
+  private typingIn(channelKey: string): Promise<void> | undefined {
+    const { platform, channelId } = parseChannelKey(channelKey);
+    return this.adapters.find((a) => a.platform === platform)?.typing?.(channelId);
   }
 
   /** Start-up failed (an adapter, the port): keep what was recovered or accepted for the next start. */
@@ -417,21 +421,14 @@ export class Gateway implements AdminHost {
   /** Disconnects everything, carrying on past a step that fails. */
   private async teardown(): Promise<void> {
     this.shutdown.abort(new GatewayError('BG_ERR_SHUTTING_DOWN', 'gateway shutting down'));
-    const steps: Array<[string, () => Promise<unknown>]> = [
+    await runCloseSteps(this.logger, [
       ['queue', async () => this.queue?.close()],
       ['redis', async () => this.cluster?.close()],
       ['bus', () => this.bus.stop()],
-      ...this.adapters.map((a): [string, () => Promise<unknown>] => [`adapter ${a.platform}`, () => a.close()]),
+      ...this.adapters.map((a): CloseStep => [`adapter ${a.platform}`, () => a.close()]),
       ['http', () => this.http.close()],
       ['telemetry', async () => this.tracing?.close()],
-    ];
-    for (const [name, step] of steps) {
-      try {
-        await step();
-      } catch (err) {
-        this.logger.error({ err, step: name }, 'shutdown step failed; continuing');
-      }
-    }
+    ]);
   }
 }
 

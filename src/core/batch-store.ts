@@ -51,9 +51,10 @@ export interface SealResult {
   waits?: boolean;
 }
 
-export type AppendResult =
+/** What `append` did. `S`: a store's own seal result (the in-memory store's carries the channel's slot). */
+export type AppendResult<S extends SealResult = SealResult> =
   | { status: 'open'; pending: number; deadline: number; settings: ChannelSettings }
-  | { status: 'sealed'; sealed: SealResult; settings: ChannelSettings }
+  | { status: 'sealed'; sealed: S; settings: ChannelSettings }
   | { status: 'rejected'; reason: 'queue full'; settings: ChannelSettings }
   /** The same (channel, message id) was appended within the dedupe TTL: nothing changed (Redis store only). */
   | { status: 'duplicate'; settings: ChannelSettings };

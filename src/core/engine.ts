@@ -1,9 +1,30 @@
+import type { Logger } from 'pino';
 import type { DeadLetter } from './failed-batches.js';
 import type { ChannelStats } from './batch-store.js';
 import type { QueueEvent } from './events.js';
-import type { EnqueueResult, DrainResult, QueueTotals } from './message-queue.js';
 import type { MessageBatch } from './model.js';
 import type { ChannelSettings, SettingsOverride } from './policy.js';
+
+/** What `enqueue` answers; adapters pass it on to the sender. */
+export type EnqueueResult =
+  | { accepted: true; channelKey: string; id: string; deadline?: number; pending: number; typing: boolean }
+  | { accepted: false; reason: 'queue full' | 'shutting down' | 'duplicate' | 'unavailable'; channelKey: string; id: string };
+
+/** Totals since start, for /api/v1/stats and metrics. */
+export interface QueueTotals {
+  repliesDropped: number;
+  running: number;
+  waitingForSlot: number;
+  maxConcurrentBatches: number;
+}
+
+/** What `drain` hands back at shutdown. */
+export interface DrainResult {
+  /** Messages whose batches finished while draining. */
+  drained: number;
+  /** Batches that could not run in time (and paused channels' queues), for the spool. */
+  waiting: MessageBatch[];
+}
 
 export interface SettingsView {
   effective: ChannelSettings;
@@ -56,4 +77,37 @@ export interface BatchingEngine {
   /** Shutdown: stop accepting, flush windows, wait up to `timeoutMs`; returns what still waits (embedded mode journals it). */
   drain(timeoutMs: number): Promise<DrainResult>;
   close(): Promise<void>;
+}
+
+/** A listener of the engine's event stream. */
+export type QueueListener = (event: QueueEvent) => void;
+
+/**
+ * The engine's event stream, for both engines: `on` subscribes (and returns the unsubscribe), `emit` calls
+ * every listener in order; a listener that throws is logged and never reaches the code that emitted.
+ */
+export class QueueEventHub {
+  private readonly listeners = new Set<QueueListener>();
+
+  constructor(private readonly logger?: Logger) {}
+
+  /** True while anyone listens: events that cost an object to build are skipped otherwise. */
+  get listening(): boolean {
+    return this.listeners.size > 0;
+  }
+
+  on(listener: QueueListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(event: QueueEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.logger?.error({ err, event: event.type }, 'queue event listener threw');
+      }
+    }
+  }
 }

@@ -1,77 +1,23 @@
-import type {
-  AppendResult,
-  BatchStore,
-  ChannelCounters,
-  ChannelStats,
-  EmitQueueEvent,
-  FinishOutcome,
-  FinishResult,
-  SealResult,
-  TakenBatch,
-} from './batch-store.js';
+import type { AppendResult, BatchStore, ChannelStats, EmitQueueEvent, FinishOutcome, FinishResult, SealResult, TakenBatch } from './batch-store.js';
+import { ChannelState, durableBatch, liveBatch, queuedEntry } from './channel-state.js';
+import { ChannelTable } from './channel-table.js';
 import { DeadlineHeap } from './deadlines.js';
-import type { DurableBatch, DurableChannel, StoreJournal } from './journal.js';
-import { QueueEventType, type DropReason } from './events.js';
-import { MessageBatch, channelKeyOf, messageToJSON, parseChannelKey, type FlushReason, type QueuedMessage } from './model.js';
+import type { DurableChannel, StoreJournal } from './journal.js';
+import { QueueEventType } from './events.js';
+import { QueueBounds } from './queue-bounds.js';
+import { MessageBatch, channelKeyOf, type FlushReason, type QueuedMessage } from './model.js';
 import type { ChannelSettings, SettingsOverride, SettingsPolicy } from './policy.js';
-import { ChannelSlot } from './ready-queue.js';
+import type { ChannelSlot } from './ready-queue.js';
 
 /** A seal of this store carries the channel's record, so the engine dispatches it without a look-up. */
 export type LocalSealResult = SealResult & { slot: ChannelSlot };
 /** {@link AppendResult} whose seal carries the channel's record. */
-export type LocalAppendResult = Exclude<AppendResult, { status: 'sealed' }> | { status: 'sealed'; sealed: LocalSealResult; settings: ChannelSettings };
-
-/** A sealed batch in a channel's queue. `take` hands the entry itself out as the TakenBatch (one object less per batch). */
-interface QueuedEntry extends TakenBatch {
-  seq: number;
-  /** Set when the entry goes in flight. */
-  startedAt: number;
-}
-
-function queuedEntry(batch: MessageBatch, sealedAt: number, seq: number, attempt: number, settings: ChannelSettings): QueuedEntry {
-  return { batch, sealedAt, attempt, settings, seq, startedAt: 0 };
-}
+export type LocalAppendResult = AppendResult<LocalSealResult>;
 
 /** Frozen answers for the common finish outcomes: nothing per batch to allocate. */
 const NOT_CURRENT: FinishResult = Object.freeze({ current: false, nextSeq: null });
 const NOTHING_NEXT: FinishResult = Object.freeze({ current: true, nextSeq: null });
 const finished = (nextSeq: number | null): FinishResult => (nextSeq === null ? NOTHING_NEXT : { current: true, nextSeq });
-
-/** Everything the store holds for one channel; dropped from the map as soon as the channel is idle. */
-class ChannelState extends ChannelSlot {
-  open: MessageBatch | null = null;
-  /** The open batch's deadline, or Infinity. */
-  deadline = Infinity;
-  /** The open batch is held open until at least this (epoch ms; see `hold`), 0 when not held. */
-  holdUntil = 0;
-  /** Time of this channel's live heap entry, or Infinity; other entries for it are stale. */
-  heapAt = Infinity;
-  queued: QueuedEntry[] = [];
-  inFlight: QueuedEntry | null = null;
-  paused = false;
-  override: SettingsOverride | null = null;
-  overWarn = false;
-  /** Slot in the idle ring while remembered after eviction, else -1. */
-  idleSlot = -1;
-  readonly counters: ChannelCounters = { received: 0, batches: 0, processed: 0, cancelled: 0, failed: 0, dropped: 0, cleared: 0 };
-
-  constructor(
-    key: string,
-    public settings: ChannelSettings,
-  ) {
-    super(key);
-  }
-
-  get idle(): boolean {
-    return this.open === null && this.queued.length === 0 && this.inFlight === null && !this.paused && this.override === null;
-  }
-
-  queuedMessages(): number {
-    let n = 0;
-    for (const e of this.queued) n += e.batch.size;
-    return n;
-  }
-}
 
 export interface InMemoryBatchStoreOptions {
   policy: SettingsPolicy;
@@ -94,20 +40,13 @@ export interface InMemoryBatchStoreOptions {
  * (no timer, no state); a bounded LRU remembers the counters of the most recent ones for the admin API.
  */
 export class InMemoryBatchStore implements BatchStore {
-  private readonly channels = new Map<string, ChannelState>();
+  /** The channel records, and the ring of remembered idle ones. */
+  private readonly channels: ChannelTable;
   private readonly heap = new DeadlineHeap<ChannelState>();
-  /**
-   * The most recently idled channels (at most `rememberIdle`) stay in `channels`, marked by their slot in
-   * this ring: a channel that speaks again costs no Map operation, and the admin API can still show, stop
-   * or resume it. When the ring wraps, the oldest still-idle channel is deleted for good.
-   */
-  private readonly idleRing: Array<ChannelState | undefined>;
-  private idleNext = 0;
-  private idleCount = 0;
   private readonly policy: SettingsPolicy;
   private readonly emit: EmitQueueEvent;
-  private readonly warnRatio: number;
-  private readonly rememberIdle: number;
+  /** The queue bound of each channel: overflow policy and the warn level. */
+  private readonly bounds: QueueBounds;
   private readonly listening: () => boolean;
   private readonly journal: StoreJournal | undefined;
   private seq = 0;
@@ -115,60 +54,14 @@ export class InMemoryBatchStore implements BatchStore {
   constructor(options: InMemoryBatchStoreOptions) {
     this.policy = options.policy;
     this.emit = options.emit;
-    this.warnRatio = options.queueWarnRatio ?? 0.75;
-    this.rememberIdle = options.rememberIdle ?? 1_000;
     this.listening = options.listening ?? (() => true);
     this.journal = options.journal;
-    this.idleRing = new Array<ChannelState | undefined>(this.rememberIdle);
-  }
-
-  private state(key: string): ChannelState {
-    let ch = this.channels.get(key);
-    if (ch === undefined) {
-      ch = new ChannelState(key, this.policy.resolve(key));
-      this.channels.set(key, ch);
-    } else if (ch.idleSlot >= 0) {
-      this.wake(ch);
-    }
-    return ch;
-  }
-
-  /** A remembered idle channel becomes live again (its ring slot is simply abandoned). */
-  private wake(ch: ChannelState): void {
-    ch.idleSlot = -1;
-    this.idleCount--;
-    ch.settings = this.policy.resolve(ch.key, ch.override);
-  }
-
-  /** An idle channel holds no timer and leaves memory once `rememberIdle` newer channels went idle after it. */
-  private evictIfIdle(ch: ChannelState): void {
-    if (!ch.idle || ch.idleSlot >= 0 || !ch.live) return;
-    ch.heapAt = Infinity;
-    ch.overWarn = false;
-    if (this.rememberIdle === 0) {
-      this.forget(ch);
-      return;
-    }
-    const slot = this.idleNext;
-    this.idleNext = (slot + 1) % this.rememberIdle;
-    const oldest = this.idleRing[slot];
-    if (oldest !== undefined && oldest.idleSlot === slot) {
-      oldest.idleSlot = -1;
-      this.idleCount--;
-      if (oldest.live) this.forget(oldest);
-    }
-    this.idleRing[slot] = ch;
-    ch.idleSlot = slot;
-    this.idleCount++;
-  }
-
-  private forget(ch: ChannelState): void {
-    ch.live = false;
-    this.channels.delete(ch.key);
+    this.bounds = new QueueBounds(options.emit, options.journal, options.queueWarnRatio ?? 0.75);
+    this.channels = new ChannelTable(options.policy, options.rememberIdle ?? 1_000);
   }
 
   append(msg: QueuedMessage, now: number, channelKey: string = channelKeyOf(msg)): LocalAppendResult {
-    const ch = this.state(channelKey);
+    const ch = this.channels.state(channelKey);
     const s = ch.settings;
     ch.counters.received++;
     if (s.overflow === 'reject' && ch.open === null && ch.queued.length >= s.maxQueuedBatches) {
@@ -228,7 +121,7 @@ export class InMemoryBatchStore implements BatchStore {
     batch.flushReason = reason;
     ch.counters.batches++;
     const entry = queuedEntry(batch, now, ++this.seq, 1, ch.settings);
-    this.enqueueSealed(ch, entry, now);
+    this.bounds.push(ch, entry, now);
     this.journal?.sealed(ch.key, reason);
     if (this.listening()) this.emit({
       type: QueueEventType.Flushed,
@@ -254,45 +147,6 @@ export class InMemoryBatchStore implements BatchStore {
       headSeq: ch.queued[0]?.seq ?? this.seq,
       slot: ch,
     };
-  }
-
-  /** Appends a sealed entry, applying the channel's overflow policy at the bound. */
-  private enqueueSealed(ch: ChannelState, entry: QueuedEntry, now: number): void {
-    const s = ch.settings;
-    if (ch.queued.length >= s.maxQueuedBatches) {
-      if (s.overflow === 'drop-oldest') {
-        const dropped = ch.queued.shift()!;
-        this.journal?.droppedHead(ch.key);
-        this.countDrop(ch, dropped.batch.size, 'overflow', now, dropped.batch.id);
-      } else {
-        // merge (and reject, whose refusals happen at append; a batch that still overflows is kept, never lost)
-        const merged = new MessageBatch(ch.key, { at: now, messages: ch.queued.flatMap((e) => e.batch.messages) });
-        merged.flushReason = ch.queued[0]!.batch.flushReason;
-        ch.queued = [queuedEntry(merged, ch.queued[0]!.sealedAt, ch.queued[0]!.seq, 1, s)];
-        this.journal?.merged(ch.key, merged.id);
-      }
-    }
-    ch.queued.push(entry);
-    this.checkWarn(ch, now);
-  }
-
-  private countDrop(ch: ChannelState, count: number, reason: DropReason, now: number, batchId?: string): void {
-    ch.counters.dropped += count;
-    this.emit({ type: QueueEventType.Dropped, channelKey: ch.key, at: now, count, reason, ...(batchId ? { batchId } : {}) });
-  }
-
-  private checkWarn(ch: ChannelState, now: number): void {
-    const limit = ch.settings.maxQueuedBatches;
-    const over = ch.queued.length >= Math.max(1, Math.ceil(limit * this.warnRatio));
-    if (over === ch.overWarn) return;
-    ch.overWarn = over;
-    this.emit({
-      type: over ? QueueEventType.OverWarn : QueueEventType.UnderWarn,
-      channelKey: ch.key,
-      at: now,
-      queuedBatches: ch.queued.length,
-      limit,
-    });
   }
 
   sealDue(now: number, limit: number): LocalSealResult[] {
@@ -337,7 +191,7 @@ export class InMemoryBatchStore implements BatchStore {
   }
 
   pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now: number): LocalSealResult {
-    const ch = this.state(channelKey);
+    const ch = this.channels.state(channelKey);
     let batch: MessageBatch;
     if (item instanceof MessageBatch) batch = item;
     else {
@@ -352,7 +206,7 @@ export class InMemoryBatchStore implements BatchStore {
     ch.queued.unshift(queuedEntry(batch, now, seq, 1, ch.settings));
     this.journal?.pushedFront(channelKey, durableBatch(batch, 1));
     this.emit({ type: QueueEventType.Flushed, channelKey, at: now, batchId: batch.id, size: batch.size, reason: 'admin', deadline: now, latenessMs: 0, firstAt: batch.firstAt });
-    this.checkWarn(ch, now);
+    this.bounds.check(ch, now);
     return this.sealResult(ch, batch, 'admin');
   }
 
@@ -360,7 +214,7 @@ export class InMemoryBatchStore implements BatchStore {
     const out: LocalSealResult[] = [];
     for (const batch of batches) {
       if (batch.size === 0) continue;
-      const ch = this.state(batch.channelKey);
+      const ch = this.channels.state(batch.channelKey);
       ch.counters.received += batch.size;
       ch.counters.batches++;
       ch.queued.push(queuedEntry(batch, now, ++this.seq, 1, ch.settings));
@@ -384,7 +238,7 @@ export class InMemoryBatchStore implements BatchStore {
     entry.settings = ch.settings;
     ch.inFlight = entry;
     this.journal?.taken(ch.key);
-    this.checkWarn(ch, now);
+    this.bounds.check(ch, now);
     return entry;
   }
 
@@ -399,7 +253,7 @@ export class InMemoryBatchStore implements BatchStore {
     this.journal?.finished(ch.key);
     ch.counters[outcome]++;
     const nextSeq = this.next(ch);
-    this.evictIfIdle(ch);
+    this.channels.evictIfIdle(ch);
     return finished(nextSeq);
   }
 
@@ -413,7 +267,7 @@ export class InMemoryBatchStore implements BatchStore {
     merged.flushReason = ch.queued.at(-1)?.batch.flushReason ?? interrupted.batch.flushReason;
     ch.queued = [queuedEntry(merged, interrupted.sealedAt, interrupted.seq, interrupted.attempt + 1, ch.settings)];
     this.journal?.interrupted(channelKey, merged.id);
-    this.checkWarn(ch, now);
+    this.bounds.check(ch, now);
     this.emit({ type: QueueEventType.Interrupted, channelKey, at: now, batchId, size: interrupted.batch.size });
     return finished(this.next(ch));
   }
@@ -426,19 +280,12 @@ export class InMemoryBatchStore implements BatchStore {
     entry.attempt++; // the processor saw it: the next run is another attempt
     ch.queued.unshift(entry);
     this.journal?.released(channelKey);
-    this.checkWarn(ch, now);
+    this.bounds.check(ch, now);
     return finished(this.next(ch));
   }
 
-  /** Looks a channel up, bringing back a recently evicted one (an operator may act on a quiet channel). */
-  private known(channelKey: string): ChannelState | undefined {
-    const ch = this.channels.get(channelKey);
-    if (ch !== undefined && ch.idleSlot >= 0) this.wake(ch);
-    return ch;
-  }
-
   pause(channelKey: string, now: number): boolean {
-    const ch = this.known(channelKey);
+    const ch = this.channels.known(channelKey);
     if (!ch) return false;
     if (!ch.paused) {
       ch.paused = true;
@@ -449,7 +296,7 @@ export class InMemoryBatchStore implements BatchStore {
   }
 
   resume(channelKey: string, now: number): { nextSeq: number | null } | undefined {
-    const ch = this.known(channelKey);
+    const ch = this.channels.known(channelKey);
     if (!ch) return undefined;
     if (ch.paused) {
       ch.paused = false;
@@ -457,7 +304,7 @@ export class InMemoryBatchStore implements BatchStore {
       this.emit({ type: QueueEventType.Resumed, channelKey, at: now });
     }
     const nextSeq = this.next(ch);
-    this.evictIfIdle(ch);
+    this.channels.evictIfIdle(ch);
     return { nextSeq };
   }
 
@@ -486,9 +333,9 @@ export class InMemoryBatchStore implements BatchStore {
     ch.queued = [];
     this.journal?.cleared(channelKey);
     ch.counters.cleared += removed;
-    this.checkWarn(ch, now);
+    this.bounds.check(ch, now);
     this.emit({ type: QueueEventType.Cleared, channelKey, at: now, removed });
-    this.evictIfIdle(ch);
+    this.channels.evictIfIdle(ch);
     return removed;
   }
 
@@ -500,7 +347,7 @@ export class InMemoryBatchStore implements BatchStore {
       ch.open = null;
       ch.deadline = Infinity;
       ch.queued = [];
-      this.evictIfIdle(ch);
+      this.channels.evictIfIdle(ch);
     }
     return out;
   }
@@ -510,7 +357,7 @@ export class InMemoryBatchStore implements BatchStore {
   }
 
   setOverride(channelKey: string, override: SettingsOverride, now: number): { deadline: number | null; settings: ChannelSettings } {
-    const ch = this.state(channelKey);
+    const ch = this.channels.state(channelKey);
     ch.override = { ...(ch.override ?? {}), ...override };
     this.journal?.override(channelKey, ch.override);
     return this.applySettings(ch, now);
@@ -522,14 +369,14 @@ export class InMemoryBatchStore implements BatchStore {
     ch.override = null;
     this.journal?.override(channelKey, null);
     const result = this.applySettings(ch, now);
-    this.evictIfIdle(ch);
+    this.channels.evictIfIdle(ch);
     return result;
   }
 
   /** New settings apply at once: an open window is re-timed (a shorter window flushes sooner). */
   private applySettings(ch: ChannelState, now: number): { deadline: number | null; settings: ChannelSettings } {
     ch.settings = this.policy.resolve(ch.key, ch.override);
-    this.checkWarn(ch, now);
+    this.bounds.check(ch, now);
     if (ch.open === null || ch.deadline === Infinity) return { deadline: null, settings: ch.settings };
     return { deadline: this.openDeadline(ch), settings: ch.settings };
   }
@@ -539,32 +386,12 @@ export class InMemoryBatchStore implements BatchStore {
   }
 
   stats(channelKey: string): ChannelStats | null {
-    const ch = this.channels.get(channelKey);
-    return ch === undefined ? null : this.toStats(ch);
-  }
-
-  private toStats(ch: ChannelState): ChannelStats {
-    const { platform, channelId } = parseChannelKey(ch.key);
-    return {
-      key: ch.key,
-      platform,
-      channelId,
-      pending: ch.open?.size ?? 0,
-      queuedBatches: ch.queued.length,
-      queuedMessages: ch.queuedMessages(),
-      processing: ch.inFlight !== null,
-      paused: ch.paused,
-      settings: ch.settings,
-      counters: { ...ch.counters },
-      deadline: ch.deadline === Infinity ? null : ch.deadline,
-      inFlight: ch.inFlight ? { batchId: ch.inFlight.batch.id, size: ch.inFlight.batch.size, startedAt: ch.inFlight.startedAt } : null,
-      active: ch.idleSlot < 0,
-    };
+    return this.channels.get(channelKey)?.toStats() ?? null;
   }
 
   list(): ChannelStats[] {
     const out: ChannelStats[] = [];
-    for (const ch of this.channels.values()) out.push(this.toStats(ch));
+    for (const ch of this.channels.values()) out.push(ch.toStats());
     return out;
   }
 
@@ -576,7 +403,7 @@ export class InMemoryBatchStore implements BatchStore {
   load(channels: DurableChannel[], now: number): LocalSealResult[] {
     const out: LocalSealResult[] = [];
     for (const d of channels) {
-      const ch = this.state(d.key);
+      const ch = this.channels.state(d.key);
       ch.override = d.override;
       ch.settings = this.policy.resolve(ch.key, ch.override);
       ch.paused = d.paused;
@@ -587,7 +414,7 @@ export class InMemoryBatchStore implements BatchStore {
         this.openDeadline(ch);
       }
       if (ch.queued.length > 0) out.push(this.sealResult(ch, ch.queued.at(-1)!.batch, ch.queued.at(-1)!.batch.flushReason ?? 'shutdown'));
-      else this.evictIfIdle(ch);
+      else this.channels.evictIfIdle(ch);
     }
     return out;
   }
@@ -595,17 +422,7 @@ export class InMemoryBatchStore implements BatchStore {
   /** Every channel's durable state, as {@link load} takes it (the journal's tests compare the two). */
   export(): DurableChannel[] {
     const out: DurableChannel[] = [];
-    for (const ch of this.channels.values()) {
-      if (ch.idle) continue;
-      out.push({
-        key: ch.key,
-        paused: ch.paused,
-        override: ch.override,
-        open: ch.open && ch.open.size > 0 ? durableBatch(ch.open, 1) : null,
-        queued: ch.queued.map((e) => durableBatch(e.batch, e.attempt)),
-        inFlight: ch.inFlight ? durableBatch(ch.inFlight.batch, ch.inFlight.attempt) : null,
-      });
-    }
+    for (const ch of this.channels.values()) if (!ch.idle) out.push(ch.toDurable());
     return out;
   }
 
@@ -620,7 +437,7 @@ export class InMemoryBatchStore implements BatchStore {
   }
 
   activeChannels(): number {
-    return this.channels.size - this.idleCount;
+    return this.channels.activeCount;
   }
 
   close(): void {
@@ -628,15 +445,5 @@ export class InMemoryBatchStore implements BatchStore {
   }
 }
 
-/** A batch in the journal's form. */
-export function durableBatch(batch: MessageBatch, attempt: number): DurableBatch {
-  return { id: batch.id, reason: batch.flushReason, attempt, firstAt: batch.firstAt, lastAt: batch.lastAt, messages: batch.messages.map(messageToJSON) };
-}
-
-function liveBatch(channelKey: string, b: DurableBatch): MessageBatch {
-  const batch = new MessageBatch(channelKey, { id: b.id, messages: b.messages.map((m) => ({ ...m })) });
-  batch.firstAt = b.firstAt;
-  batch.lastAt = b.lastAt;
-  batch.flushReason = b.reason;
-  return batch;
-}
+// The journal's batch form, exported here where the state module has always imported it.
+export { durableBatch } from './channel-state.js';

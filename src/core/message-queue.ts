@@ -1,73 +1,29 @@
 import type { Logger } from 'pino';
-import type { Processor, ReplyInput, TokenUsage } from '../processors/processor.js';
-import { toOutbound } from './outbound.js';
-import { isReplyStream, pumpReplyStream } from './reply-stream.js';
+import type { Processor } from '../processors/processor.js';
+import { BatchRun, type RunOutcome, type RunPort } from './batch-run.js';
 import type { ChannelStats, FinishResult, TakenBatch } from './batch-store.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.js';
-import type { BatchingEngine, HoldReason, HoldResult } from './engine.js';
-import { ErrorCode, GatewayError, UnknownChannelError, asGatewayError } from './errors.js';
+import { QueueEventHub, type BatchingEngine, type DrainResult, type EnqueueResult, type HoldReason, type HoldResult, type QueueTotals, type SettingsView } from './engine.js';
+import { runCloseSteps } from './close-steps.js';
+import { Intake } from './intake.js';
 import { QueueEventType, type QueueEvent } from './events.js';
-import { InMemoryBatchStore, type LocalAppendResult, type LocalSealResult } from './memory-batch-store.js';
-import { ChannelSlot, ReadyQueue } from './ready-queue.js';
-import { MessageBatch, parseChannelKey, type OutboundMessage, type QueuedMessage } from './model.js';
-import { SettingsPolicy, parseSettingsOverride, type ChannelSettings, type SettingsOverride } from './policy.js';
-import { Run, RunContext, abortReason, silentFallback, type AbortWhy, type RunHost } from './run.js';
+import { InMemoryBatchStore, type LocalSealResult } from './memory-batch-store.js';
+import type { ChannelSlot } from './ready-queue.js';
+import type { MessageBatch } from './model.js';
+import { SettingsPolicy } from './policy.js';
+import type { MessageQueueOptions } from './message-queue-options.js';
+import { SealTimer } from './seal-timer.js';
 import { SharedTimeouts } from './shared-timeouts.js';
+import { WorkerPool } from './worker-pool.js';
 import { FailedBatches, type DeadLetter } from './failed-batches.js';
-import type { DurableChannel, Journal } from './journal.js';
-import { validateMessage } from './validate.js';
+import type { DurableChannel } from './journal.js';
 
-/** Batch starts and settles between two looks at the deadline heap while the event loop is kept busy. */
-const BUSY_SEAL_CHECK_EVERY = 64;
-/** Batches one pump starts before it yields to the event loop (and to the deadline timer). */
-const PUMP_CHUNK = 1_000;
+// The result types belong to the engine contract; re-exported here, where the package has always exported them.
+export type { DrainResult, EnqueueResult, QueueTotals } from './engine.js';
+export type { MessageQueueOptions } from './message-queue-options.js';
 
-/** What `enqueue` answers; adapters pass it on to the sender. */
-export type EnqueueResult =
-  | { accepted: true; channelKey: string; id: string; deadline?: number; pending: number; typing: boolean }
-  | { accepted: false; reason: 'queue full' | 'shutting down' | 'duplicate' | 'unavailable'; channelKey: string; id: string };
-
-export interface MessageQueueOptions {
-  /** The bot. Gets each batch with an AbortSignal and a reply function. */
-  processor: Processor;
-  /** Where replies go (the gateway publishes them on the bus). Awaited before `ctx.reply` resolves. */
-  onReply: (reply: OutboundMessage, batch: MessageBatch) => void | Promise<void>;
-  /** Asked by `ctx.typing()`. */
-  onTyping?: (channelKey: string) => void | Promise<void>;
-  policy?: SettingsPolicy;
-  clock?: Clock;
-  scheduler?: Scheduler;
-  /** Gateway-wide cap on batches running at once. @defaultValue 32 */
-  maxConcurrentBatches?: number;
-  /** @defaultValue 0.75 */
-  queueWarnRatio?: number;
-  logger?: Logger;
-  /** Windows sealed per timer turn before yielding to the event loop. @defaultValue 5000 */
-  sealChunk?: number;
-  /** Messages of failed batches kept for {@link MessageQueue.deadLetters} (oldest forgotten first). @defaultValue 1000 */
-  keepFailedMessages?: number;
-  /**
-   * Embedded mode's crash journal: told every durable store step; an acceptance is answered only once
-   * the journal says the message is durable. @defaultValue none (nothing survives a crash)
-   */
-  journal?: Journal;
-}
-
-
-/** Totals since start, for /api/v1/stats and metrics. */
-export interface QueueTotals {
-  repliesDropped: number;
-  running: number;
-  waitingForSlot: number;
-  maxConcurrentBatches: number;
-}
-
-export interface DrainResult {
-  /** Messages whose batches finished while draining. */
-  drained: number;
-  /** Batches that could not run in time (and paused channels' queues), for the spool. */
-  waiting: MessageBatch[];
-}
+/** A batch running in this process: its owner is the channel's slot. */
+type QueueRun = BatchRun<ChannelSlot>;
 
 /**
  * Per-channel batching engine (semantics in docs/ARCHITECTURE.md): coalesces bursts into batches, keeps strict order, runs at most
@@ -77,7 +33,7 @@ export interface DrainResult {
  * State lives in a {@link BatchStore}; this class owns only what belongs to the process: the single
  * deadline timer, the worker pool, running processors and their abort controllers.
  */
-export class MessageQueue implements RunHost, BatchingEngine {
+export class MessageQueue implements BatchingEngine {
   private readonly store: InMemoryBatchStore;
   private readonly processor: Processor;
   private readonly onReply: MessageQueueOptions['onReply'];
@@ -85,29 +41,21 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private readonly clock: Clock;
   private readonly scheduler: Scheduler;
   private readonly logger: Logger | undefined;
-  private readonly sealChunk: number;
-  private opsSinceSealCheck = 0;
-  /** Windows that may still seal inline before the timer turn resets it (see sealWhileBusy). */
-  private inlineSealBudget = 0;
-  private readonly listeners = new Set<(event: QueueEvent) => void>();
-  /** Processing timeouts of running batches: one timer per distinct `processingTimeoutMs`, not per run. */
-  private readonly timeouts: SharedTimeouts<Run>;
-  /** Channels with a dispatchable batch, ordered by the seal order of their queue head. */
-  private readonly ready = new ReadyQueue();
-  private maxConcurrent: number;
-  private running = 0;
-  private dispatching = true;
+  /** The one deadline timer, which seals due windows. */
+  private readonly sealTimer: SealTimer;
+  /** Channels waiting for a slot, and the runs in slots. */
+  private readonly pool: WorkerPool;
+  private readonly events: QueueEventHub;
+  /** What every run of this queue asks of it (one object for all runs). */
+  private readonly runPort: RunPort<ChannelSlot>;
   private closing = false;
-  private timer: TimerHandle | null = null;
-  /** Set while a pump that started a full chunk waits for the next loop turn to go on. */
-  private pumpTimer: TimerHandle | null = null;
-  private timerAt = Infinity;
+  private closed: Promise<void> | null = null;
   private repliesDropped = 0;
-  private idleWaiters: Array<() => void> = [];
   private drainedMessages = 0;
   /** Failed batches, so a bot's failure never makes messages vanish without a trace (GET /api/v1/dead-letters). */
   private readonly failed: FailedBatches;
-  private readonly journal: Journal | undefined;
+  /** Intake, settings and stop: the path both engines share. */
+  private readonly intake: Intake<LocalSealResult>;
   readonly policy: SettingsPolicy;
 
   constructor(options: MessageQueueOptions) {
@@ -117,33 +65,66 @@ export class MessageQueue implements RunHost, BatchingEngine {
     this.clock = options.clock ?? systemClock;
     this.scheduler = options.scheduler ?? systemScheduler;
     this.logger = options.logger;
-    this.maxConcurrent = options.maxConcurrentBatches ?? 32;
-    this.sealChunk = options.sealChunk ?? 5_000;
     this.failed = new FailedBatches(options.keepFailedMessages ?? 1_000);
     this.policy = options.policy ?? new SettingsPolicy();
-    this.timeouts = new SharedTimeouts<Run>(this.clock, this.scheduler, (run) => void this.abortRun(run, 'timeout'));
-    const emit = (event: QueueEvent) => this.emit(event);
-    const listening = () => this.listeners.size > 0;
-    this.journal = options.journal;
-    this.store = new InMemoryBatchStore({ policy: this.policy, emit, listening, queueWarnRatio: options.queueWarnRatio, journal: options.journal });
+    this.events = new QueueEventHub(this.logger);
+    // Processing timeouts of running batches: one timer per distinct `processingTimeoutMs`, not per run.
+    const timeouts = new SharedTimeouts<QueueRun>(this.clock, this.scheduler, (run) => void run.abort('timeout'));
+    const emit = (event: QueueEvent) => this.events.emit(event);
+    const listening = () => this.events.listening;
+    this.runPort = {
+      clock: this.clock,
+      scheduler: this.scheduler,
+      timeouts,
+      logger: this.logger,
+      listening,
+      emit: (event) => {
+        if (event.type === QueueEventType.ReplyDropped) this.repliesDropped++;
+        this.events.emit(event);
+      },
+      deliver: (run, reply) => this.onReply(reply, run.batch),
+      typing: (run) => this.onTyping?.(run.key),
+      onEnd: (run, outcome) => this.onRunEnd(run, outcome),
+    };
+    const journal = options.journal;
+    this.store = new InMemoryBatchStore({ policy: this.policy, emit, listening, queueWarnRatio: options.queueWarnRatio, journal });
+    this.sealTimer = new SealTimer({
+      store: this.store,
+      clock: this.clock,
+      scheduler: this.scheduler,
+      sealChunk: options.sealChunk ?? 5_000,
+      logger: this.logger,
+      onSealed: (sealed) => this.onSealed(sealed, false),
+      afterTurn: () => this.pool.pump(),
+    });
+    this.pool = new WorkerPool({
+      maxConcurrent: options.maxConcurrentBatches ?? 32,
+      scheduler: this.scheduler,
+      beforeStart: () => this.sealTimer.sealWhileBusy(),
+      start: (slot) => this.startNext(slot),
+    });
+    this.intake = new Intake<LocalSealResult>({
+      store: this.store,
+      clock: this.clock,
+      closing: () => this.closing,
+      arm: (deadline) => this.sealTimer.arm(deadline),
+      sealed: (sealed) => this.onSealed(sealed),
+      frontInserted: (sealed) => this.pool.markReadyUnlessRunning(sealed.slot, sealed.headSeq),
+      resumed: (channelKey, nextSeq) => {
+        const slot = this.store.slotOf(channelKey);
+        if (slot !== undefined) this.pool.markReadyUnlessRunning(slot, nextSeq);
+      },
+      cancelInFlight: (channelKey, why) => this.runOf(channelKey)?.abort(why) ?? false,
+      ...(journal !== undefined ? { durable: <T>(value: T) => journal.whenDurable(value) } : {}),
+      logger: this.logger,
+    });
   }
 
   // ── events ────────────────────────────────────────────────────────────────
 
   /** Subscribes to the event stream; returns the unsubscribe. */
   on(listener: (event: QueueEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  private emit(event: QueueEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.logger?.error({ err, event: event.type }, 'queue event listener threw');
-      }
-    }
+    return this.events.on(listener);
   }
 
   // ── intake ────────────────────────────────────────────────────────────────
@@ -153,142 +134,26 @@ export class MessageQueue implements RunHost, BatchingEngine {
    * a full queue (overflow `reject`) or a closing gateway resolves `accepted: false`.
    */
   enqueue(input: unknown): Promise<EnqueueResult> {
-    const now = this.clock.now();
-    let msg: QueuedMessage;
-    try {
-      msg = validateMessage(input, now);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const channelKey = `${msg.platform}:${msg.channelId}`;
-    if (this.closing) return Promise.resolve({ accepted: false, reason: 'shutting down', channelKey, id: msg.id });
-    let result: LocalAppendResult;
-    try {
-      result = this.store.append(msg, now, channelKey);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    // The store answers synchronously: no promise hop per message (unless the journal must first write).
-    return this.durable(this.afterAppend(result, channelKey, msg.id));
-  }
-
-  /** An answer the caller may pass on to the sender: with a journal, only once what it accepted is durable. */
-  private durable<T>(result: T): Promise<T> {
-    return this.journal === undefined ? Promise.resolve(result) : this.journal.whenDurable(result);
-  }
-
-  private afterAppend(result: LocalAppendResult, channelKey: string, id: string): EnqueueResult {
-    if (result.status === 'rejected') {
-      this.logger?.warn({ channelKey, limit: result.settings.maxQueuedBatches }, 'queue full: message rejected');
-      return { accepted: false, reason: 'queue full', channelKey, id };
-    }
-    if (result.status === 'duplicate') return { accepted: false, reason: 'duplicate', channelKey, id };
-    if (result.status === 'sealed') {
-      this.onSealed(result.sealed);
-      return { accepted: true, channelKey, id, pending: 0, typing: result.settings.typing };
-    }
-    this.arm(result.deadline);
-    return { accepted: true, channelKey, id, deadline: result.deadline, pending: result.pending, typing: result.settings.typing };
+    return this.intake.enqueue(input);
   }
 
   /** Puts a message or a batch ahead of everything waiting in its channel (not ahead of the one in flight). */
-  async enqueueFront(item: MessageBatch | unknown): Promise<EnqueueResult> {
-    const now = this.clock.now();
-    let channelKey: string;
-    let payload: MessageBatch | QueuedMessage;
-    if (item instanceof MessageBatch) {
-      if (item.size === 0) throw new GatewayError(ErrorCode.EmptyBatch, 'cannot enqueue an empty batch');
-      channelKey = item.channelKey;
-      payload = item;
-    } else {
-      payload = validateMessage(item, now);
-      channelKey = `${payload.platform}:${payload.channelId}`;
-    }
-    const id = payload instanceof MessageBatch ? payload.id : payload.id;
-    if (this.closing) return { accepted: false, reason: 'shutting down', channelKey, id };
-    const sealed = this.store.pushFront(channelKey, payload, now);
-    this.markReadyUnlessRunning(sealed.slot, sealed.headSeq);
-    const settings = this.store.settings(channelKey);
-    return this.durable({ accepted: true, channelKey, id, pending: 0, typing: settings.typing });
+  enqueueFront(item: MessageBatch | unknown): Promise<EnqueueResult> {
+    return this.intake.enqueueFront(item);
   }
 
   /** Spool replay: sealed batches go to the back of their channels' queues, in the given order. */
   async restore(batches: MessageBatch[]): Promise<void> {
     const sealed = this.store.restore(batches, this.clock.now());
-    for (const s of sealed) this.markReadyUnlessRunning(s.slot, s.headSeq);
+    for (const s of sealed) this.pool.markReadyUnlessRunning(s.slot, s.headSeq);
   }
 
   /** Installs channels recovered from the journal: paused stay paused, queued batches wait to run, open windows re-arm. */
   recover(channels: DurableChannel[]): void {
     const sealed = this.store.load(channels, this.clock.now());
-    for (const s of sealed) this.markReadyUnlessRunning(s.slot, s.headSeq);
+    for (const s of sealed) this.pool.markReadyUnlessRunning(s.slot, s.headSeq);
     const next = this.store.nextDeadline();
-    if (next !== null) this.arm(next);
-  }
-
-  // ── the one deadline timer ──────────────────────────────────────────────
-
-  /** Arms the single timer for `deadline` if it is earlier than the one armed. */
-  private arm(deadline: number): void {
-    if (deadline >= this.timerAt) return;
-    if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
-    this.timerAt = deadline;
-    const delay = Math.max(0, Math.ceil(deadline - this.clock.now()));
-    this.timer = this.scheduler.setTimeout(() => this.onTimer(), delay);
-  }
-
-  private onTimer(): void {
-    this.timer = null;
-    this.timerAt = Infinity;
-    this.inlineSealBudget = this.sealChunk;
-    const now = this.clock.now();
-    try {
-      const sealed = this.store.sealDue(now, this.sealChunk);
-      // Seal every due window of this turn before starting any batch: sealing is cheap, starting runs
-      // processors, and a window's flush time is when it seals.
-      for (const s of sealed) this.onSealed(s, false);
-      const next = this.store.nextDeadline();
-      // More already due (a full chunk): yield to the event loop and keep sealing before starting
-      // batches, so a burst of windows is not held back by the processors of its first chunks.
-      if (next === null || next > now) this.pump();
-      if (next !== null) this.arm(next);
-    } catch (err) {
-      this.logger?.error({ err }, 'sealing due windows failed; retrying');
-      this.arm(now + 100);
-    }
-  }
-
-  /**
-   * A long run of batch starts (a pump after a burst sealed) or of settles (their microtasks) keeps the
-   * event loop, and so the deadline timer, from running: windows falling due meanwhile would seal late,
-   * and a window's flush time is when it seals. So every BUSY_SEAL_CHECK_EVERY starts or settles, when a
-   * deadline has passed, due windows seal right here. Their batches are
-   * marked ready behind those already waiting: oldest seal still starts first. At most one chunk seals
-   * this way per timer turn, so a chain of settles that seals and starts more batches cannot hold the
-   * event loop for a whole burst: it drains, the loop turns, and the timer resets the budget.
-   */
-  private sealWhileBusy(): void {
-    if (++this.opsSinceSealCheck < BUSY_SEAL_CHECK_EVERY) return;
-    this.opsSinceSealCheck = 0;
-    if (this.inlineSealBudget <= 0) return;
-    const next = this.store.nextDeadline();
-    const now = this.clock.now();
-    if (next === null || next > now) return;
-    const sealed = this.store.sealDue(now, this.inlineSealBudget);
-    this.inlineSealBudget -= sealed.length;
-    for (const s of sealed) this.onSealed(s, false);
-    this.disarmIfNoDeadline();
-  }
-
-  /**
-   * Windows that close outside the timer (sealed inline, cleared, disarmed) leave it armed for a deadline
-   * that is gone; with none left it is cleared, so an idle queue holds no timer.
-   */
-  private disarmIfNoDeadline(): void {
-    if (this.timer === null || this.store.nextDeadline() !== null) return;
-    this.scheduler.clearTimeout(this.timer);
-    this.timer = null;
-    this.timerAt = Infinity;
+    if (next !== null) this.sealTimer.arm(next);
   }
 
   // ── dispatch and the worker pool ────────────────────────────────────────
@@ -296,52 +161,18 @@ export class MessageQueue implements RunHost, BatchingEngine {
   private onSealed(sealed: LocalSealResult, pump = true): void {
     const run = sealed.slot.run;
     if (run !== null && sealed.mode === 'interrupt') {
-      void this.abortRun(run, 'interrupt');
+      run.abort('interrupt');
       return;
     }
-    this.markReadyUnlessRunning(sealed.slot, sealed.headSeq, pump);
+    this.pool.markReadyUnlessRunning(sealed.slot, sealed.headSeq, pump);
   }
 
-  private markReadyUnlessRunning(slot: ChannelSlot, seq: number, pump = true): void {
-    // A channel with a batch in flight is re-queued by that batch's finish, never before.
-    if (slot.run !== null) return;
-    this.markReady(slot, seq, pump);
-  }
-
-  private markReady(slot: ChannelSlot, seq: number, pump = true): void {
-    if (!this.ready.mark(slot, seq)) return;
-    if (pump) this.pump();
-  }
-
-  private runOf(key: string): Run | undefined {
+  private runOf(key: string): QueueRun | undefined {
     return this.store.slotOf(key)?.run ?? undefined;
   }
 
-  /** Starts batches while slots are free, oldest seal first. */
-  private pump(): void {
-    if (this.pumpTimer !== null) return; // a continuation is already waiting for its turn
-    let started = 0;
-    while (this.dispatching && this.running < this.maxConcurrent && this.ready.size > 0) {
-      if (started === PUMP_CHUNK) {
-        // A burst that became ready at once starts over several loop turns, so windows falling due
-        // meanwhile seal on time (the timer gets its turn) and I/O is not held back by one long run.
-        this.pumpTimer = this.scheduler.setTimeout(() => {
-          this.pumpTimer = null;
-          this.pump();
-        }, 0);
-        return;
-      }
-      this.sealWhileBusy();
-      const slot = this.ready.next();
-      if (slot === undefined) break;
-      this.running++;
-      started++;
-      this.startNext(slot);
-    }
-    this.checkIdle();
-  }
-
-  private startNext(slot: ChannelSlot): void {
+  /** Takes the channel's next batch and runs it; false when the store had none to give. */
+  private startNext(slot: ChannelSlot): boolean {
     const now = this.clock.now();
     let taken: TakenBatch | null = null;
     try {
@@ -349,216 +180,87 @@ export class MessageQueue implements RunHost, BatchingEngine {
     } catch (err) {
       this.logger?.error({ err, channelKey: slot.key }, 'taking the next batch failed');
     }
-    if (taken === null) {
-      this.running--;
-      this.pump();
-      return;
-    }
+    if (taken === null) return false;
     // A record whose channel left memory and came back meanwhile hands over to the live one.
     this.startRun(slot.live ? slot : this.store.slotOf(slot.key)!, taken, now);
-  }
-
-  private startRun(slot: ChannelSlot, taken: TakenBatch, now: number): void {
-    const { batch, settings } = taken;
-    const key = slot.key;
-    const run = new Run(slot, batch, now, settings, taken.attempt);
-    slot.run = run;
-    this.timeouts.add(run, now, settings.processingTimeoutMs);
-    if (this.listeners.size > 0) {
-      this.emit({
-        type: QueueEventType.Started,
-        channelKey: key,
-        at: now,
-        batchId: batch.id,
-        size: batch.size,
-        waitMs: now - taken.sealedAt,
-        messageIds: batch.messages.map((m) => m.id),
-      });
-    }
-    let result: Promise<void>;
-    try {
-      result = Promise.resolve(this.processor(batch, new RunContext(run, this)));
-    } catch (err) {
-      result = Promise.reject(err);
-    }
-    result.then(
-      () => this.settle(run, null),
-      (err: unknown) => this.settle(run, err ?? new Error('processor rejected')),
-    );
-  }
-
-  /** A processor finished on its own (resolved or threw). Ignored if the batch was already aborted. */
-  private settle(run: Run, error: unknown): void {
-    if (run.done) return;
-    this.endRun(run);
-    const now = this.clock.now();
-    let result: FinishResult;
-    try {
-      result = this.store.finish(run.key, run.batch.id, error === null ? 'processed' : 'failed', now, run.slot);
-    } catch (err) {
-      result = this.stepFailed(err);
-    }
-    this.settled(run, error, now, result);
-  }
-
-  private settled(run: Run, error: unknown, now: number, result: FinishResult): void {
-    this.sealWhileBusy();
-    const { batch, key } = run;
-    if (this.closing) this.drainedMessages += batch.size;
-    const durationMs = now - run.startedAt;
-    if (error === null) {
-      if (this.listeners.size > 0) {
-        this.emit({ type: QueueEventType.Completed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, replies: run.replies });
-      }
-    } else {
-      const err = asGatewayError(error);
-      this.logger?.warn({ err: error, channelKey: key, batchId: batch.id }, 'processor failed; the channel moves on');
-      this.failed.add(batch, err.message, now);
-      this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error: err.message, timeout: false });
-    }
-    this.afterRun(run, result);
-  }
-
-  private stepFailed(err: unknown): FinishResult {
-    this.logger?.error({ err }, 'store step failed after a batch ended');
-    return { current: false, nextSeq: null };
-  }
-
-  private endRun(run: Run): void {
-    run.done = true;
-    this.timeouts.remove(run);
-    if (run.slot.run === run) run.slot.run = null;
-  }
-
-  private afterRun(run: Run, result: FinishResult): void {
-    this.running--;
-    if (result.nextSeq === null) {
-      this.pump();
-      return;
-    }
-    // The channel has work left, so the store still holds it; its record is the run's unless it was replaced.
-    const slot = run.slot.live ? run.slot : this.store.slotOf(run.key);
-    // Marked even while dispatch is paused: pump() checks `dispatching`, and startProcessing() pumps.
-    if (slot !== undefined) this.markReady(slot, result.nextSeq);
-    else this.pump();
-  }
-
-  /** Runs a store step that ends a flight; a step that throws is logged and ends it as not current. */
-  private finishStep(step: () => FinishResult, then: (result: FinishResult) => void): void {
-    let result: FinishResult;
-    try {
-      result = step();
-    } catch (err) {
-      result = this.stepFailed(err);
-    }
-    then(result);
-  }
-
-  /**
-   * Aborts a running batch. The slot and the channel are released at once: a processor that ignores its
-   * signal can no longer reply (ctx.reply checks the signal) and must not hold the channel hostage.
-   */
-  private async abortRun(run: Run, why: AbortWhy): Promise<boolean> {
-    if (run.done) return false;
-    this.endRun(run);
-    const now = this.clock.now();
-    const durationMs = now - run.startedAt;
-    const { batch, key } = run;
-    run.abort(abortReason(why, run.settings.processingTimeoutMs));
-    switch (why) {
-      case 'cancel':
-      case 'stop':
-        this.finishStep(() => this.store.finish(key, batch.id, 'cancelled', now), (result) => {
-          this.emit({ type: QueueEventType.Cancelled, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, reason: why });
-          this.afterRun(run, result);
-        });
-        break;
-      case 'timeout':
-        this.finishStep(() => this.store.finish(key, batch.id, 'failed', now), (result) => {
-          this.logger?.warn({ channelKey: key, batchId: batch.id, timeoutMs: run.settings.processingTimeoutMs }, 'processor timed out; the channel moves on');
-          const error = `processor passed its ${run.settings.processingTimeoutMs} ms timeout`;
-          this.failed.add(batch, error, now);
-          this.emit({ type: QueueEventType.Failed, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, error, timeout: true });
-          this.afterRun(run, result);
-        });
-        break;
-      case 'interrupt':
-        this.finishStep(() => this.store.interrupt(key, batch.id, now), (result) => this.afterRun(run, result));
-        break;
-      case 'shutdown':
-        this.finishStep(() => this.store.release(key, batch.id, now), (result) => {
-          this.emit({ type: QueueEventType.Cancelled, channelKey: key, at: now, batchId: batch.id, size: batch.size, durationMs, reason: 'shutdown' });
-          this.afterRun(run, result);
-        });
-        break;
-    }
     return true;
   }
 
-  /** @internal RunContext's way to publish a reply. */
-  publishReply(run: Run, input: ReplyInput): Promise<boolean> {
-    if (isReplyStream(input)) {
-      const stream = { id: `${run.batch.id}:${run.streams++}`, final: false };
-      return pumpReplyStream(input, {
-        signal: run.signal,
-        clock: this.clock,
-        scheduler: this.scheduler,
-        publish: (text, final) => this.publishOut(run, () => toOutbound(text, run.batch, { ...stream, final }), final),
-      });
-    }
-    return this.publishOut(run, () => toOutbound(input, run.batch), true);
+  private startRun(slot: ChannelSlot, taken: TakenBatch, now: number): void {
+    const run = new BatchRun(this.runPort, slot, taken, now);
+    slot.run = run;
+    run.start(this.processor);
   }
 
-  private publishOut(run: Run, build: () => OutboundMessage, counts: boolean): Promise<boolean> {
-    if (run.aborted) {
-      this.repliesDropped++;
-      const reason = (run.abortReason as GatewayError | undefined)?.code === ErrorCode.Cancelled ? 'cancelled' : 'aborted';
-      this.emit({ type: QueueEventType.ReplyDropped, channelKey: run.key, at: this.clock.now(), batchId: run.batch.id, reason });
-      return Promise.resolve(false);
-    }
-    let out: OutboundMessage;
+  /**
+   * A run ended (its processor settled, or it was aborted: cancel, stop, interrupt, timeout, shutdown).
+   * An aborted run releases its slot and its channel at once: a processor that ignores its signal can no
+   * longer reply (ctx.reply checks the run) and must not hold the channel hostage.
+   */
+  private onRunEnd(run: QueueRun, outcome: RunOutcome): void {
+    const slot = run.owner;
+    if (slot.run === run) slot.run = null;
+    const now = this.clock.now();
+    let result: FinishResult;
     try {
-      out = build();
+      result = this.endInStore(run, outcome, now);
     } catch (err) {
-      return Promise.reject(err);
+      this.logger?.error({ err }, 'store step failed after a batch ended');
+      result = { current: false, nextSeq: null };
     }
-    return Promise.resolve(this.onReply(out, run.batch)).then(() => {
-      if (counts) run.replies++;
-      return true;
-    });
+    const { batch, key } = run;
+    if (run.abortedBy === null) {
+      this.sealTimer.sealWhileBusy();
+      if (this.closing) this.drainedMessages += batch.size;
+    }
+    if (outcome.status === 'failed') {
+      if (outcome.timeout) this.logger?.warn({ channelKey: key, batchId: batch.id, timeoutMs: run.settings.processingTimeoutMs }, 'processor timed out; the channel moves on');
+      else this.logger?.warn({ err: outcome.cause, channelKey: key, batchId: batch.id }, 'processor failed; the channel moves on');
+      this.failed.add(batch, outcome.error, now);
+    }
+    run.report(outcome, now);
+    this.continueChannel(run, result);
   }
 
-  /** @internal RunContext's usage report. */
-  reportUsage(run: Run, usage: TokenUsage): void {
-    this.emit({ type: QueueEventType.Usage, channelKey: run.key, at: this.clock.now(), batchId: run.batch.id, ...usage });
+  /** The store step that takes an ended run's batch out of flight. */
+  private endInStore(run: QueueRun, outcome: RunOutcome, now: number): FinishResult {
+    const { key, batch, owner } = run;
+    switch (outcome.status) {
+      case 'processed':
+        return this.store.finish(key, batch.id, 'processed', now, owner);
+      case 'failed':
+        return this.store.finish(key, batch.id, 'failed', now, owner);
+      case 'aborted':
+        if (outcome.why === 'interrupt') return this.store.interrupt(key, batch.id, now);
+        if (outcome.why === 'shutdown') return this.store.release(key, batch.id, now);
+        return this.store.finish(key, batch.id, 'cancelled', now, owner);
+    }
   }
 
-  /** @internal RunContext's typing request. */
-  async requestTyping(run: Run): Promise<void> {
-    if (!run.aborted) await this.onTyping?.(run.key);
-  }
-
-  /** @internal RunContext's logger: a child bound to the channel and batch, made on first use. */
-  runLogger(run: Run): Logger {
-    run.logger ??= (this.logger ?? silentFallback()).child({ channelKey: run.key, batchId: run.batch.id });
-    return run.logger;
+  /** Frees the run's worker slot and marks its channel ready when it has a next batch. */
+  private continueChannel(run: QueueRun, result: FinishResult): void {
+    this.pool.release();
+    if (result.nextSeq === null) {
+      this.pool.pump();
+      return;
+    }
+    // The channel has work left, so the store still holds it; its record is the run's unless it was replaced.
+    const slot = run.owner.live ? run.owner : this.store.slotOf(run.key);
+    // Marked even while dispatch is paused: pump() checks `dispatching`, and startProcessing() pumps.
+    if (slot !== undefined) this.pool.markReady(slot, result.nextSeq);
+    else this.pool.pump();
   }
 
   // ── operator actions ────────────────────────────────────────────────────
 
   /** Aborts the channel's in-flight batch; its messages are recorded as cancelled. */
   async cancelCurrent(channelKey: string): Promise<boolean> {
-    const run = this.runOf(channelKey);
-    return this.durable(run ? await this.abortRun(run, 'cancel') : false);
+    return this.intake.durable(this.runOf(channelKey)?.abort('cancel') ?? false);
   }
 
   /** Cancel + pause: nothing is dispatched until resume; new messages keep collecting. */
-  async stop(channelKey: string): Promise<{ paused: boolean; cancelled: boolean }> {
-    const known = await this.store.pause(channelKey, this.clock.now());
-    if (!known) throw new UnknownChannelError(channelKey);
-    const run = this.runOf(channelKey);
-    const cancelled = run ? await this.abortRun(run, 'stop') : false;
-    return this.durable({ paused: true as const, cancelled });
+  stop(channelKey: string): Promise<{ paused: boolean; cancelled: boolean }> {
+    return this.intake.stop(channelKey);
   }
 
   /** Seed name for {@link stop}. */
@@ -566,12 +268,8 @@ export class MessageQueue implements RunHost, BatchingEngine {
     return this.stop(channelKey);
   }
 
-  async resume(channelKey: string): Promise<{ paused: boolean }> {
-    const result = await this.store.resume(channelKey, this.clock.now());
-    if (result === undefined) throw new UnknownChannelError(channelKey);
-    const slot = this.store.slotOf(channelKey);
-    if (result.nextSeq !== null && slot !== undefined) this.markReadyUnlessRunning(slot, result.nextSeq);
-    return this.durable({ paused: false as const });
+  resume(channelKey: string): Promise<{ paused: boolean }> {
+    return this.intake.resume(channelKey);
   }
 
   /** Seed name: with a key, resumes that channel; without, resumes dispatching gateway-wide. */
@@ -580,19 +278,19 @@ export class MessageQueue implements RunHost, BatchingEngine {
       await this.resume(channelKey);
       return;
     }
-    this.dispatching = true;
-    this.pump();
+    this.pool.dispatching = true;
+    this.pool.pump();
   }
 
   /** Stops dispatching gateway-wide (windows keep sealing); running batches finish. */
   pauseDispatch(): void {
-    this.dispatching = false;
+    this.pool.dispatching = false;
   }
 
   /** Disarms the open batch's flush deadline; its messages stay pending until the next message or a flush. */
   async cancelBatchTimer(channelKey: string): Promise<boolean> {
     const disarmed = this.store.disarm(channelKey);
-    this.disarmIfNoDeadline();
+    this.sealTimer.disarmIfNoDeadline();
     return disarmed;
   }
 
@@ -614,29 +312,23 @@ export class MessageQueue implements RunHost, BatchingEngine {
   /** Discards the open batch and the queued batches (not the one in flight); returns messages removed. */
   async clear(channelKey: string): Promise<number> {
     const removed = this.store.clear(channelKey, this.clock.now());
-    this.disarmIfNoDeadline();
-    return this.durable(removed);
+    this.sealTimer.disarmIfNoDeadline();
+    return this.intake.durable(removed);
   }
 
   // ── settings ────────────────────────────────────────────────────────────
 
-  async getSettings(channelKey: string): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
-    const [effective, override] = await Promise.all([this.store.settings(channelKey), this.store.getOverride(channelKey)]);
-    return { effective, override };
+  getSettings(channelKey: string): Promise<SettingsView> {
+    return this.intake.getSettings(channelKey);
   }
 
   /** Validates and merges a partial override; throws InvalidSettingsError naming each failing field. */
-  async setSettings(channelKey: string, input: unknown): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
-    const override = parseSettingsOverride(input);
-    const result = await this.store.setOverride(channelKey, override, this.clock.now());
-    if (result.deadline !== null) this.arm(result.deadline);
-    return this.durable(await this.getSettings(channelKey));
+  setSettings(channelKey: string, input: unknown): Promise<SettingsView> {
+    return this.intake.setSettings(channelKey, input);
   }
 
-  async deleteSettings(channelKey: string): Promise<{ effective: ChannelSettings; override: SettingsOverride | null }> {
-    const result = await this.store.deleteOverride(channelKey, this.clock.now());
-    if (result?.deadline != null) this.arm(result.deadline);
-    return this.durable(await this.getSettings(channelKey));
+  deleteSettings(channelKey: string): Promise<SettingsView> {
+    return this.intake.deleteSettings(channelKey);
   }
 
   // ── reading ─────────────────────────────────────────────────────────────
@@ -665,7 +357,8 @@ export class MessageQueue implements RunHost, BatchingEngine {
   }
 
   totals(): QueueTotals {
-    return { repliesDropped: this.repliesDropped, running: this.running, waitingForSlot: this.ready.size, maxConcurrentBatches: this.maxConcurrent };
+    const { pool } = this;
+    return { repliesDropped: this.repliesDropped, running: pool.running, waitingForSlot: pool.waiting, maxConcurrentBatches: pool.maxConcurrent };
   }
 
   /** Channels holding state right now (idle ones are evicted). */
@@ -675,28 +368,20 @@ export class MessageQueue implements RunHost, BatchingEngine {
 
   /** True while the queue has an armed deadline timer. */
   get timerArmed(): boolean {
-    return this.timer !== null;
+    return this.sealTimer.armed;
   }
 
   // ── shutdown ────────────────────────────────────────────────────────────
 
-  private runningRuns(): Run[] {
-    const runs: Run[] = [];
+  private runningRuns(): QueueRun[] {
+    const runs: QueueRun[] = [];
     for (const slot of this.store.slots()) if (slot.run !== null) runs.push(slot.run);
     return runs;
   }
 
-  private checkIdle(): void {
-    if (this.running > 0 || this.ready.size > 0 || this.idleWaiters.length === 0) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const w of waiters) w();
-  }
-
   /** Resolves when nothing runs and nothing waits for a slot. */
   whenIdle(): Promise<void> {
-    if (this.running === 0 && this.ready.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.pool.whenIdle();
   }
 
   /**
@@ -707,10 +392,8 @@ export class MessageQueue implements RunHost, BatchingEngine {
     this.closing = true;
     this.drainedMessages = 0;
     const sealed = await this.store.sealAll('shutdown', this.clock.now());
-    for (const s of sealed) this.markReadyUnlessRunning(s.slot, s.headSeq);
-    if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
-    this.timer = null;
-    this.timerAt = Infinity;
+    for (const s of sealed) this.pool.markReadyUnlessRunning(s.slot, s.headSeq);
+    this.sealTimer.stop();
     let timer: TimerHandle | null = null;
     const timedOut = await Promise.race([
       this.whenIdle().then(() => false),
@@ -719,25 +402,34 @@ export class MessageQueue implements RunHost, BatchingEngine {
       }),
     ]);
     if (timer !== null) this.scheduler.clearTimeout(timer);
-    this.dispatching = false;
+    this.pool.dispatching = false;
     if (timedOut) {
       const runs = this.runningRuns();
       this.logger?.warn({ running: runs.length, timeoutMs }, 'shutdown timeout: aborting batches still running');
-      await Promise.all(runs.map((run) => this.abortRun(run, 'shutdown')));
+      for (const run of runs) run.abort('shutdown');
     }
     const waiting = await this.store.drainWaiting();
     return { drained: this.drainedMessages, waiting };
   }
 
-  /** Stops the timer and the store. Call after {@link drain}. */
-  async close(): Promise<void> {
+  /**
+   * Stops the timers, aborts what still runs (back to the head of its queue) and closes the store. Call
+   * after {@link drain}. Idempotent; a step that fails is logged and the rest still run.
+   */
+  close(): Promise<void> {
+    this.closed ??= runCloseSteps(this.logger, [
+      ['stop dispatching', () => this.stopTimers()],
+      ['abort running batches', () => {
+        for (const run of this.runningRuns()) run.abort('shutdown');
+      }],
+      ['close the store', () => this.store.close()],
+    ]);
+    return this.closed;
+  }
+
+  private stopTimers(): void {
     this.closing = true;
-    this.dispatching = false;
-    if (this.timer !== null) this.scheduler.clearTimeout(this.timer);
-    this.timer = null;
-    if (this.pumpTimer !== null) this.scheduler.clearTimeout(this.pumpTimer);
-    this.pumpTimer = null;
-    for (const run of this.runningRuns()) await this.abortRun(run, 'shutdown');
-    await this.store.close();
+    this.pool.stop();
+    this.sealTimer.stop();
   }
 }

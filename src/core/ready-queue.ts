@@ -1,5 +1,5 @@
 import { DeadlineHeap } from './deadlines.js';
-import type { Run } from './run.js';
+import type { BatchRun } from './batch-run.js';
 
 /**
  * What the engine marks on a channel: its batch running here, and its place in the ready queue. The
@@ -7,7 +7,7 @@ import type { Run } from './run.js';
  * dispatch finds a channel without a look-up by key and nothing is allocated or deleted per batch.
  */
 export class ChannelSlot {
-  run: Run | null = null;
+  run: BatchRun<ChannelSlot> | null = null;
   /** In the ready queue, waiting for a worker slot. */
   ready = false;
   /** Seal order of the head it was marked ready with (valid while `ready`). */

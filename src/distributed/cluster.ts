@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/schema.js';
+import { runCloseSteps } from '../core/close-steps.js';
 import type { QueueEvent } from '../core/events.js';
 import type { OutboundMessage } from '../core/model.js';
 import { SettingsPolicy } from '../core/policy.js';
@@ -60,10 +61,11 @@ export async function connectCluster(config: GatewayConfig, logger: Logger, emit
       store,
       dispatcher,
       control,
-      close: async () => {
-        await dispatcher.close().catch(() => undefined);
-        await closeAll();
-      },
+      close: () =>
+        runCloseSteps(logger, [
+          ['batch queue', () => dispatcher.close()],
+          ['connections', closeAll],
+        ]),
     };
   } catch (err) {
     await closeAll();
@@ -74,6 +76,15 @@ export async function connectCluster(config: GatewayConfig, logger: Logger, emit
 /** A gateway's id in the cluster: where its web-chat replies are addressed. */
 export function newGatewayId(): string {
   return `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/** What a gateway adds to its cluster. */
+export interface GatewayClusterOptions extends ClusterOptions {
+  /**
+   * Shows the typing indicator in a channel (the adapter's `typing`): a worker's `ctx.typing()` reaches the
+   * gateway that sends that channel's replies through the control channel.
+   */
+  onTyping?: (channelKey: string) => void | Promise<void>;
 }
 
 export interface GatewayCluster {
@@ -89,7 +100,7 @@ export async function createGatewayCluster(
   logger: Logger,
   deliver: (reply: OutboundMessage) => Promise<void>,
   settled?: () => Promise<unknown>,
-  options: ClusterOptions = {},
+  options: GatewayClusterOptions = {},
 ): Promise<GatewayCluster> {
   let queue: DistributedQueue | undefined;
   const connection = await connectCluster(config, logger, (event) => queue?.emit(event), options);
@@ -123,14 +134,28 @@ export async function createGatewayCluster(
     ...(settled ? { settled } : {}),
     logger: logger.child({ component: 'reply-relay' }),
   });
+  const offTyping = followTyping(connection.control, relay, options.onTyping, logger);
   return {
     queue,
     relay,
     connection,
-    close: async () => {
-      await queue?.close();
-      await relay.stop();
-      await connection.close();
-    },
+    close: () =>
+      runCloseSteps(logger, [
+        ['typing', offTyping],
+        ['queue', () => queue?.close()],
+        ['reply relay', () => relay.stop()],
+        ['redis', () => connection.close()],
+      ]),
   };
+}
+
+/** Turns workers' typing requests into this gateway's adapter calls, for the channels it answers. */
+function followTyping(control: ControlBus, relay: ReplyRelay, onTyping: GatewayClusterOptions['onTyping'], logger: Logger): () => void {
+  if (onTyping === undefined) return () => undefined;
+  return control.on((msg) => {
+    if (msg.type !== 'typing' || !relay.actsFor(msg.gatewayId)) return;
+    Promise.resolve()
+      .then(() => onTyping(msg.channelKey))
+      .catch((err: unknown) => logger.debug({ err, channelKey: msg.channelKey }, 'typing request from a worker failed; replies are unaffected'));
+  });
 }

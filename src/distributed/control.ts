@@ -5,7 +5,12 @@ import type { QueueEvent } from '../core/events.js';
 /** What travels between gateways and workers on the control channel. */
 export type ControlMessage =
   /** Abort the holding worker's signal for this batch (cancel, stop, interrupt at any gateway). */
-  | { type: 'cancel'; channelKey: string; batchId: string; reason: 'cancel' | 'stop' }
+  | { type: 'cancel'; channelKey: string; batchId: string; reason: 'cancel' | 'stop' | 'interrupt' }
+  /**
+   * A worker's `ctx.typing()`: the gateway that sends the channel's replies shows the typing indicator
+   * (`gatewayId` set: only that gateway, for platforms whose connection one gateway holds).
+   */
+  | { type: 'typing'; channelKey: string; batchId: string; gatewayId?: string }
   /** A queue event that happened in a worker (started, completed, failed, reply dropped), for gateways' metrics and dashboard. */
   | { type: 'event'; event: QueueEvent };
 

@@ -73,7 +73,7 @@ export class BatchDispatcher {
 
   /** Takes the channel's next batch if it may run now and hands it to BullMQ. True when one was sent. */
   async kick(channelKey: string): Promise<boolean> {
-    const taken = await this.store.take(channelKey, Number.NaN);
+    const taken = await this.store.take(channelKey);
     if (taken === null) return false;
     await this.send(channelKey, taken.batch.id);
     return true;

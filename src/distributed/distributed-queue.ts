@@ -1,12 +1,11 @@
 import type { Logger } from 'pino';
 import type { ChannelStats, SealResult } from '../core/batch-store.js';
-import type { BatchingEngine, HoldReason, HoldResult, SettingsView } from '../core/engine.js';
-import { ErrorCode, GatewayError, UnknownChannelError } from '../core/errors.js';
+import { systemClock } from '../core/clock.js';
+import { runCloseSteps } from '../core/close-steps.js';
+import { QueueEventHub, type BatchingEngine, type DrainResult, type EnqueueResult, type HoldReason, type HoldResult, type QueueTotals, type SettingsView } from '../core/engine.js';
 import { QueueEventType, type QueueEvent } from '../core/events.js';
-import type { DrainResult, EnqueueResult, QueueTotals } from '../core/message-queue.js';
+import { Intake } from '../core/intake.js';
 import { MessageBatch, type QueuedMessage } from '../core/model.js';
-import { parseSettingsOverride } from '../core/policy.js';
-import { validateMessage } from '../core/validate.js';
 import type { ControlBus } from './control.js';
 import { jobIdOf as jobIdFor, type BatchDispatcher } from './dispatcher.js';
 import type { Flusher } from './flusher.js';
@@ -37,12 +36,25 @@ export interface DistributedQueueOptions {
  * seals due windows, hands batches to BullMQ and answers operators; it runs no processor.
  */
 export class DistributedQueue implements BatchingEngine {
-  private readonly o: DistributedQueueOptions;
-  private readonly listeners = new Set<(event: QueueEvent) => void>();
+  private readonly store: DistributedBatchStore;
+  private readonly dispatcher: BatchDispatcher;
+  private readonly flusher: Flusher;
+  private readonly control: ControlBus;
+  private readonly gatewayId: string;
+  private readonly redisReady: () => boolean;
+  private readonly keepRaw: boolean;
+  private readonly reconcileMs: number;
+  private readonly reconcileBatch: number;
+  private readonly maxConcurrentBatches: number;
+  private readonly logger: Logger;
+  private readonly events: QueueEventHub;
+  /** Intake, settings and stop: the same path as the embedded engine's. */
+  private readonly intake: Intake<SealResult>;
   private dispatching = true;
   /** Channels kicked while dispatch was paused (start-up): kicked on startProcessing(). */
   private readonly heldKicks = new Set<string>();
   private closing = false;
+  private closed: Promise<void> | null = null;
   private reconcileTimer: NodeJS.Timeout | null = null;
   private reconciling: Promise<void> | null = null;
   /** Where the next pass resumes among in-flight batches (start time, Redis ms); undefined: the oldest. */
@@ -52,7 +64,36 @@ export class DistributedQueue implements BatchingEngine {
   private readonly offControl: () => void;
 
   constructor(options: DistributedQueueOptions) {
-    this.o = options;
+    this.store = options.store;
+    this.dispatcher = options.dispatcher;
+    this.flusher = options.flusher;
+    this.control = options.control;
+    this.gatewayId = options.gatewayId;
+    this.redisReady = options.redisReady;
+    this.keepRaw = options.keepRaw;
+    this.reconcileMs = options.reconcileMs;
+    this.reconcileBatch = options.reconcileBatch;
+    this.maxConcurrentBatches = options.maxConcurrentBatches;
+    this.logger = options.logger;
+    this.events = new QueueEventHub(options.logger);
+    this.intake = new Intake<SealResult>({
+      store: options.store,
+      clock: systemClock,
+      storeKeepsTime: true,
+      closing: () => this.closing,
+      available: options.redisReady,
+      prepare: (msg) => this.prepare(msg),
+      // Not persisted, so not accepted: the sender retries (503 + Retry-After).
+      refuseFailedAppend: true,
+      arm: (deadline) => this.flusher.arm(deadline),
+      sealed: (sealed) => this.onSealed([sealed]),
+      frontInserted: (sealed) => this.kick(sealed.channelKey),
+      resumed: (channelKey) => this.kick(channelKey),
+      cancelInFlight: (channelKey, why) => this.cancelInFlight(channelKey, why),
+      // Deadlines are on Redis's clock; answers on this process's.
+      localTime: (deadline) => this.flusher.toLocalTime(deadline),
+      logger: options.logger,
+    });
     this.offControl = options.control.on((msg) => {
       if (msg.type === 'event') this.relay(msg.event);
     });
@@ -60,22 +101,16 @@ export class DistributedQueue implements BatchingEngine {
 
   /** Starts sealing due windows and reconciling. */
   async start(): Promise<void> {
-    await this.o.flusher.start();
+    await this.flusher.start();
     this.reconcileTimer = setInterval(() => {
       this.reconciling ??= this.reconcile().finally(() => (this.reconciling = null));
-    }, this.o.reconcileMs);
+    }, this.reconcileMs);
     this.reconcileTimer.unref();
   }
 
   /** Events from this gateway's store steps. */
   emit(event: QueueEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.o.logger.error({ err, event: event.type }, 'queue event listener threw');
-      }
-    }
+    this.events.emit(event);
   }
 
   /** Events a worker published: emitted like local ones, marked `relayed` (the worker counts them in its own metrics). */
@@ -86,74 +121,33 @@ export class DistributedQueue implements BatchingEngine {
   }
 
   on(listener: (event: QueueEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.events.on(listener);
   }
 
   /** False while Redis is unreachable: readiness and intake depend on it. */
   available(): boolean {
-    return this.o.redisReady();
+    return this.redisReady();
   }
 
   // ── intake ────────────────────────────────────────────────────────────────
 
-  async enqueue(input: unknown): Promise<EnqueueResult> {
-    const msg = this.prepare(validateMessage(input, Date.now()));
-    const channelKey = `${msg.platform}:${msg.channelId}`;
-    if (this.closing) return { accepted: false, reason: 'shutting down', channelKey, id: msg.id };
-    if (!this.o.redisReady()) return { accepted: false, reason: 'unavailable', channelKey, id: msg.id };
-    let result;
-    try {
-      result = await this.o.store.append(msg, Number.NaN, channelKey);
-    } catch (err) {
-      // Not persisted, so not accepted: the sender retries (503 + Retry-After).
-      this.o.logger.warn({ err, channelKey }, 'append to Redis failed; message refused');
-      return { accepted: false, reason: 'unavailable', channelKey, id: msg.id };
-    }
-    switch (result.status) {
-      case 'duplicate':
-        return { accepted: false, reason: 'duplicate', channelKey, id: msg.id };
-      case 'rejected':
-        this.o.logger.warn({ channelKey, limit: result.settings.maxQueuedBatches }, 'queue full: message rejected');
-        return { accepted: false, reason: 'queue full', channelKey, id: msg.id };
-      case 'sealed':
-        this.onSealed([result.sealed]);
-        return { accepted: true, channelKey, id: msg.id, pending: 0, typing: result.settings.typing };
-      case 'open':
-        this.o.flusher.arm(result.deadline);
-        return { accepted: true, channelKey, id: msg.id, deadline: this.o.flusher.toLocalTime(result.deadline), pending: result.pending, typing: result.settings.typing };
-    }
+  enqueue(input: unknown): Promise<EnqueueResult> {
+    return this.intake.enqueue(input);
   }
 
   /** Tags the message with this gateway (for web-chat replies) and drops `raw` unless kept. */
   private prepare(msg: QueuedMessage): QueuedMessage {
-    const out: QueuedMessage = { ...msg, extra: { ...msg.extra, gatewayId: this.o.gatewayId } };
-    if (!this.o.keepRaw) delete out.raw;
+    const out: QueuedMessage = { ...msg, extra: { ...msg.extra, gatewayId: this.gatewayId } };
+    if (!this.keepRaw) delete out.raw;
     return out;
   }
 
-  async enqueueFront(item: MessageBatch | unknown): Promise<EnqueueResult> {
-    let channelKey: string;
-    let payload: MessageBatch | QueuedMessage;
-    if (item instanceof MessageBatch) {
-      if (item.size === 0) throw new GatewayError(ErrorCode.EmptyBatch, 'cannot enqueue an empty batch');
-      channelKey = item.channelKey;
-      payload = item;
-    } else {
-      payload = this.prepare(validateMessage(item, Date.now()));
-      channelKey = `${payload.platform}:${payload.channelId}`;
-    }
-    const id = payload.id;
-    if (this.closing) return { accepted: false, reason: 'shutting down', channelKey, id };
-    if (!this.o.redisReady()) return { accepted: false, reason: 'unavailable', channelKey, id };
-    await this.o.store.pushFront(channelKey, payload, Number.NaN);
-    this.kick(channelKey);
-    const settings = await this.o.store.settings(channelKey);
-    return { accepted: true, channelKey, id, pending: 0, typing: settings.typing };
+  enqueueFront(item: MessageBatch | unknown): Promise<EnqueueResult> {
+    return this.intake.enqueueFront(item);
   }
 
   async restore(batches: MessageBatch[]): Promise<void> {
-    const sealed = await this.o.store.restore(batches, Number.NaN);
+    const sealed = await this.store.restore(batches);
     for (const s of sealed) this.kick(s.channelKey);
   }
 
@@ -165,7 +159,7 @@ export class DistributedQueue implements BatchingEngine {
       if (s.mode === 'interrupt') void this.interrupt(s.channelKey);
       else if (s.waits !== true) this.kick(s.channelKey);
       // Dispatched later, maybe by a worker: its trace context waits in Redis (tracing on; else a no-op).
-      else this.o.dispatcher.rememberTrace(s.batchId);
+      else this.dispatcher.rememberTrace(s.batchId);
     }
   }
 
@@ -175,19 +169,19 @@ export class DistributedQueue implements BatchingEngine {
       this.heldKicks.add(channelKey);
       return;
     }
-    this.o.dispatcher.kick(channelKey).catch((err: unknown) => this.o.logger.warn({ err, channelKey }, 'dispatch failed; the reconciler retries'));
+    this.dispatcher.kick(channelKey).catch((err: unknown) => this.logger.warn({ err, channelKey }, 'dispatch failed; the reconciler retries'));
   }
 
   /** Interrupt mode: the in-flight batch is aborted and its messages re-run merged in front of the new ones. */
   private async interrupt(channelKey: string): Promise<void> {
     try {
-      const batchId = await this.o.store.inFlightId(channelKey);
+      const batchId = await this.store.inFlightId(channelKey);
       if (batchId !== null) {
-        const result = await this.o.store.interrupt(channelKey, batchId, Number.NaN);
-        if (result.current) await this.o.control.publish({ type: 'cancel', channelKey, batchId, reason: 'cancel' });
+        const result = await this.store.interrupt(channelKey, batchId);
+        if (result.current) await this.control.publish({ type: 'cancel', channelKey, batchId, reason: 'interrupt' });
       }
     } catch (err) {
-      this.o.logger.warn({ err, channelKey }, 'interrupt failed; the batch in flight runs on');
+      this.logger.warn({ err, channelKey }, 'interrupt failed; the batch in flight runs on');
     }
     this.kick(channelKey);
   }
@@ -196,30 +190,30 @@ export class DistributedQueue implements BatchingEngine {
   private async reconcile(): Promise<void> {
     try {
       // Read from Redis, not counted from events: a dead or frozen worker never reports its end.
-      this.running = await this.o.store.inFlightCount();
-      const ready = await this.o.store.readyChannels(500);
+      this.running = await this.store.inFlightCount();
+      const ready = await this.store.readyChannels(500);
       for (const key of ready) this.kick(key);
-      const before = (await this.o.store.redisNow()) - this.o.reconcileMs;
-      const limit = this.o.reconcileBatch;
-      const page = await this.o.store.inFlightBefore(before, limit, this.reconcileFrom);
+      const before = (await this.store.redisNow()) - this.reconcileMs;
+      const limit = this.reconcileBatch;
+      const page = await this.store.inFlightBefore(before, limit, this.reconcileFrom);
       // Walk on next time: with more than `limit` healthy batches in flight, always reading the oldest
       // ones would never reach a newer orphan.
       this.reconcileFrom = nextPageFrom(page, limit, this.reconcileFrom);
       for (const b of page) {
-        const job = await this.o.dispatcher.queue.getJob(jobIdFor(b.batchId));
+        const job = await this.dispatcher.queue.getJob(jobIdFor(b.batchId));
         if (job) {
           // A job BullMQ itself gave up on (e.g. its worker could not reach Redis to record an attempt)
           // would hold the channel forever: replace it. Our own final failures never leave one in flight.
           if ((await job.getState()) !== 'failed') continue;
           await job.remove();
-          this.o.logger.warn({ channelKey: b.channelKey, batchId: b.batchId }, 'batch in flight whose job failed outside the processor: dispatching it again');
+          this.logger.warn({ channelKey: b.channelKey, batchId: b.batchId }, 'batch in flight whose job failed outside the processor: dispatching it again');
         } else {
-          this.o.logger.warn({ channelKey: b.channelKey, batchId: b.batchId, enqueued: b.enqueued }, 'batch in flight without a job: dispatching it again');
+          this.logger.warn({ channelKey: b.channelKey, batchId: b.batchId, enqueued: b.enqueued }, 'batch in flight without a job: dispatching it again');
         }
-        await this.o.dispatcher.send(b.channelKey, b.batchId);
+        await this.dispatcher.send(b.channelKey, b.batchId);
       }
     } catch (err) {
-      this.o.logger.warn({ err }, 'reconcile pass failed');
+      this.logger.warn({ err }, 'reconcile pass failed');
     }
   }
 
@@ -230,31 +224,25 @@ export class DistributedQueue implements BatchingEngine {
   }
 
   private async cancelInFlight(channelKey: string, reason: 'cancel' | 'stop'): Promise<boolean> {
-    const batchId = await this.o.store.inFlightId(channelKey);
+    const batchId = await this.store.inFlightId(channelKey);
     if (batchId === null) return false;
-    const stats = await this.o.store.stats(channelKey);
-    const result = await this.o.store.finish(channelKey, batchId, 'cancelled', Number.NaN);
+    const stats = await this.store.stats(channelKey);
+    const result = await this.store.finish(channelKey, batchId, 'cancelled');
     if (!result.current) return false;
     // The fence already stops the worker from replying or ACKing; the message aborts its signal now.
-    await this.o.control.publish({ type: 'cancel', channelKey, batchId, reason });
+    await this.control.publish({ type: 'cancel', channelKey, batchId, reason });
     const startedAt = stats?.inFlight?.startedAt ?? Date.now();
     this.emit({ type: QueueEventType.Cancelled, channelKey, at: Date.now(), batchId, size: stats?.inFlight?.size ?? 0, durationMs: Math.max(0, Date.now() - startedAt), reason });
     if (result.nextSeq !== null) this.kick(channelKey);
     return true;
   }
 
-  async stop(channelKey: string): Promise<{ paused: boolean; cancelled: boolean }> {
-    const known = await this.o.store.pause(channelKey, Number.NaN);
-    if (!known) throw new UnknownChannelError(channelKey);
-    const cancelled = await this.cancelInFlight(channelKey, 'stop');
-    return { paused: true, cancelled };
+  stop(channelKey: string): Promise<{ paused: boolean; cancelled: boolean }> {
+    return this.intake.stop(channelKey);
   }
 
-  async resume(channelKey: string): Promise<{ paused: boolean }> {
-    const result = await this.o.store.resume(channelKey, Number.NaN);
-    if (result === undefined) throw new UnknownChannelError(channelKey);
-    if (result.nextSeq !== null) this.kick(channelKey);
-    return { paused: false };
+  resume(channelKey: string): Promise<{ paused: boolean }> {
+    return this.intake.resume(channelKey);
   }
 
   async startProcessing(channelKey?: string): Promise<void> {
@@ -273,57 +261,51 @@ export class DistributedQueue implements BatchingEngine {
   }
 
   async flush(channelKey: string): Promise<boolean> {
-    const sealed = await this.o.store.seal(channelKey, 'admin', Number.NaN);
+    const sealed = await this.store.seal(channelKey, 'admin');
     if (sealed) this.onSealed([sealed]);
     return sealed !== null;
   }
 
   /** Deadlines are on Redis's clock; the answer is on this process's. */
   async hold(channelKey: string, holdMs: number, _reason: HoldReason): Promise<HoldResult> {
-    const deadline = await this.o.store.hold(channelKey, holdMs, Number.NaN);
+    const deadline = await this.store.hold(channelKey, holdMs);
     if (deadline === null) return { held: false };
-    return { held: true, deadline: this.o.flusher.toLocalTime(deadline) };
+    return { held: true, deadline: this.flusher.toLocalTime(deadline) };
   }
 
   async clear(channelKey: string): Promise<number> {
-    return this.o.store.clear(channelKey, Number.NaN);
+    return this.store.clear(channelKey);
   }
 
   // ── settings and reading ──────────────────────────────────────────────────
 
-  async getSettings(channelKey: string): Promise<SettingsView> {
-    const [effective, override] = await Promise.all([this.o.store.settings(channelKey), this.o.store.getOverride(channelKey)]);
-    return { effective, override };
+  getSettings(channelKey: string): Promise<SettingsView> {
+    return this.intake.getSettings(channelKey);
   }
 
-  async setSettings(channelKey: string, input: unknown): Promise<SettingsView> {
-    const override = parseSettingsOverride(input);
-    const result = await this.o.store.setOverride(channelKey, override, Number.NaN);
-    if (result.deadline !== null) this.o.flusher.arm(result.deadline);
-    return this.getSettings(channelKey);
+  setSettings(channelKey: string, input: unknown): Promise<SettingsView> {
+    return this.intake.setSettings(channelKey, input);
   }
 
-  async deleteSettings(channelKey: string): Promise<SettingsView> {
-    const result = await this.o.store.deleteOverride(channelKey, Number.NaN);
-    if (result?.deadline != null) this.o.flusher.arm(result.deadline);
-    return this.getSettings(channelKey);
+  deleteSettings(channelKey: string): Promise<SettingsView> {
+    return this.intake.deleteSettings(channelKey);
   }
 
   async deadLetters(limit: number): Promise<DeadLetter[]> {
-    return this.o.store.deadLetters(limit);
+    return this.store.deadLetters(limit);
   }
 
   async stats(channelKey: string): Promise<ChannelStats | null> {
-    return this.o.store.stats(channelKey);
+    return this.store.stats(channelKey);
   }
 
   async list(): Promise<ChannelStats[]> {
-    return this.o.store.list();
+    return this.store.list();
   }
 
   /** `running`: batches in flight cluster-wide, as of the last reconcile pass (every `reconcileMs`). */
   totals(): QueueTotals {
-    return { repliesDropped: this.repliesDropped, running: this.running, waitingForSlot: 0, maxConcurrentBatches: this.o.maxConcurrentBatches };
+    return { repliesDropped: this.repliesDropped, running: this.running, waitingForSlot: 0, maxConcurrentBatches: this.maxConcurrentBatches };
   }
 
   // ── shutdown ──────────────────────────────────────────────────────────────
@@ -341,14 +323,20 @@ export class DistributedQueue implements BatchingEngine {
   private async stopTimers(): Promise<void> {
     if (this.reconcileTimer !== null) clearInterval(this.reconcileTimer);
     this.reconcileTimer = null;
-    await this.o.flusher.stop();
+    await this.flusher.stop();
     await this.reconciling;
   }
 
-  async close(): Promise<void> {
-    this.closing = true;
-    this.offControl();
-    await this.stopTimers();
+  /** Stops following the control channel and the timers; idempotent, and each step runs even if one fails. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing = true;
+      await runCloseSteps(this.logger, [
+        ['control', this.offControl],
+        ['timers', () => this.stopTimers()],
+      ]);
+    })();
+    return this.closed;
   }
 }
 

@@ -105,7 +105,8 @@ export class Flusher {
   private async sealDue(): Promise<void> {
     let sealedAny = false;
     for (;;) {
-      const sealed = await this.store.sealDue(Number.NaN, this.chunk);
+      // No time of ours: the SEAL script reads Redis TIME.
+      const sealed = await this.store.sealDue(undefined, this.chunk);
       if (sealed.length > 0) {
         sealedAny = true;
         this.onSealed(sealed);

@@ -30,7 +30,11 @@ export interface RedisBatchStoreOptions {
   prefix?: string;
   /** Shards (Cluster slots) the channels spread over; the same on every process. @defaultValue 16 */
   shards?: number;
-  /** `redis`: every step uses Redis's TIME and ignores the caller's `now`; `caller`: the `now` passed. @defaultValue 'redis' */
+  /**
+   * Whose clock the steps read. `redis`: every step reads Redis `TIME` inside its script and ignores a `now`
+   * passed to it, so callers pass none. `caller`: the `now` a BatchStore step is given (the behavioural suite
+   * drives both stores on one fake clock); steps given none still read Redis `TIME`. @defaultValue 'redis'
+   */
   clock?: 'redis' | 'caller';
   /** How long a message id is remembered, to drop platform retries. @defaultValue 86400000 (24 h) */
   dedupeTtlMs?: number;
@@ -113,9 +117,9 @@ export class RedisBatchStore implements DistributedBatchStore {
 
   // ── BatchStore ────────────────────────────────────────────────────────────
 
-  async append(msg: QueuedMessage, now: number, channelKey: string = channelKeyOf(msg)): Promise<AppendResult> {
+  async append(msg: QueuedMessage, now?: number, channelKey: string = channelKeyOf(msg)): Promise<AppendResult> {
     const dedupeKey = this.keys.dedupe(channelKey, msg.id);
-    const { meta } = await this.step('append', channelKey, now, [encodeMessage(msg), this.limits.dedupeTtl], [dedupeKey]);
+    const { meta } = await this.step('append', channelKey, [encodeMessage(msg), this.limits.dedupeTtl], { now, keys: [dedupeKey] });
     const settings = this.settingsFrom(channelKey, meta.ov);
     switch (meta.s) {
       case 'open':
@@ -133,7 +137,7 @@ export class RedisBatchStore implements DistributedBatchStore {
    * Seals due windows on every shard, at most `limit` in all: the budget is split over the shards (the
    * first shards rotate between calls), and shards that used their whole share are asked again.
    */
-  async sealDue(now: number, limit: number): Promise<SealResult[]> {
+  async sealDue(now: number | undefined, limit: number): Promise<SealResult[]> {
     const out: SealResult[] = [];
     let failure: unknown;
     let pending = this.keys.shards;
@@ -143,7 +147,7 @@ export class RedisBatchStore implements DistributedBatchStore {
       const budget = limit - out.length;
       const share = Math.floor(budget / order.length);
       const asked = order.map((shard, i) => ({ shard, quota: share + (i < budget % order.length ? 1 : 0) })).filter((a) => a.quota > 0);
-      const replies = await Promise.allSettled(asked.map((a) => this.runner.shardStep('seal-due', a.shard, now, [String(a.quota)])));
+      const replies = await Promise.allSettled(asked.map((a) => this.runner.shardStep('seal-due', a.shard, [String(a.quota)], { now })));
       // Shards not asked this round, and those that filled their quota, may hold more.
       const next = order.filter((s) => !asked.some((a) => a.shard === s));
       replies.forEach((r, i) => {
@@ -170,16 +174,16 @@ export class RedisBatchStore implements DistributedBatchStore {
     return min === Infinity ? null : min;
   }
 
-  async seal(channelKey: string, reason: FlushReason, now: number): Promise<SealResult | null> {
-    const { meta } = await this.step('seal', channelKey, now, [reason]);
+  async seal(channelKey: string, reason: FlushReason, now?: number): Promise<SealResult | null> {
+    const { meta } = await this.step('seal', channelKey, [reason], { now });
     return meta.sealed === undefined ? null : decodeSeal(meta.sealed as RawSeal);
   }
 
-  async sealAll(reason: FlushReason, now: number): Promise<SealResult[]> {
-    return this.sealResults(await this.runner.eachShard('seal-all', now, [reason]));
+  async sealAll(reason: FlushReason, now?: number): Promise<SealResult[]> {
+    return this.sealResults(await this.runner.eachShard('seal-all', [reason], { now }));
   }
 
-  async pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now: number): Promise<SealResult> {
+  async pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now?: number): Promise<SealResult> {
     let args: string[];
     if (item instanceof MessageBatch) {
       item.flushReason = 'admin';
@@ -187,63 +191,63 @@ export class RedisBatchStore implements DistributedBatchStore {
     } else {
       args = ['message', `[${encodeMessage(item)}]`, '', '1', '0', '0'];
     }
-    const { meta } = await this.step('push-front', channelKey, now, args);
+    const { meta } = await this.step('push-front', channelKey, args, { now });
     return decodeSeal(meta.sealed as RawSeal);
   }
 
-  async restore(batches: MessageBatch[], now: number): Promise<SealResult[]> {
+  async restore(batches: MessageBatch[], now?: number): Promise<SealResult[]> {
     // Sent together on one connection: Redis runs them in this order, so per-channel order holds.
     const replies = await Promise.all(
-      batches.filter((b) => b.size > 0).map((b) => this.step('restore', b.channelKey, now, [...batchArgs(b), b.flushReason ?? ''])),
+      batches.filter((b) => b.size > 0).map((b) => this.step('restore', b.channelKey, [...batchArgs(b), b.flushReason ?? ''], { now })),
     );
     return replies.map((r) => decodeSeal(r.meta.sealed as RawSeal));
   }
 
-  async take(channelKey: string, now: number): Promise<TakenBatch | null> {
-    const { meta, blobs } = await this.step('take', channelKey, now);
+  async take(channelKey: string, now?: number): Promise<TakenBatch | null> {
+    const { meta, blobs } = await this.step('take', channelKey, [], { now });
     if (blobs.length === 0) return null;
     const { header, batch } = decodeEntry(channelKey, blobs[0]!);
     return { batch, sealedAt: header.sealedAt, attempt: header.attempt, settings: this.settingsFrom(channelKey, meta.ov) };
   }
 
-  async finish(channelKey: string, batchId: string, outcome: FinishOutcome, now: number): Promise<FinishResult> {
-    return decodeFinish((await this.step('finish', channelKey, now, [batchId, outcome])).meta);
+  async finish(channelKey: string, batchId: string, outcome: FinishOutcome, now?: number): Promise<FinishResult> {
+    return decodeFinish((await this.step('finish', channelKey, [batchId, outcome], { now })).meta);
   }
 
-  async interrupt(channelKey: string, batchId: string, now: number): Promise<FinishResult> {
-    return decodeFinish((await this.step('interrupt', channelKey, now, [batchId])).meta);
+  async interrupt(channelKey: string, batchId: string, now?: number): Promise<FinishResult> {
+    return decodeFinish((await this.step('interrupt', channelKey, [batchId], { now })).meta);
   }
 
-  async release(channelKey: string, batchId: string, now: number): Promise<FinishResult> {
-    return decodeFinish((await this.step('release', channelKey, now, [batchId])).meta);
+  async release(channelKey: string, batchId: string, now?: number): Promise<FinishResult> {
+    return decodeFinish((await this.step('release', channelKey, [batchId], { now })).meta);
   }
 
-  async pause(channelKey: string, now: number): Promise<boolean> {
-    return (await this.step('pause', channelKey, now)).meta.ok === true;
+  async pause(channelKey: string, now?: number): Promise<boolean> {
+    return (await this.step('pause', channelKey, [], { now })).meta.ok === true;
   }
 
-  async resume(channelKey: string, now: number): Promise<{ nextSeq: number | null } | undefined> {
-    const { meta } = await this.step('resume', channelKey, now);
+  async resume(channelKey: string, now?: number): Promise<{ nextSeq: number | null } | undefined> {
+    const { meta } = await this.step('resume', channelKey, [], { now });
     return meta.ok === true ? { nextSeq: seqOf(meta.next) } : undefined;
   }
 
   async disarm(channelKey: string): Promise<boolean> {
-    return (await this.step('disarm', channelKey, Number.NaN)).meta.ok === true;
+    return (await this.step('disarm', channelKey)).meta.ok === true;
   }
 
-  async hold(channelKey: string, holdMs: number, now: number): Promise<number | null> {
-    const { meta } = await this.step('hold', channelKey, now, [String(Math.max(0, Math.round(holdMs)))]);
+  async hold(channelKey: string, holdMs: number, now?: number): Promise<number | null> {
+    const { meta } = await this.step('hold', channelKey, [String(Math.max(0, Math.round(holdMs)))], { now });
     return meta.ok === true ? (meta.deadline as number) : null;
   }
 
-  async clear(channelKey: string, now: number): Promise<number> {
-    return (await this.step('clear', channelKey, now)).meta.removed as number;
+  async clear(channelKey: string, now?: number): Promise<number> {
+    return (await this.step('clear', channelKey, [], { now })).meta.removed as number;
   }
 
   /** Per channel in queue order; channels ordered by their oldest waiting batch (ids sort by creation). */
   async drainWaiting(): Promise<MessageBatch[]> {
     const channels: MessageBatch[][] = [];
-    for (const { meta, blobs } of await this.runner.eachShard('drain', Number.NaN)) {
+    for (const { meta, blobs } of await this.runner.eachShard('drain')) {
       let at = 0;
       for (const g of asList<{ k: string; n: number }>(meta.groups)) {
         channels.push(blobs.slice(at, at + g.n).map((e) => decodeEntry(g.k, e).batch));
@@ -259,13 +263,13 @@ export class RedisBatchStore implements DistributedBatchStore {
     return ov === null ? null : (JSON.parse(ov) as SettingsOverride);
   }
 
-  async setOverride(channelKey: string, override: SettingsOverride, now: number): Promise<{ deadline: number | null; settings: ChannelSettings }> {
-    const { meta } = await this.step('set-override', channelKey, now, [JSON.stringify(override)]);
+  async setOverride(channelKey: string, override: SettingsOverride, now?: number): Promise<{ deadline: number | null; settings: ChannelSettings }> {
+    const { meta } = await this.step('set-override', channelKey, [JSON.stringify(override)], { now });
     return { deadline: (meta.deadline as number | undefined) ?? null, settings: this.settingsFrom(channelKey, meta.ov) };
   }
 
-  async deleteOverride(channelKey: string, now: number): Promise<{ deadline: number | null; settings: ChannelSettings } | null> {
-    const { meta } = await this.step('delete-override', channelKey, now);
+  async deleteOverride(channelKey: string, now?: number): Promise<{ deadline: number | null; settings: ChannelSettings } | null> {
+    const { meta } = await this.step('delete-override', channelKey, [], { now });
     if (meta.ok !== true) return null;
     return { deadline: (meta.deadline as number | undefined) ?? null, settings: this.policy.base(channelKey) };
   }
@@ -275,12 +279,12 @@ export class RedisBatchStore implements DistributedBatchStore {
   }
 
   async stats(channelKey: string): Promise<ChannelStats | null> {
-    const st = (await this.step('stats', channelKey, Number.NaN)).meta.st as RawStats | undefined;
+    const st = (await this.step('stats', channelKey)).meta.st as RawStats | undefined;
     return st === undefined ? null : this.toStats(st);
   }
 
   async list(): Promise<ChannelStats[]> {
-    return (await this.runner.eachShard('list', Number.NaN)).flatMap((r) => asList<RawStats>(r.meta.list).map((st) => this.toStats(st)));
+    return (await this.runner.eachShard('list')).flatMap((r) => asList<RawStats>(r.meta.list).map((st) => this.toStats(st)));
   }
 
   activeChannels(): number {
@@ -304,11 +308,11 @@ export class RedisBatchStore implements DistributedBatchStore {
   }
 
   async markEnqueued(channelKey: string, batchId: string): Promise<boolean> {
-    return (await this.step('mark-enqueued', channelKey, Number.NaN, [batchId])).meta.ok === true;
+    return (await this.step('mark-enqueued', channelKey, [batchId])).meta.ok === true;
   }
 
   async claim(channelKey: string, batchId: string): Promise<ClaimResult> {
-    const { meta, blobs } = await this.step('claim', channelKey, Number.NaN, [batchId]);
+    const { meta, blobs } = await this.step('claim', channelKey, [batchId]);
     if (meta.stale === true) return { status: 'stale' };
     const { header, batch } = decodeEntry(channelKey, blobs[0]!);
     const fence: Fence = { gen: Number(meta.gen), seq: Number(meta.seq), token: Number(meta.token) };
@@ -327,16 +331,16 @@ export class RedisBatchStore implements DistributedBatchStore {
   /** The stream is one more key of the script: on a Cluster it must share the channel's slot. */
   async publishReply(channelKey: string, batchId: string, fence: Fence, reply: OutboundMessage, stream: string): Promise<boolean> {
     const args = [...this.fenceArgs(batchId, fence), JSON.stringify(reply), this.limits.replyMaxLen];
-    return (await this.step('publish-reply', channelKey, Number.NaN, args, [stream])).meta.ok === true;
+    return (await this.step('publish-reply', channelKey, args, { keys: [stream] })).meta.ok === true;
   }
 
   async ack(channelKey: string, batchId: string, fence: Fence, outcome: FinishOutcome): Promise<FinishResult> {
-    return decodeFinish((await this.step('ack', channelKey, Number.NaN, [...this.fenceArgs(batchId, fence), outcome])).meta);
+    return decodeFinish((await this.step('ack', channelKey, [...this.fenceArgs(batchId, fence), outcome])).meta);
   }
 
   async failFinally(channelKey: string, batchId: string, fence: Fence, policy: 'block' | 'dead-letter', error: string): Promise<FinishResult> {
     const args = [...this.fenceArgs(batchId, fence), policy, error, this.limits.deadLetterMax];
-    return decodeFinish((await this.step('fail-finally', channelKey, Number.NaN, args, [this.keys.shardOf(channelKey).dead])).meta);
+    return decodeFinish((await this.step('fail-finally', channelKey, args, { keys: [this.keys.shardOf(channelKey).dead] })).meta);
   }
 
   /** Newest first across shards (each shard keeps its own capped list, so the step stays in one slot). */
@@ -353,7 +357,7 @@ export class RedisBatchStore implements DistributedBatchStore {
 
   async inFlightBefore(olderThan: number, limit: number, from?: number): Promise<UnenqueuedBatch[]> {
     const lowest = from === undefined ? '-inf' : String(Math.floor(from));
-    const replies = await this.runner.eachShard('in-flight-before', Number.NaN, [String(Math.floor(olderThan)), String(limit), lowest]);
+    const replies = await this.runner.eachShard('in-flight-before', [String(Math.floor(olderThan)), String(limit), lowest]);
     return replies
       .flatMap((r) => asList<{ k: string; id: string; at: number; enq: boolean }>(r.meta.list))
       .sort((a, b) => a.at - b.at)

@@ -17,12 +17,21 @@ const GATEWAY_BOUND_PLATFORMS = new Set(['web']);
 export const sharedReplyStream = (shardBase: string): string => `${shardBase}:replies`;
 export const gatewayReplyStream = (shardBase: string, gatewayId: string): string => `${shardBase}:replies:gw:${gatewayId}`;
 
+/**
+ * The gateway that must answer a batch of `platform`: the one that accepted its latest message, for web
+ * chat; undefined (whichever gateway relays the shared replies) for every other platform.
+ */
+export function boundGatewayOf(platform: string, batch: MessageBatch): string | undefined {
+  if (!GATEWAY_BOUND_PLATFORMS.has(platform)) return undefined;
+  const gatewayId = batch.messages.at(-1)?.extra?.['gatewayId'];
+  return typeof gatewayId === 'string' ? gatewayId : undefined;
+}
+
 /** Where a worker XADDs a reply: the accepting gateway's own stream for web chat, else the shared one. */
 export function replyStreamFor(keys: KeyLayout, reply: OutboundMessage, batch: MessageBatch): string {
   const base = keys.shardOf(batch.channelKey).base;
-  if (!GATEWAY_BOUND_PLATFORMS.has(reply.platform)) return sharedReplyStream(base);
-  const gatewayId = batch.messages.at(-1)?.extra?.['gatewayId'];
-  return typeof gatewayId === 'string' ? gatewayReplyStream(base, gatewayId) : sharedReplyStream(base);
+  const gatewayId = boundGatewayOf(reply.platform, batch);
+  return gatewayId === undefined ? sharedReplyStream(base) : gatewayReplyStream(base, gatewayId);
 }
 
 export interface ReplyRelayOptions {
@@ -51,7 +60,13 @@ const RENEW_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.
  * next one to resume at the first reply not known to be sent: a reply may repeat then, none is lost.
  */
 export class ReplyRelay {
-  private readonly o: ReplyRelayOptions;
+  private readonly blocking: Redis;
+  private readonly commands: Redis;
+  private readonly gatewayId: string;
+  private readonly deliver: ReplyRelayOptions['deliver'];
+  private readonly settled: () => Promise<unknown>;
+  private readonly logger: Logger;
+  private readonly leaseMs: number;
   private readonly leaseKey: string;
   private readonly cursorKey: string;
   /** This gateway's streams, one per shard, and where it has read them up to. */
@@ -67,7 +82,13 @@ export class ReplyRelay {
   private cursorWrites: Promise<unknown> = Promise.resolve();
 
   constructor(options: ReplyRelayOptions) {
-    this.o = options;
+    this.blocking = options.blocking;
+    this.commands = options.commands;
+    this.gatewayId = options.gatewayId;
+    this.deliver = options.deliver;
+    this.settled = options.settled ?? (() => Promise.resolve());
+    this.logger = options.logger;
+    this.leaseMs = options.leaseMs ?? 5_000;
     const { prefix, shards } = options.keys;
     this.leaseKey = `${prefix}:replies:lease`;
     this.cursorKey = `${prefix}:replies:cursor`;
@@ -84,14 +105,21 @@ export class ReplyRelay {
 
   private async run(): Promise<void> {
     // The lease is renewed on its own clock: a slow delivery must not let it lapse unnoticed.
-    const leaseMs = this.o.leaseMs ?? 5_000;
-    const renew = setInterval(() => void this.refreshLease().catch((err: unknown) => this.o.logger.warn({ err }, 'reply lease renewal failed')), leaseMs / 5);
+    const renew = setInterval(() => void this.refreshLease().catch((err: unknown) => this.logger.warn({ err }, 'reply lease renewal failed')), this.leaseMs / 5);
     renew.unref();
     try {
       await this.readUntilStopped();
     } finally {
       clearInterval(renew);
     }
+  }
+
+  /**
+   * True when this gateway is the one to act for a channel's batch (its typing indicator): the gateway the
+   * batch is bound to, or, when unbound (`gatewayId` undefined), the holder of the shared-stream lease.
+   */
+  actsFor(gatewayId: string | undefined): boolean {
+    return gatewayId === undefined ? this.holdsLease() : gatewayId === this.gatewayId;
   }
 
   /** True while this gateway may deliver the shared streams: it holds a lease that has not run out. */
@@ -106,7 +134,7 @@ export class ReplyRelay {
         await this.readOnce();
       } catch (err) {
         if (this.stopped) break;
-        this.o.logger.warn({ err }, 'reading replies from Redis failed; retrying');
+        this.logger.warn({ err }, 'reading replies from Redis failed; retrying');
         await new Promise((r) => setTimeout(r, 500));
       }
     }
@@ -114,20 +142,19 @@ export class ReplyRelay {
 
   private async refreshLease(): Promise<void> {
     if (this.stopped) return;
-    const leaseMs = this.o.leaseMs ?? 5_000;
     const now = Date.now();
-    if (this.leader && now < this.leaseUntil - leaseMs / 2) return;
+    if (this.leader && now < this.leaseUntil - this.leaseMs / 2) return;
     const ok = this.leader
-      ? (await this.o.commands.eval(RENEW_LEASE, 1, this.leaseKey, this.o.gatewayId, String(leaseMs))) === 1
-      : (await this.o.commands.set(this.leaseKey, this.o.gatewayId, 'PX', leaseMs, 'NX')) === 'OK';
+      ? (await this.commands.eval(RENEW_LEASE, 1, this.leaseKey, this.gatewayId, String(this.leaseMs))) === 1
+      : (await this.commands.set(this.leaseKey, this.gatewayId, 'PX', this.leaseMs, 'NX')) === 'OK';
     if (ok && !this.leader) {
-      const stored = await this.o.commands.hmget(this.cursorKey, ...this.shared.map((_, i) => String(i)));
+      const stored = await this.commands.hmget(this.cursorKey, ...this.shared.map((_, i) => String(i)));
       this.sharedCursors = stored.map((c) => c ?? '0');
-      this.o.logger.info('delivering the shared reply streams');
+      this.logger.info('delivering the shared reply streams');
     }
-    if (!ok && this.leader) this.o.logger.warn('lost the reply lease; another gateway delivers shared replies');
+    if (!ok && this.leader) this.logger.warn('lost the reply lease; another gateway delivers shared replies');
     this.leader = ok;
-    if (ok) this.leaseUntil = now + leaseMs;
+    if (ok) this.leaseUntil = now + this.leaseMs;
   }
 
   private async readOnce(): Promise<void> {
@@ -137,8 +164,7 @@ export class ReplyRelay {
       streams.push(...this.shared);
       cursors.push(...this.sharedCursors);
     }
-    const leaseMs = this.o.leaseMs ?? 5_000;
-    const res = (await this.o.blocking.xread('COUNT', 200, 'BLOCK', Math.min(1_000, leaseMs / 4), 'STREAMS', ...streams, ...cursors)) as Array<[string, Array<[string, string[]]>]> | null;
+    const res = (await this.blocking.xread('COUNT', 200, 'BLOCK', Math.min(1_000, this.leaseMs / 4), 'STREAMS', ...streams, ...cursors)) as Array<[string, Array<[string, string[]]>]> | null;
     if (res === null) return;
     for (const [stream, entries] of res) {
       const own = this.own.indexOf(stream);
@@ -167,11 +193,10 @@ export class ReplyRelay {
 
   /** Stores a shard's shared cursor once what precedes it was sent; writes stay in order. */
   private saveCursor(shard: number, id: string): void {
-    const settled = this.o.settled ?? (() => Promise.resolve());
     this.cursorWrites = this.cursorWrites
-      .then(() => settled())
-      .then(() => (this.holdsLease() ? this.o.commands.hset(this.cursorKey, String(shard), id) : undefined))
-      .catch((err: unknown) => this.o.logger.warn({ err }, 'could not store the reply cursor; replies after it may repeat'));
+      .then(() => this.settled())
+      .then(() => (this.holdsLease() ? this.commands.hset(this.cursorKey, String(shard), id) : undefined))
+      .catch((err: unknown) => this.logger.warn({ err }, 'could not store the reply cursor; replies after it may repeat'));
   }
 
   private async deliverEntry(fields: string[]): Promise<void> {
@@ -181,13 +206,13 @@ export class ReplyRelay {
     try {
       reply = JSON.parse(fields[i + 1]!) as OutboundMessage;
     } catch {
-      this.o.logger.warn('skipping a reply entry that is not JSON');
+      this.logger.warn('skipping a reply entry that is not JSON');
       return;
     }
     try {
-      await this.o.deliver(reply);
+      await this.deliver(reply);
     } catch (err) {
-      this.o.logger.error({ err, channelId: reply.channelId, batchId: reply.batchId }, 'could not hand a reply to the adapter');
+      this.logger.error({ err, channelId: reply.channelId, batchId: reply.batchId }, 'could not hand a reply to the adapter');
     }
   }
 
@@ -195,11 +220,11 @@ export class ReplyRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     // Unblocks a pending XREAD.
-    this.o.blocking.disconnect();
+    this.blocking.disconnect();
     await this.loop?.catch(() => undefined);
     await this.cursorWrites;
     if (this.leader) {
-      await this.o.commands.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, this.leaseKey, this.o.gatewayId).catch(() => undefined);
+      await this.commands.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, this.leaseKey, this.gatewayId).catch(() => undefined);
       this.leader = false;
     }
   }

@@ -18,6 +18,16 @@ export interface StepRunnerOptions {
   idlePerShard: number;
 }
 
+/** The clock argument that makes a script read Redis `TIME` (lib.lua). */
+const REDIS_TIME = '';
+
+export interface StepOptions {
+  /** The caller's time, read only by a store on the caller clock (the behavioural suite); else Redis `TIME`. */
+  now?: number | undefined;
+  /** Keys the script declares after the channel's own. */
+  keys?: string[];
+}
+
 /** A script's answer: its meta and the entry strings after it. */
 export interface StepReply {
   meta: ScriptMeta;
@@ -92,30 +102,30 @@ export class StepRunner {
     this.gen = Number(await this.scripts.run('generation', [this.keys.generation], [runId]));
   }
 
-  /** '' makes the script read Redis TIME: always with the Redis clock, and for a caller's NaN (steps with no time of their own). */
-  private nowArg(now: number): string {
-    return this.callerClock && Number.isFinite(now) ? String(Math.floor(now)) : '';
+  /** The script's clock argument: the caller's time only with the caller clock, else Redis TIME. */
+  private nowArg(now: number | undefined): string {
+    return this.callerClock && now !== undefined ? String(Math.floor(now)) : REDIS_TIME;
   }
 
-  private common(now: number, shard: ShardKeys, channelKey: string): string[] {
+  private common(now: number | undefined, shard: ShardKeys, channelKey: string): string[] {
     const base = encodeSettings(this.policy.base(channelKey));
     return [this.nowArg(now), this.warnRatioText, String(this.gen), createBatchId(), this.idleCapText, shard.base, channelKey, base];
   }
 
-  /** One channel's step: shard keys, the channel's keys, then `extraKeys`. */
-  async step(name: StepScript, channelKey: string, now: number, extraArgs: string[] = [], extraKeys: string[] = []): Promise<StepReply> {
+  /** One channel's step: shard keys, the channel's keys, then `options.keys`. */
+  async step(name: StepScript, channelKey: string, extraArgs: string[] = [], options: StepOptions = {}): Promise<StepReply> {
     const k = this.keys.channel(channelKey);
-    const keys = [...this.shardKeyLists[k.shard.index]!, k.hash, k.open, k.queue, k.flight, ...extraKeys];
-    return this.settle(k.shard, await this.scripts.run(name, keys, [...this.common(now, k.shard, channelKey), ...extraArgs]));
+    const keys = [...this.shardKeyLists[k.shard.index]!, k.hash, k.open, k.queue, k.flight, ...(options.keys ?? [])];
+    return this.settle(k.shard, await this.scripts.run(name, keys, [...this.common(options.now, k.shard, channelKey), ...extraArgs]));
   }
 
   /** A shard's step on every shard at once (one round trip), each shard atomic on its own. */
-  eachShard(name: StepScript, now: number, extraArgs: string[] = []): Promise<StepReply[]> {
-    return Promise.all(this.keys.shards.map((s) => this.shardStep(name, s, now, extraArgs)));
+  eachShard(name: StepScript, extraArgs: string[] = [], options: StepOptions = {}): Promise<StepReply[]> {
+    return Promise.all(this.keys.shards.map((s) => this.shardStep(name, s, extraArgs, options)));
   }
 
-  async shardStep(name: StepScript, shard: ShardKeys, now: number, extraArgs: string[] = []): Promise<StepReply> {
-    const args = [...this.common(now, shard, ''), ...extraArgs];
+  async shardStep(name: StepScript, shard: ShardKeys, extraArgs: string[] = [], options: StepOptions = {}): Promise<StepReply> {
+    const args = [...this.common(options.now, shard, ''), ...extraArgs];
     return this.settle(shard, await this.scripts.run(name, this.shardKeyLists[shard.index]!, args));
   }
 

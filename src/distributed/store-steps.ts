@@ -1,7 +1,7 @@
-import type { BatchStore, FinishOutcome, FinishResult } from '../core/batch-store.js';
+import type { AppendResult, BatchStore, FinishOutcome, FinishResult, SealResult, TakenBatch } from '../core/batch-store.js';
 import type { DeadLetter } from '../core/failed-batches.js';
-import type { MessageBatch, OutboundMessage } from '../core/model.js';
-import type { ChannelSettings } from '../core/policy.js';
+import type { FlushReason, MessageBatch, OutboundMessage, QueuedMessage } from '../core/model.js';
+import type { ChannelSettings, SettingsOverride } from '../core/policy.js';
 
 /**
  * Fence of one delivery of a batch: `gen` changes when Redis lost state (restart from an older AOF, a
@@ -47,6 +47,22 @@ export type { DeadLetter };
  * crash between two steps leaves a state the reconciler can finish.
  */
 export interface DistributedBatchStore extends BatchStore {
+  // The store keeps time on Redis's clock (each script reads TIME), so the engine passes no `now`: the
+  // parameter exists for the BatchStore contract the in-memory store shares.
+  append(msg: QueuedMessage, now?: number, channelKey?: string): Promise<AppendResult>;
+  sealDue(now: number | undefined, limit: number): Promise<SealResult[]>;
+  seal(channelKey: string, reason: FlushReason, now?: number): Promise<SealResult | null>;
+  pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now?: number): Promise<SealResult>;
+  restore(batches: MessageBatch[], now?: number): Promise<SealResult[]>;
+  take(channelKey: string, now?: number): Promise<TakenBatch | null>;
+  finish(channelKey: string, batchId: string, outcome: FinishOutcome, now?: number): Promise<FinishResult>;
+  interrupt(channelKey: string, batchId: string, now?: number): Promise<FinishResult>;
+  pause(channelKey: string, now?: number): Promise<boolean>;
+  resume(channelKey: string, now?: number): Promise<{ nextSeq: number | null } | undefined>;
+  hold(channelKey: string, holdMs: number, now?: number): Promise<number | null>;
+  clear(channelKey: string, now?: number): Promise<number>;
+  setOverride(channelKey: string, override: SettingsOverride, now?: number): Promise<{ deadline: number | null; settings: ChannelSettings }>;
+  deleteOverride(channelKey: string, now?: number): Promise<{ deadline: number | null; settings: ChannelSettings } | null>;
   /** Redis server time in epoch ms (`TIME`): every deadline is on this clock. */
   redisNow(): Promise<number>;
   /** Generation: bumped when this process finds Redis's run_id changed (restart, failover). */

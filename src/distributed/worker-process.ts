@@ -6,6 +6,7 @@ import { createAdminAuth } from '../admin/auth.js';
 import { WorkerMetrics } from '../admin/metrics.js';
 import { registerMetricsRoute } from '../admin/routes/metrics-route.js';
 import type { GatewayConfig } from '../config/schema.js';
+import { runCloseSteps } from '../core/close-steps.js';
 import { createProcessor } from '../processors/create.js';
 import type { Processor } from '../processors/processor.js';
 import { loadTracing } from '../telemetry/hooks.js';
@@ -31,7 +32,12 @@ export interface WorkerProcessOptions {
  * the batches this worker ran, behind the admin token like a gateway's) on `http.host:http.port`.
  */
 export class WorkerProcess {
-  private readonly o: WorkerProcessOptions;
+  private readonly config: GatewayConfig;
+  private readonly logger: Logger;
+  private readonly baseDir: string;
+  /** Replaces the configured processor. */
+  private readonly processor: Processor | undefined;
+  private readonly tracerProvider: TracerProvider | undefined;
   private connection: ClusterConnection | undefined;
   private consumer: BullBatchConsumer | undefined;
   private http: FastifyInstance | undefined;
@@ -42,12 +48,16 @@ export class WorkerProcess {
   url = '';
 
   constructor(options: WorkerProcessOptions) {
-    this.o = options;
+    this.config = options.config;
+    this.logger = options.logger;
+    this.baseDir = options.baseDir ?? process.cwd();
+    this.processor = options.processor;
+    this.tracerProvider = options.tracerProvider;
   }
 
   async start(): Promise<void> {
-    const { config, logger } = this.o;
-    this.tracing = await loadTracing(config.telemetry, this.o.tracerProvider, logger.child({ component: 'telemetry' }));
+    const { config, logger } = this;
+    this.tracing = await loadTracing(config.telemetry, this.tracerProvider, logger.child({ component: 'telemetry' }));
     const metrics = new WorkerMetrics(() => ({ running: this.consumer?.running ?? 0, maxConcurrentBatches: config.batching.maxConcurrentBatches }));
     // A worker's own steps (claim, ack) report through the control channel, not locally.
     // With tracing on, the batches this worker dispatches (its channel's next, after an ACK) carry the trace context a gateway left.
@@ -56,7 +66,7 @@ export class WorkerProcess {
     const history = new RedisConversationHistory(this.connection.commands, config.distributed.prefix);
     let processor: Processor;
     try {
-      const configured = this.o.processor ?? (await createProcessor(config.processor, this.o.baseDir ?? process.cwd(), { history }));
+      const configured = this.processor ?? (await createProcessor(config.processor, this.baseDir, { history }));
       processor = this.tracing?.batches.wrap(configured) ?? configured;
     } catch (err) {
       await this.connection.close().catch(() => undefined);
@@ -102,12 +112,14 @@ export class WorkerProcess {
   /** Stops taking batches, lets running ones finish (shutdownTimeoutMs), then disconnects. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await this.consumer?.shutdown(this.o.config.shutdownTimeoutMs);
-      await this.http?.close();
-      await this.connection?.close();
-      this.bullConnection?.disconnect();
-      await this.tracing?.close();
-      this.o.logger.info('worker stopped');
+      await runCloseSteps(this.logger, [
+        ['consumer', () => this.consumer?.shutdown(this.config.shutdownTimeoutMs)],
+        ['http', () => this.http?.close()],
+        ['redis', () => this.connection?.close()],
+        ['bullmq connection', () => this.bullConnection?.disconnect()],
+        ['telemetry', () => this.tracing?.close()],
+      ]);
+      this.logger.info('worker stopped');
     })();
     return this.closing;
   }

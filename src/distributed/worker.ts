@@ -1,17 +1,17 @@
-import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Worker, type ConnectionOptions, type Job, type WorkerOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { BatchConsumer } from '../core/batch-consumer.js';
-import { ProcessorTimeoutError, ShuttingDownError, GatewayError, ErrorCode } from '../core/errors.js';
-import { QueueEventType, type QueueEvent } from '../core/events.js';
+import { BatchRun, type RunOutcome, type RunPort } from '../core/batch-run.js';
+import { LifecycleError } from '../core/errors.js';
+import type { QueueEvent } from '../core/events.js';
 import { systemClock, systemScheduler } from '../core/clock.js';
-import { parseChannelKey, type OutboundMessage } from '../core/model.js';
-import { toOutbound } from '../core/outbound.js';
-import { isReplyStream, pumpReplyStream } from '../core/reply-stream.js';
-import type { ProcessContext, Processor, ReplyInput } from '../processors/processor.js';
+import { parseChannelKey, type MessageBatch } from '../core/model.js';
+import type { Processor } from '../processors/processor.js';
 import type { ControlBus } from './control.js';
 import { BATCH_QUEUE, bullPrefix, type BatchDispatcher, type BatchJobData } from './dispatcher.js';
 import { KeyLayout } from './keys.js';
-import { replyStreamFor } from './reply-relay.js';
+import { boundGatewayOf, replyStreamFor } from './reply-relay.js';
+import { RunTimers } from './run-timers.js';
 import type { ClaimedBatch, DistributedBatchStore } from './store-steps.js';
 
 export interface BullBatchConsumerOptions {
@@ -35,10 +35,10 @@ export interface BullBatchConsumerOptions {
   inTrace?: (carrier: Record<string, string>, run: () => Promise<void>) => Promise<void>;
 }
 
-/** One delivery running here. */
-interface Active {
-  controller: AbortController;
+/** What the worker keeps with each run: the claim (its fence) and how the run's end reaches the job. */
+interface Delivery {
   claimed: ClaimedBatch;
+  ended: (outcome: RunOutcome) => void;
 }
 
 /**
@@ -48,9 +48,19 @@ interface Active {
  * that lost its batch (SIGSTOP past its lock, a cancel it missed) can neither reply nor ACK.
  */
 export class BullBatchConsumer implements BatchConsumer {
-  private readonly o: BullBatchConsumerOptions;
+  private readonly store: DistributedBatchStore;
+  private readonly dispatcher: BatchDispatcher;
+  private readonly control: ControlBus;
+  /** What the BullMQ worker is built with (run()). */
+  private readonly workerOptions: WorkerOptions;
+  private readonly onBatchFailed: BullBatchConsumerOptions['onBatchFailed'];
+  private readonly logger: Logger;
+  private readonly onEvent: BullBatchConsumerOptions['onEvent'];
+  private readonly inTrace: BullBatchConsumerOptions['inTrace'];
   /** Deliveries running here, keyed by batch id and fence token. */
-  private readonly active = new Map<string, Active>();
+  private readonly active = new Map<string, BatchRun<Delivery>>();
+  /** What every run here asks of this worker: replies through the fenced store, events on the control channel. */
+  private readonly port: RunPort<Delivery>;
   private worker: Worker<BatchJobData> | null = null;
   private stopped: Promise<void> | null = null;
   private resolveRun: (() => void) | null = null;
@@ -59,8 +69,35 @@ export class BullBatchConsumer implements BatchConsumer {
   private readonly keys: KeyLayout;
 
   constructor(options: BullBatchConsumerOptions) {
-    this.o = options;
+    this.store = options.store;
+    this.dispatcher = options.dispatcher;
+    this.control = options.control;
+    this.workerOptions = {
+      connection: options.connection,
+      prefix: bullPrefix(options.prefix),
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      // A batch re-runs however often its worker dies; giving up would strand its channel.
+      maxStalledCount: 1_000,
+    };
+    this.onBatchFailed = options.onBatchFailed;
+    this.logger = options.logger;
+    this.onEvent = options.onEvent;
+    this.inTrace = options.inTrace;
     this.keys = new KeyLayout(options.prefix, options.shards);
+    this.port = {
+      clock: systemClock,
+      scheduler: systemScheduler,
+      timeouts: new RunTimers(systemClock, systemScheduler),
+      logger: this.logger,
+      // Every event goes out on the control channel, for the gateways' dashboards and adapters.
+      listening: () => true,
+      emit: (event) => this.publishEvent(event),
+      deliver: (run, reply) => this.store.publishReply(run.key, run.batch.id, run.owner.claimed.fence, reply, replyStreamFor(this.keys, reply, run.batch)),
+      typing: (run) => this.requestTyping(run.batch),
+      onEnd: (run, outcome) => run.owner.ended(outcome),
+    };
   }
 
   /** Batches running in this worker now. */
@@ -73,130 +110,95 @@ export class BullBatchConsumer implements BatchConsumer {
   }
 
   run(handler: Processor): Promise<void> {
-    if (this.worker !== null) throw new GatewayError(ErrorCode.Lifecycle, 'this consumer already runs');
-    this.offControl = this.o.control.on((msg) => {
+    if (this.worker !== null) return Promise.reject(new LifecycleError('this consumer already runs'));
+    this.offControl = this.control.on((msg) => {
       if (msg.type !== 'cancel') return;
       // Every delivery of that batch here (a stalled job can come back to the same worker).
       for (const run of this.active.values()) {
-        if (run.claimed.batch.id !== msg.batchId) continue;
-        this.o.logger.info({ channelKey: msg.channelKey, batchId: msg.batchId, reason: msg.reason }, 'cancel received: aborting the batch');
-        run.controller.abort(new GatewayError(ErrorCode.Cancelled, `batch ${msg.reason === 'stop' ? 'stopped' : 'cancelled'} by an operator`));
+        if (run.batch.id !== msg.batchId) continue;
+        this.logger.info({ channelKey: msg.channelKey, batchId: msg.batchId, reason: msg.reason }, 'cancel received: aborting the batch');
+        run.abort(msg.reason);
       }
     });
-    this.worker = new Worker<BatchJobData>(BATCH_QUEUE, (job, _token, signal) => this.process(job, handler, signal), {
-      connection: this.o.connection,
-      prefix: bullPrefix(this.o.prefix),
-      concurrency: this.o.concurrency,
-      lockDuration: this.o.lockDurationMs,
-      stalledInterval: this.o.stalledIntervalMs,
-      // A batch re-runs however often its worker dies; giving up would strand its channel.
-      maxStalledCount: 1_000,
-    });
-    this.worker.on('error', (err) => this.o.logger.warn({ err: err.message }, 'worker error'));
-    this.worker.on('stalled', (jobId) => this.o.logger.warn({ jobId }, 'a batch stalled (its worker died or froze): it runs again'));
+    this.worker = new Worker<BatchJobData>(BATCH_QUEUE, (job, _token, signal) => this.process(job, handler, signal), this.workerOptions);
+    this.worker.on('error', (err) => this.logger.warn({ err: err.message }, 'worker error'));
+    this.worker.on('stalled', (jobId) => this.logger.warn({ jobId }, 'a batch stalled (its worker died or froze): it runs again'));
     return new Promise<void>((resolve) => (this.resolveRun = resolve));
   }
 
   private async process(job: Job<BatchJobData>, handler: Processor, bullSignal?: AbortSignal): Promise<string> {
     const { channelKey, batchId } = job.data;
-    const claim = await this.o.store.claim(channelKey, batchId);
+    const claim = await this.store.claim(channelKey, batchId);
     if (claim.status !== 'claimed') {
-      this.o.logger.debug({ channelKey, batchId }, 'batch no longer in flight: skipped');
+      this.logger.debug({ channelKey, batchId }, 'batch no longer in flight: skipped');
       return 'stale';
     }
-    const claimed = claim.claimed;
-    const { batch, settings, fence } = claimed;
-    const controller = new AbortController();
-    const onBullAbort = () => controller.abort(new ShuttingDownError());
+    const { claimed } = claim;
+    let ended!: (outcome: RunOutcome) => void;
+    const outcome = new Promise<RunOutcome>((resolve) => (ended = resolve));
+    // Interrupt re-runs (stored with the batch) plus BullMQ retries of this one.
+    const input = { ...claimed, attempt: claimed.attempt + job.attemptsMade };
+    const run = new BatchRun<Delivery>(this.port, { claimed, ended }, input, this.port.clock.now());
+    const onBullAbort = () => run.abort('shutdown');
     bullSignal?.addEventListener('abort', onBullAbort, { once: true });
-    const timeout = setTimeout(() => controller.abort(new ProcessorTimeoutError(settings.processingTimeoutMs)), settings.processingTimeoutMs);
-    const delivery = `${batchId}/${fence.token}`;
-    this.active.set(delivery, { controller, claimed });
-    const startedAt = Date.now();
-    let replies = 0;
-    let streams = 0;
-    this.publishEvent({ type: QueueEventType.Started, channelKey, at: startedAt, batchId, size: batch.size, waitMs: Math.max(0, startedAt - claimed.sealedAt), messageIds: batch.messages.map((m) => m.id) });
-    const { platform, channelId } = parseChannelKey(channelKey);
-    const logger = this.o.logger.child({ channelKey, batchId });
-    const ctx: ProcessContext = {
-      signal: controller.signal,
-      reply: (input: ReplyInput) => {
-        const send = async (out: OutboundMessage, counts: boolean): Promise<boolean> => {
-          const sent = !controller.signal.aborted && (await this.o.store.publishReply(channelKey, batchId, fence, out, replyStreamFor(this.keys, out, batch)));
-          if (sent && counts) replies++;
-          else if (!sent) {
-            const why = (controller.signal.reason as GatewayError | undefined)?.code === ErrorCode.Cancelled ? 'cancelled' : 'aborted';
-            this.publishEvent({ type: QueueEventType.ReplyDropped, channelKey, at: Date.now(), batchId, reason: why });
-          }
-          return sent;
-        };
-        if (!isReplyStream(input)) return send(toOutbound(input, batch), true);
-        const stream = { id: `${batchId}:${streams++}`, final: false };
-        // Snapshots travel like replies (fenced, through the reply streams), at most one a second.
-        return pumpReplyStream(input, {
-          signal: controller.signal,
-          clock: systemClock,
-          scheduler: systemScheduler,
-          publish: (text, final) => send(toOutbound(text, batch, { ...stream, final }), final),
-        });
-      },
-      usage: (usage) => this.publishEvent({ type: QueueEventType.Usage, channelKey, at: Date.now(), batchId, ...usage }),
-      typing: async () => undefined,
-      logger,
-      channel: { key: channelKey, platform, channelId, settings },
-      // Interrupt re-runs (stored with the batch) plus BullMQ retries of this one.
-      attempt: claimed.attempt + job.attemptsMade,
-    };
-    let error: unknown = null;
+    const delivery = `${batchId}/${claimed.fence.token}`;
+    this.active.set(delivery, run);
     try {
-      // An aborted batch ends now even if its processor ignores the signal: it must not hold the channel
-      // or this worker's slot (nor shutdown). Its late replies are refused (ctx.reply checks the signal).
-      const run = () => Promise.race([handler(batch, ctx), whenAborted(controller.signal)]);
+      // An aborted run ends at once even if its processor ignores the signal: it must not hold the channel
+      // or this worker's slot (nor shutdown), and its late replies are refused.
       const trace = job.data.trace;
-      await (trace !== undefined && this.o.inTrace !== undefined ? this.o.inTrace(trace, run) : run());
-    } catch (err) {
-      error = err;
+      if (trace !== undefined && this.inTrace !== undefined) await this.inTrace(trace, async () => run.start(handler));
+      else run.start(handler);
+      return await this.settle(job, run, await outcome);
     } finally {
-      clearTimeout(timeout);
       bullSignal?.removeEventListener('abort', onBullAbort);
       this.active.delete(delivery);
     }
-    const durationMs = Date.now() - startedAt;
-    const reason: unknown = controller.signal.aborted ? controller.signal.reason : null;
-    if (reason instanceof ProcessorTimeoutError) error = reason;
-    else if (controller.signal.aborted) {
-      // Cancelled (the gateway already ended the batch) or shutting down (the batch stays in flight; the
-      // reconciler gives it a new job). Either way this delivery ends without an ACK.
-      logger.info({ reason: (reason as Error | undefined)?.message }, 'batch aborted');
+  }
+
+  /** Claim → run → here: ACK, retry (BullMQ re-runs the job), or the final failure's policy. */
+  private async settle(job: Job<BatchJobData>, run: BatchRun<Delivery>, outcome: RunOutcome): Promise<string> {
+    const { key: channelKey, batch } = run;
+    const { fence } = run.owner.claimed;
+    const logger = run.logger;
+    if (outcome.status === 'aborted') {
+      // Cancelled, stopped or interrupted (a gateway already ended the batch and reported it), or shutting
+      // down (the batch stays in flight; the reconciler gives it a new job): no ACK either way.
+      logger.info({ why: outcome.why }, 'batch aborted');
       return 'aborted';
     }
-    if (error === null) {
-      const result = await this.o.store.ack(channelKey, batchId, fence, 'processed');
+    if (outcome.status === 'processed') {
+      const result = await this.store.ack(channelKey, batch.id, fence, 'processed');
       if (!result.current) {
         logger.warn({ fence }, 'late ACK refused: this batch was taken over or cancelled');
         return 'stale';
       }
-      this.publishEvent({ type: QueueEventType.Completed, channelKey, at: Date.now(), batchId, size: batch.size, durationMs, replies });
-      if (result.nextSeq !== null) await this.o.dispatcher.kick(channelKey);
+      run.report(outcome);
+      if (result.nextSeq !== null) await this.dispatcher.kick(channelKey);
       return 'processed';
     }
-    const message = error instanceof Error ? error.message : String(error);
     const attempts = job.opts.attempts ?? 1;
     if (job.attemptsMade + 1 < attempts) {
-      logger.warn({ err: error, attempt: job.attemptsMade + 1, attempts }, 'processor failed; the batch runs again (the channel waits)');
-      throw error; // BullMQ retries with backoff; the batch stays in flight, so order holds
+      logger.warn({ err: outcome.cause, attempt: job.attemptsMade + 1, attempts }, 'processor failed; the batch runs again (the channel waits)');
+      throw outcome.cause; // BullMQ retries with backoff; the batch stays in flight, so order holds
     }
-    const result = await this.o.store.failFinally(channelKey, batchId, fence, this.o.onBatchFailed, message);
+    const result = await this.store.failFinally(channelKey, batch.id, fence, this.onBatchFailed, outcome.error);
     if (!result.current) return 'stale';
-    logger.error({ err: error, attempts, policy: this.o.onBatchFailed }, this.o.onBatchFailed === 'block' ? 'batch failed every attempt: channel blocked until an operator acts' : 'batch failed every attempt: dead-lettered, the channel moves on');
-    this.publishEvent({ type: QueueEventType.Failed, channelKey, at: Date.now(), batchId, size: batch.size, durationMs, error: message, timeout: error instanceof ProcessorTimeoutError });
-    if (result.nextSeq !== null) await this.o.dispatcher.kick(channelKey);
+    logger.error({ err: outcome.cause, attempts, policy: this.onBatchFailed }, this.onBatchFailed === 'block' ? 'batch failed every attempt: channel blocked until an operator acts' : 'batch failed every attempt: dead-lettered, the channel moves on');
+    run.report(outcome);
+    if (result.nextSeq !== null) await this.dispatcher.kick(channelKey);
     return 'failed';
   }
 
+  /** `ctx.typing()`: the gateway that answers the channel shows it (the run asks only while not aborted). */
+  private async requestTyping(batch: MessageBatch): Promise<void> {
+    const gatewayId = boundGatewayOf(parseChannelKey(batch.channelKey).platform, batch);
+    await this.control.publish({ type: 'typing', channelKey: batch.channelKey, batchId: batch.id, ...(gatewayId === undefined ? {} : { gatewayId }) });
+  }
+
   private publishEvent(event: QueueEvent): void {
-    this.o.onEvent?.(event);
-    void this.o.control.publish({ type: 'event', event });
+    this.onEvent?.(event);
+    void this.control.publish({ type: 'event', event });
   }
 
   /** Stops taking jobs; running batches get `timeoutMs`, then their signals abort (they re-run elsewhere). */
@@ -211,20 +213,17 @@ export class BullBatchConsumer implements BatchConsumer {
     if (worker !== null) {
       const closing = worker.close();
       const timer = setTimeout(() => {
-        for (const run of this.active.values()) run.controller.abort(new ShuttingDownError());
+        for (const run of this.active.values()) run.abort('shutdown');
       }, timeoutMs);
       try {
         await closing;
+      } catch (err) {
+        // The consumer still ends: run() resolves, and the process can disconnect.
+        this.logger.error({ err }, 'closing the BullMQ worker failed');
       } finally {
         clearTimeout(timer);
       }
     }
     this.resolveRun?.();
   }
-}
-
-/** Resolves when the signal aborts (never rejects: the caller reads the reason from the signal). */
-function whenAborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }

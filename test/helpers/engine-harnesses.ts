@@ -217,7 +217,7 @@ export async function distributedHarness(redis: RedisServer, options: HarnessOpt
     await gateway?.close();
   };
   try {
-    gateway = await createGatewayCluster(config, silentLogger(), async (reply) => rec.onReply(reply));
+    gateway = await createGatewayCluster(config, silentLogger(), async (reply) => rec.onReply(reply), undefined, { onTyping: (channelKey) => rec.onTyping(channelKey) });
     gateway.queue.on((event) => rec.onEvent(event));
     await gateway.queue.start();
     gateway.relay.start();

@@ -315,9 +315,7 @@ export function describeEngineContract(name: string, setup: EngineSetup): void {
         expect(h.eventsOf(QueueEventType.Interrupted).map((e) => e.batchId)).toEqual([first.batch.id, second.batch.id]);
       });
 
-      // drift: a worker's abort reason carries no `details.reason`, and an interrupt reaches it worded as an
-      // operator's cancel ("batch cancelled by an operator"), so a processor cannot tell the three apart.
-      it.skipIf(kind === 'distributed')('the abort reason says why on a field: an operator’s cancel, stop, or a newer batch (interrupt)', async () => {
+      it('the abort reason says why on a field: an operator’s cancel, stop, or a newer batch (interrupt)', async () => {
         const h = await make({ settings: { ...LONG, mode: 'interrupt' } });
         h.hold((batch) => batch.size === 1);
         const started = async (channelId: string, index: number) => {
@@ -779,8 +777,7 @@ export function describeEngineContract(name: string, setup: EngineSetup): void {
         expect((await h.engine.deadLetters(10)).map((d) => d.batch.messages[0]!.text)).toEqual(['stuck']);
       });
 
-      // drift: a processor that rejects with no reason fails with the error text "undefined" on a worker.
-      it.skipIf(kind === 'distributed')('a failure without an Error still reads: a thrown text is the error, no reason says the processor rejected', async () => {
+      it('a failure without an Error still reads: a thrown text is the error, no reason says the processor rejected', async () => {
         const h = await make({ settings: EACH });
         h.hold(true);
         await h.send('room', 'a');
@@ -791,9 +788,7 @@ export function describeEngineContract(name: string, setup: EngineSetup): void {
         expect(h.eventsOf(QueueEventType.Failed).map((e) => e.error)).toEqual(['bot said no', 'processor rejected']);
       });
 
-      // drift: ctx.typing() resolves without doing anything on a BullMQ worker; the request should reach the
-      // gateway that holds the platform connection (no gateway hook sees it yet, so this harness cannot either).
-      it.skipIf(kind === 'distributed')('ctx.typing() reaches the gateway’s typing hook for the batch’s channel', async () => {
+      it('ctx.typing() reaches the gateway’s typing hook for the batch’s channel', async () => {
         const h = await make({ settings: SHORT });
         h.hold(true);
         await h.send('room', 'x');
