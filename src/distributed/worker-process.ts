@@ -7,6 +7,8 @@ import { WorkerMetrics } from '../admin/metrics.js';
 import { registerMetricsRoute } from '../admin/routes/metrics-route.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { runCloseSteps } from '../core/close-steps.js';
+import type { QueueEvent } from '../core/events.js';
+import { httpErrorHandler } from '../http/error-reply.js';
 import { createProcessor } from '../processors/create.js';
 import type { Processor } from '../processors/processor.js';
 import { loadTracing } from '../telemetry/hooks.js';
@@ -59,9 +61,14 @@ export class WorkerProcess {
     const { config, logger } = this;
     this.tracing = await loadTracing(config.telemetry, this.tracerProvider, logger.child({ component: 'telemetry' }));
     const metrics = new WorkerMetrics(() => ({ running: this.consumer?.running ?? 0, maxConcurrentBatches: config.batching.maxConcurrentBatches }));
-    // A worker's own steps (claim, ack) report through the control channel, not locally.
+    // A worker's own store steps (the next batch taken after an ACK: its queue's under-warn; a final failure
+    // pausing its channel) go to the gateways over the control channel, like its runs' events, so their
+    // listeners and event streams see them. Not counted here: they are no run of this worker.
+    let control: ClusterConnection['control'] | undefined;
+    const relay = (event: QueueEvent) => void control?.publish({ type: 'event', event });
     // With tracing on, the batches this worker dispatches (its channel's next, after an ACK) carry the trace context a gateway left.
-    this.connection = await connectCluster(config, logger, () => undefined, this.tracing ? { tracing: {} } : {});
+    this.connection = await connectCluster(config, logger, relay, this.tracing ? { tracing: {} } : {});
+    control = this.connection.control;
     // The LLM processor's turns live in Redis, so whichever worker runs a channel's next batch has them.
     const history = new RedisConversationHistory(this.connection.commands, config.distributed.prefix);
     let processor: Processor;
@@ -99,6 +106,8 @@ export class WorkerProcess {
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'degraded', redis, consuming, running: this.consumer?.running ?? 0 });
     });
     await this.http.register(async (scope) => {
+      // Refusals (401/403) answer with the gateway's one error body, as the admin API's do.
+      scope.setErrorHandler(httpErrorHandler({ logger: () => logger, failure: 'worker metrics request failed' }));
       scope.addHook('onRequest', createAdminAuth({ token: config.admin.token }));
       registerMetricsRoute(scope, metrics);
     });

@@ -703,10 +703,7 @@ export function describeEngineContract(name: string, setup: EngineSetup): void {
         expect(h.eventsOf(QueueEventType.OverWarn)).toHaveLength(1);
       });
 
-      // drift: in distributed mode the batch after an ACK is taken by the worker, whose store steps report
-      // their events to nobody (the worker's cluster connection drops them), so the under-warn of that take
-      // never reaches a gateway's listeners (nor the SSE stream).
-      it.skipIf(kind === 'distributed')('warns once more when the waiting batches fall back under the ratio', async () => {
+      it('warns once more when the waiting batches fall back under the ratio', async () => {
         const h = await make({ settings: { ...EACH, maxQueuedBatches: 4 } });
         const first = await fill(h, ['q1', 'q2', 'q3']);
         await h.waitEvent(QueueEventType.OverWarn);

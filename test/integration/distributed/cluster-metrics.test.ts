@@ -110,3 +110,26 @@ describe('metrics add up across a cluster: two gateways, two workers, real Redis
     }
   });
 });
+
+describe("a worker's /metrics behind admin.token", () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedis({ appendonly: false });
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('refuses a scrape without the token with the gateway’s error body, and serves one with it', async () => {
+    const config = parseConfig({ http: { host: '127.0.0.1', port: 0 }, redis: { url: redis.url }, admin: { token: 'scrape-secret' }, distributed: { prefix: 'wauth' } }, {});
+    const worker = new WorkerProcess({ config, logger: silentLogger(), processor: async () => undefined });
+    onTestFinished(() => worker.close());
+    await worker.start();
+    const refused = await fetch(`${worker.url}/metrics`);
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ error: { code: 'BG_ERR_UNAUTHORIZED' } });
+    const served = await fetch(`${worker.url}/metrics`, { headers: { authorization: 'Bearer scrape-secret' } });
+    expect(served.status).toBe(200);
+    expect(await served.text()).toContain('batchgate_');
+  });
+});
