@@ -7,7 +7,7 @@ export type { BatchStore, ChannelStats } from './core/batch-store.js';
 export type { BatchingEngine, HoldReason, HoldResult } from './core/engine.js';
 export { InMemoryBatchStore } from './core/memory-batch-store.js';
 export { QueueEventType, type QueueEvent } from './core/events.js';
-export * from './core/errors.js';
+export * from './errors.js';
 export type { Processor, ProcessContext, ReplyInput } from './processors/processor.js';
 export { echoProcessor } from './processors/echo.js';
 export { createHttpProcessor } from './processors/http.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { PlatformAdapter } from '../adapters/adapter.js';
 import { Priority, type Channel } from './bus/index.js';
-import { ErrorCode, GatewayError } from './core/errors.js';
+import { ErrorCode, GatewayError } from './errors.js';
 import type { OutboundMessage } from './core/model.js';
 import { RecentKeys } from './core/recent-keys.js';
 import { StreamDelivery } from './stream-delivery.js';

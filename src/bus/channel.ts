@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LifecycleError } from '../core/errors.js';
+import { LifecycleError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { Consumer, type ConsumerCallback, type ConsumerOptions, type ConsumerStats } from './consumer.js';
 import { matchesFilters, type ConsumerFilters, type FilterQuery } from './filters.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LifecycleError } from '../core/errors.js';
+import { LifecycleError } from '../errors.js';
 import type { Channel } from './channel.js';
 import type { FilterQuery } from './filters.js';
 import { Priority } from './priority.js';

@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../errors.js';
 
 /** Rejects queue settings that would make `send` wait forever or never queue. */
 export function validateQueueOptions(options: { queueSize?: number; writeTimeoutMs?: number }, where: string): void {

@@ -1,4 +1,4 @@
-import { LifecycleError } from '../core/errors.js';
+import { LifecycleError } from '../errors.js';
 import type { Channel, ChannelStopOptions } from './channel.js';
 
 /**

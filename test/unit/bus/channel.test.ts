@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Channel, defaultChannelName } from '../../../src/bus/channel.js';
 import { Producer } from '../../../src/bus/producer.js';
 import { Consumer } from '../../../src/bus/consumer.js';
-import { LifecycleError } from '../../../src/core/errors.js';
+import { LifecycleError } from '../../../src/errors.js';
 import type { OutboundMessage } from '../../../src/core/model.js';
 import { deferred, settle } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Channel } from '../../../src/bus/channel.js';
 import { ChannelRegistry } from '../../../src/bus/registry.js';
-import { LifecycleError } from '../../../src/core/errors.js';
+import { LifecycleError } from '../../../src/errors.js';
 import type { QueueEvent } from '../../../src/core/events.js';
 import type { OutboundMessage } from '../../../src/core/model.js';
 
