@@ -242,7 +242,6 @@ export class Gateway implements AdminHost {
     const configured = this.options.processor ?? (await createProcessor(this.config.processor, baseDir, { history: this.history }));
     const processor = this.tracing?.batches.wrap(configured) ?? configured;
     const { batching, state } = this.config;
-    const replies = this.bus.get('replies');
     this.durable = new EmbeddedState({
       dir: path.resolve(baseDir, state.journal.path),
       fsync: state.journal.fsync,
@@ -252,9 +251,8 @@ export class Gateway implements AdminHost {
     this.queue = new MessageQueue({
       journal: this.durable.journal,
       processor,
-      onReply: async (reply) => {
-        await replies.internalProducer.send(reply);
-      },
+      // Resolves once the reply is on its way; later while its channel's delivery chain is full.
+      onReply: (reply) => this.replyRouter.publish(reply),
       onTyping: (channelKey) => this.typingIn(channelKey),
       policy: new SettingsPolicy(batching.defaults, batching.channels),
       maxConcurrentBatches: batching.maxConcurrentBatches,

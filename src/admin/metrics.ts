@@ -300,11 +300,11 @@ async function renderRegistry(registry: Registry): Promise<{ contentType: string
 function repliesDroppedCounter(registers: Registry[]): Counter<'reason'> {
   const counter = new Counter({
     name: 'batchgate_replies_dropped_total',
-    help: 'Replies never delivered, by reason: cancelled (the batch was cancelled, stopped or interrupted, the reply queued or retrying included), aborted (ctx.reply after a timeout or shutdown).',
+    help: 'Replies never delivered, by reason: cancelled (the batch was cancelled, stopped or interrupted, the reply queued or retrying included), aborted (ctx.reply after a timeout or shutdown), backpressure (the channel held the most undelivered replies the gateway keeps per channel for the whole bus write timeout).',
     labelNames: ['reason'],
     registers,
   });
-  for (const reason of ['cancelled', 'aborted']) counter.inc({ reason }, 0);
+  for (const reason of ['cancelled', 'aborted', 'backpressure']) counter.inc({ reason }, 0);
   return counter;
 }
 

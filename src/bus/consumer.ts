@@ -7,6 +7,7 @@ import type { ConsumerFilters } from './filters.js';
 import { Priority, priorityName } from './priority.js';
 import { validateQueueOptions } from './queue-options.js';
 import { RoomWaiters } from './room-waiters.js';
+import { untilSettledOrAborted } from './until-settled.js';
 import type { SendBatch } from './send-batch.js';
 
 /** What a consumer does with each item. Async callbacks are awaited: one item at a time, in order. */
@@ -91,6 +92,8 @@ export class Consumer<in out T> {
   private stopping = false;
   private stopPromise: Promise<void> | undefined;
   private busy = false;
+  private idlePromise: Promise<void> | undefined;
+  private resolveIdle: (() => void) | undefined;
   private delivered = 0;
   private dropped = 0;
   private errors = 0;
@@ -158,6 +161,17 @@ export class Consumer<in out T> {
   /** Nothing queued, nothing waiting for room, nothing performing. */
   get isIdle(): boolean {
     return this.queue.size === 0 && this.waiters.count === 0 && !this.busy;
+  }
+
+  /**
+   * Settles once nothing is queued, waiting for room or performing (already settled when that holds
+   * now), or once the consumer stops: what a caller awaits instead of polling {@link Consumer.stats}.
+   */
+  get idle(): Promise<void> {
+    if (this.isIdle) return RESOLVED;
+    return (this.idlePromise ??= new Promise<void>((resolve) => {
+      this.resolveIdle = resolve;
+    }));
   }
 
   stats(): ConsumerStats {
@@ -313,7 +327,17 @@ export class Consumer<in out T> {
 
   private itemEnded(): void {
     this.busy = false;
+    if (this.resolveIdle !== undefined) this.settleIdle();
     this.consumeEnds();
+  }
+
+  private settleIdle(): void {
+    const resolve = this.resolveIdle;
+    if (resolve !== undefined && (this.isIdle || this.closed)) {
+      this.resolveIdle = undefined;
+      this.idlePromise = undefined;
+      resolve();
+    }
   }
 
   private finishLoop(): void {
@@ -389,25 +413,7 @@ export class Consumer<in out T> {
     }
     // The lapsing write timer may still be armed though nobody waits any more.
     if (this.waiters.count === 0) this.waiters.stopTimer();
+    this.settleIdle();
     this.consumeEnds();
   }
-}
-
-/** Waits for `promise`, unless `signal` aborts first (then calls `onAbort` and returns at once). */
-function untilSettledOrAborted(promise: Promise<void>, signal: AbortSignal, onAbort: () => void): Promise<void> {
-  if (signal.aborted) {
-    onAbort();
-    return Promise.resolve();
-  }
-  return new Promise<void>((resolve) => {
-    const abort = (): void => {
-      onAbort();
-      resolve();
-    };
-    signal.addEventListener('abort', abort, { once: true });
-    void promise.finally(() => {
-      signal.removeEventListener('abort', abort);
-      resolve();
-    });
-  });
 }

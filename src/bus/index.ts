@@ -10,4 +10,5 @@ export { WILDCARD, matchesFilters } from './filters.js';
 export type { ConsumerFilters, FilterQuery, FilterValue } from './filters.js';
 export { Priority, PRIORITY_ORDER, keepsProducersRunning, priorityName } from './priority.js';
 export { ChannelRegistry } from './registry.js';
+export { RoomWaiters } from './room-waiters.js';
 export type { ChannelTypes } from './registry.js';

@@ -8,7 +8,8 @@ interface Waiter<T> {
 }
 
 /**
- * Sends waiting for room in one consumer's full queue, oldest first, each given up after `timeoutMs`.
+ * Sends waiting for room in a full bounded queue (a consumer's, or a reply chain's), oldest first, each
+ * given up after `timeoutMs`.
  * Every waiter has the same timeout, so deadlines rise along the list: admission and expiry both take
  * from the head, and one timer (for the head) serves them all. The timer is not cancelled when the
  * waiters are admitted: it lapses, finds nobody due and stops, so a consumer that fills up many times a

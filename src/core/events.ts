@@ -53,6 +53,7 @@ export type QueueEvent =
 /**
  * Why a reply of a batch was never delivered: `cancelled` (the batch was cancelled, stopped or
  * interrupted, whether the reply came after that or was still queued or retrying), `aborted` (it came
- * after a timeout or shutdown aborted the batch).
+ * after a timeout or shutdown aborted the batch), `backpressure` (its channel already held the most
+ * undelivered replies the reply router keeps per channel, and no room came within the bus's write timeout).
  */
-export type ReplyDropReason = 'cancelled' | 'aborted';
+export type ReplyDropReason = 'cancelled' | 'aborted' | 'backpressure';
