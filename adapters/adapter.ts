@@ -20,7 +20,7 @@ export type AcceptResult =
     }
   | {
       accepted: false;
-      /** Why, as an error code (`BG_ERR_QUEUE_FULL`, `BG_ERR_DUPLICATE`…); see `RefusalCode` in src/core/errors.ts. */
+      /** Why, as an error code (`BG_ERR_QUEUE_FULL`, `BG_ERR_DUPLICATE`…); see `RefusalCode` in src/errors.ts. */
       reason: RefusalCode;
       id?: string;
       detail?: string;

@@ -15,7 +15,7 @@ export const gatewayErrorBody: ErrorBody = (err) => {
   return { error };
 };
 
-/** Answers `err` with its code's status (the registry in src/core/errors.ts) and `body`'s shape of it. */
+/** Answers `err` with its code's status (the registry in src/errors.ts) and `body`'s shape of it. */
 export function sendError(reply: FastifyReply, err: GatewayError, body: ErrorBody = gatewayErrorBody): FastifyReply {
   return reply.code(err.statusCode).send(body(err));
 }
