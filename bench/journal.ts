@@ -41,7 +41,7 @@ function dirBytes(dir: string): number {
   return n;
 }
 
-async function runOnce(mode: Mode, total: number, seq: Int32Array, sampleSize = false): Promise<RunResult> {
+export async function runOnce(mode: Mode, total: number, seq: Int32Array, sampleSize = false): Promise<RunResult> {
   fullGc();
   const dir = mkdtempSync(path.join(tmpdir(), 'bg-bench-journal-'));
   const journal = mode === 'off' ? undefined : FileJournal.open({ dir, fsync: mode });

@@ -5,7 +5,8 @@ import type { DurableChannel } from '../core/journal.js';
 import { durableBatch } from '../core/memory-batch-store.js';
 import type { MessageQueue } from '../core/message-queue.js';
 import { MessageBatch, type MessageBatchJSON } from '../core/model.js';
-import { FileJournal, readJournal, removeJournalFiles, writeSnapshot, type JournalSync } from './journal.js';
+import { FileJournal, type JournalSync } from './journal.js';
+import { readJournal, removeJournalFiles, writeSnapshot } from './journal-files.js';
 
 export interface EmbeddedStateOptions {
   /** The journal's directory (absolute). */

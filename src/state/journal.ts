@@ -1,10 +1,11 @@
-import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { LifecycleError } from '../core/errors.js';
 import type { DurableBatch, DurableChannel, Journal } from '../core/journal.js';
 import { messageToJSON, type FlushReason, type QueuedMessage } from '../core/model.js';
 import type { SettingsOverride } from '../core/policy.js';
+import { logHeader, RecordEncoder } from './journal-codec.js';
+import { lockDir, logName, readJournal, removeJournalFiles, snapshotName, unlockDir, writeAll, writeSnapshot } from './journal-files.js';
 import { JournalState, type JournalRecord } from './journal-state.js';
 
 /** `always`: on disk before a message is acknowledged; `everysec`: written to the OS before, on disk within ~1 s. */
@@ -19,168 +20,6 @@ export interface FileJournalOptions {
   compactBytes?: number;
   /** How often `everysec` calls fdatasync; 0 never (tests). @defaultValue 1000 */
   syncIntervalMs?: number;
-}
-
-const SNAPSHOT = /^snapshot\.(\d+)\.json$/;
-const LOG = /^log\.(\d+)\.jsonl$/;
-const snapshotName = (gen: number) => `snapshot.${gen}.json`;
-const logName = (gen: number) => `log.${gen}.jsonl`;
-
-/** What a directory holds: the newest complete snapshot and the logs written after it. */
-interface JournalFiles {
-  snapshot: number | null;
-  logs: number[];
-  /** Every journal file, for clean-up after a new snapshot. */
-  all: string[];
-}
-
-function listFiles(dir: string): JournalFiles {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { snapshot: null, logs: [], all: [] };
-    throw err;
-  }
-  let snapshot: number | null = null;
-  const logs: number[] = [];
-  const all: string[] = [];
-  for (const name of names) {
-    const s = SNAPSHOT.exec(name);
-    const l = LOG.exec(name);
-    if (s) snapshot = Math.max(snapshot ?? 0, Number(s[1]));
-    if (l) logs.push(Number(l[1]));
-    if (s || l || name.endsWith('.tmp')) all.push(name);
-  }
-  // A log older than the snapshot is already in it (it was written before the snapshot was taken).
-  return { snapshot, logs: logs.filter((g) => snapshot === null || g >= snapshot).sort((a, b) => a - b), all };
-}
-
-/**
- * Reads a journal directory: the newest snapshot, then every log line written after it, in order. A line
- * that does not parse ends its log (a write torn by a crash; nothing after it was acknowledged). Reads
- * only: a crash while recovering changes nothing on disk.
- */
-export function readJournal(dir: string, logger?: Logger): { state: JournalState; gen: number } {
-  const files = listFiles(dir);
-  let gen = files.snapshot ?? 0;
-  const state = new JournalState(files.snapshot === null ? [] : readSnapshot(path.join(dir, snapshotName(files.snapshot))));
-  for (const g of files.logs) {
-    gen = Math.max(gen, g);
-    const file = path.join(dir, logName(g));
-    const text = readFileSync(file, 'utf8');
-    let start = 0;
-    let line = 0;
-    while (start < text.length) {
-      const end = text.indexOf('\n', start);
-      if (end === -1) {
-        logger?.warn({ file, line }, 'journal: torn last record ignored (it was never acknowledged)');
-        break;
-      }
-      line++;
-      let rec: JournalRecord;
-      try {
-        rec = JSON.parse(text.slice(start, end)) as JournalRecord;
-      } catch {
-        logger?.error({ file, line }, 'journal: unreadable record; the rest of this log is skipped');
-        break;
-      }
-      state.apply(rec);
-      start = end + 1;
-    }
-  }
-  return { state, gen };
-}
-
-function readSnapshot(file: string): DurableChannel[] {
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
-  const header = JSON.parse(lines[0] ?? '{}') as { v?: number };
-  if (header.v !== 1) throw new Error(`journal snapshot ${file}: unsupported version ${String(header.v)}`);
-  return lines.slice(1).map((l) => JSON.parse(l) as DurableChannel);
-}
-
-/** Writes a snapshot atomically: a temp file, fsync, rename, fsync of the directory. */
-export function writeSnapshot(dir: string, gen: number, channels: DurableChannel[]): void {
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, snapshotName(gen));
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeAll(fd, [JSON.stringify({ v: 1, gen }), ...channels.map((c) => JSON.stringify(c))].join('\n') + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  syncDir(dir);
-}
-
-/** Removes every journal file but the ones named in `keep`. */
-export function removeJournalFiles(dir: string, keep: string[] = []): void {
-  for (const name of listFiles(dir).all) {
-    if (keep.includes(name)) continue;
-    try {
-      unlinkSync(path.join(dir, name));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-  }
-}
-
-/**
- * One gateway per journal: two would interleave their logs and each recover the other's messages. The
- * `LOCK` file names the owner's pid; a lock whose process is gone (killed) is taken over.
- */
-function lockDir(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, 'LOCK');
-  try {
-    const owner = Number(readFileSync(file, 'utf8'));
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
-      throw new LifecycleError(`journal ${dir} is in use by process ${owner}: give each gateway its own state.journal.path`);
-    }
-  } catch (err) {
-    if (err instanceof LifecycleError) throw err;
-    // no lock yet, or an unreadable one: take it
-  }
-  const fd = openSync(file, 'w');
-  try {
-    writeAll(fd, String(process.pid));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function unlockDir(dir: string): void {
-  try {
-    if (Number(readFileSync(path.join(dir, 'LOCK'), 'utf8')) === process.pid) unlinkSync(path.join(dir, 'LOCK'));
-  } catch {
-    // already gone
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function writeAll(fd: number, text: string): void {
-  const buf = Buffer.from(text, 'utf8');
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
 
 interface Group {
@@ -200,8 +39,8 @@ function newGroup(): Group {
 }
 
 /**
- * Embedded mode's crash journal: an append-only log of the store's steps (one JSON line each) beside a
- * snapshot, in one directory. Steps told in one event-loop turn are written together with one `write`
+ * Embedded mode's crash journal: an append-only log of the store's steps (binary records, see
+ * journal-codec.ts) beside a snapshot, in one directory. Steps told in one event-loop turn are written together with one `write`
  * before any of the messages they accepted is answered (so a killed process loses nothing it
  * acknowledged); `always` then waits for one fdatasync that covers every write waiting at that moment
  * (group commit), `everysec` calls fdatasync about once a second. When the log passes `compactBytes`,
@@ -218,9 +57,8 @@ export class FileJournal implements Journal {
   private gen: number;
   private fd: number;
   private logBytes = 0;
-  private chunks: string[] = [];
-  /** Reused between flushes: records are encoded straight into it, one write per flush. */
-  private out = Buffer.allocUnsafe(1 << 20);
+  /** Steps told and not yet written, encoded into one reused buffer: one write per flush. */
+  private readonly encoder = new RecordEncoder();
   private flushScheduled = false;
   /** Waiters for the steps not yet written. */
   private group: Group | null = null;
@@ -277,7 +115,14 @@ export class FileJournal implements Journal {
   private startGeneration(gen: number): number {
     writeSnapshot(this.dir, gen, this.state.list());
     const fd = openSync(path.join(this.dir, logName(gen)), 'a');
+    try {
+      writeAll(fd, logHeader());
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
     removeJournalFiles(this.dir, [snapshotName(gen), logName(gen)]);
+    this.encoder.reset();
     this.logBytes = 0;
     return fd;
   }
@@ -285,10 +130,12 @@ export class FileJournal implements Journal {
   // ── the store's steps ────────────────────────────────────────────────────
 
   appended(channelKey: string, msg: QueuedMessage, openedBatchId: string | null): void {
-    // The hot step: no copy of the message unless it carries `raw` (never written), one stringify.
+    // The hot step: no copy of the message unless it carries `raw` (never written), no string built.
     const json = msg.raw === undefined ? msg : messageToJSON(msg);
     this.state.append(channelKey, json, openedBatchId);
-    this.write(`["a",${JSON.stringify(channelKey)},${JSON.stringify(json)},${openedBatchId === null ? 'null' : JSON.stringify(openedBatchId)}]\n`);
+    if (this.closed) return;
+    this.encoder.appended(channelKey, json, openedBatchId);
+    this.scheduleFlush();
   }
   sealed(channelKey: string, reason: FlushReason): void {
     this.record(['s', channelKey, reason]);
@@ -327,14 +174,14 @@ export class FileJournal implements Journal {
     this.record(['o', channelKey, override]);
   }
 
-  private record(rec: JournalRecord): void {
+  private record(rec: Exclude<JournalRecord, ['a', ...unknown[]]>): void {
     this.state.apply(rec);
-    this.write(JSON.stringify(rec) + '\n');
+    if (this.closed) return;
+    this.encoder.record(rec);
+    this.scheduleFlush();
   }
 
-  private write(line: string): void {
-    if (this.closed) return;
-    this.chunks.push(line);
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -344,7 +191,7 @@ export class FileJournal implements Journal {
   whenDurable<T>(value: T): Promise<T> {
     if (this.failure !== null) return Promise.reject(this.failure);
     let group: Group | undefined;
-    if (this.chunks.length > 0) group = this.group ??= newGroup();
+    if (this.encoder.length > 0) group = this.group ??= newGroup();
     else if (this.mode === 'always') group = this.awaitingSync.at(-1);
     return group === undefined ? Promise.resolve(value) : group.promise.then(() => value);
   }
@@ -356,22 +203,18 @@ export class FileJournal implements Journal {
     this.flushScheduled = false;
     const group = this.group;
     this.group = null;
-    if (this.chunks.length > 0 && !this.closed) {
-      const chunks = this.chunks;
-      this.chunks = [];
-      let len = 0;
-      for (const c of chunks) len += Buffer.byteLength(c, 'utf8');
-      if (this.out.length < len) this.out = Buffer.allocUnsafe(Math.max(len, this.out.length * 2));
-      let off = 0;
-      for (const c of chunks) off += this.out.write(c, off, 'utf8');
+    if (this.encoder.length > 0 && !this.closed) {
+      const bytes = this.encoder.bytes();
       try {
         let written = 0;
-        while (written < off) written += writeSync(this.fd, this.out, written, off - written);
+        while (written < bytes.length) written += writeSync(this.fd, bytes, written, bytes.length - written);
       } catch (err) {
+        this.encoder.clear();
         this.fail(err, group);
         return;
       }
-      this.logBytes += off;
+      this.encoder.clear();
+      this.logBytes += bytes.length;
       this.dirty = true;
     }
     if (group === null) return;
@@ -453,7 +296,6 @@ export class FileJournal implements Journal {
       return false;
     }
     closeSync(oldFd);
-    this.chunks = [];
     this.dirty = false;
     const groups = this.group === null ? this.awaitingSync : [...this.awaitingSync, this.group];
     this.group = null;
@@ -482,7 +324,7 @@ export class FileJournal implements Journal {
     unlockDir(this.dir);
     if (this.syncTimer !== null) clearInterval(this.syncTimer);
     this.closed = true;
-    this.chunks = [];
+    this.encoder.clear();
     try {
       closeSync(this.fd);
     } catch {

@@ -8,6 +8,7 @@ import { InMemoryBatchStore } from '../../../src/core/memory-batch-store.js';
 import { MessageBatch, type QueuedMessage } from '../../../src/core/model.js';
 import { SettingsPolicy } from '../../../src/core/policy.js';
 import { FileJournal } from '../../../src/state/journal.js';
+import { RecordEncoder } from '../../../src/state/journal-codec.js';
 
 /**
  * The journal against the store it records: random store steps (append, seal, due windows, take, finish,
@@ -130,14 +131,25 @@ function normalize(state: DurableChannel[]): unknown {
 }
 
 /** A crash: nothing more is written; maybe half of a last write reached the file. */
-function crash(journal: FileJournal, dir: string, torn: string): void {
+function crash(journal: FileJournal, dir: string, torn: Buffer): void {
   journal.abandon();
-  if (torn === '') return;
+  if (torn.length === 0) return;
   const log = readdirSync(dir).filter((f) => f.startsWith('log.')).sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1])).at(-1);
   if (log !== undefined) appendFileSync(path.join(dir, log), torn);
 }
 
-const tornArb = fc.constantFrom('', '["a","p:a",{"id":"torn', '["f","p:b"', '["c"');
+/** The bytes of one record as the journal writes it (after the record naming its channel). */
+function encoded(write: (e: RecordEncoder) => void): Buffer {
+  const e = new RecordEncoder();
+  e.record(['c', 'p:a']);
+  const named = e.length;
+  write(e);
+  return Buffer.from(e.bytes().subarray(named));
+}
+const tornAppend = encoded((e) => e.appended('p:a', { id: 'torn', platform: 'p', channelId: 'a', userId: 'u', userName: 'U', text: 'half written', queuedAt: 1, extra: {} }, null));
+const tornFinish = encoded((e) => e.record(['f', 'p:a']));
+// A write cut short by the crash: inside a message, inside a record's header, or a zero-filled tail.
+const tornArb = fc.constantFrom(Buffer.alloc(0), tornAppend.subarray(0, tornAppend.length - 5), tornAppend.subarray(0, 12), tornFinish.subarray(0, 3), Buffer.alloc(64));
 
 describe('journal recovery against the store', () => {
   it('rebuilds exactly the acknowledged state after a crash at any point, twice in a row, and after a crash during recovery', () => {
