@@ -54,6 +54,10 @@ interface ChannelRef {
 /** `Buffer#write(s, off, 'utf8')` without its argument normalization (the same native encoder). */
 type Utf8Buffer = Buffer & { utf8Write(s: string, offset: number): number };
 
+/** Scratch for a float64's bytes (Buffer#writeDoubleLE checks its arguments on every call). */
+const F64 = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64.buffer);
+
 /** Short strings are copied by a loop (cheaper than a call into the encoder) while they stay ASCII. */
 const SHORT = 24;
 
@@ -172,7 +176,8 @@ export class RecordEncoder {
     this.buf[start] = KIND.a;
     this.u32(start + 5, ref.id);
     this.buf[start + 9] = flags;
-    this.buf.writeDoubleLE(msg.queuedAt, start + 10);
+    F64[0] = msg.queuedAt;
+    for (let i = 0; i < 8; i++) this.buf[start + 10 + i] = F64_BYTES[i]!;
     this.off = start + 18;
     this.str(msg.id);
     this.str(msg.userId);
@@ -185,6 +190,23 @@ export class RecordEncoder {
     }
     if (extra !== undefined) this.str(extra);
     this.u32(start + 1, this.off - start - 5);
+  }
+
+  /** A record of 5 bytes (`byte` < 0) or 6, built without the record's tuple: taken, finished, sealed. */
+  step(kind: 't' | 'f' | 's', key: string, reason?: FlushReason): void {
+    const id = this.channel(key).id;
+    this.ensure(10);
+    const start = this.off;
+    this.buf[start] = KIND[kind];
+    this.u32(start + 5, id);
+    if (reason === undefined) {
+      this.u32(start + 1, 4);
+      this.off = start + 9;
+    } else {
+      this.u32(start + 1, 5);
+      this.buf[start + 9] = REASON_CODE.get(reason) ?? 0;
+      this.off = start + 10;
+    }
   }
 
   /** Any other record: a fixed-size one, or one carrying a string. */

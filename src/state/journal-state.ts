@@ -64,6 +64,26 @@ export class JournalState {
     ch.open.lastAt = msg.queuedAt;
   }
 
+  /** The per-batch records, without building them: sealed, taken, finished. */
+  seal(key: string, reason: FlushReason): void {
+    const ch = this.channel(key);
+    if (ch.open !== null) {
+      ch.open.reason = reason;
+      ch.queued.push(ch.open);
+      ch.open = null;
+    }
+  }
+  take(key: string): void {
+    const ch = this.channel(key);
+    if (ch.inFlight === null && ch.queued.length > 0) ch.inFlight = ch.queued.shift()!;
+  }
+  finish(key: string): void {
+    const ch = this.channels.get(key);
+    if (ch === undefined) return;
+    ch.inFlight = null;
+    if (isIdle(ch)) this.channels.delete(key);
+  }
+
   /** Applies one record. Records that do not fit the state (a torn or foreign log) are ignored. */
   apply(rec: JournalRecord): void {
     const ch = this.channel(rec[1]);
@@ -72,11 +92,7 @@ export class JournalState {
         this.append(rec[1], rec[2], rec[3]);
         break;
       case 's':
-        if (ch.open !== null) {
-          ch.open.reason = rec[2];
-          ch.queued.push(ch.open);
-          ch.open = null;
-        }
+        this.seal(rec[1], rec[2]);
         break;
       case 'd':
         ch.queued.shift();
@@ -91,7 +107,7 @@ export class JournalState {
         ch.queued.push(rec[2]);
         break;
       case 't':
-        if (ch.inFlight === null && ch.queued.length > 0) ch.inFlight = ch.queued.shift()!;
+        this.take(rec[1]);
         break;
       case 'f':
         ch.inFlight = null;

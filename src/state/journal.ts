@@ -138,7 +138,8 @@ export class FileJournal implements Journal {
     this.scheduleFlush();
   }
   sealed(channelKey: string, reason: FlushReason): void {
-    this.record(['s', channelKey, reason]);
+    this.state.seal(channelKey, reason);
+    this.step('s', channelKey, reason);
   }
   droppedHead(channelKey: string): void {
     this.record(['d', channelKey]);
@@ -153,10 +154,12 @@ export class FileJournal implements Journal {
     this.record(['R', channelKey, batch]);
   }
   taken(channelKey: string): void {
-    this.record(['t', channelKey]);
+    this.state.take(channelKey);
+    this.step('t', channelKey);
   }
   finished(channelKey: string): void {
-    this.record(['f', channelKey]);
+    this.state.finish(channelKey);
+    this.step('f', channelKey);
   }
   interrupted(channelKey: string, batchId: string): void {
     this.record(['i', channelKey, batchId]);
@@ -178,6 +181,13 @@ export class FileJournal implements Journal {
     this.state.apply(rec);
     if (this.closed) return;
     this.encoder.record(rec);
+    this.scheduleFlush();
+  }
+
+  /** A per-batch step: no record tuple built. */
+  private step(kind: 't' | 'f' | 's', channelKey: string, reason?: FlushReason): void {
+    if (this.closed) return;
+    this.encoder.step(kind, channelKey, reason);
     this.scheduleFlush();
   }
 
