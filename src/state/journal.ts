@@ -1,6 +1,7 @@
 import { closeSync, fdatasync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { ErrorCode, GatewayError } from '../core/errors.js';
 import type { DurableBatch, DurableChannel, Journal } from '../core/journal.js';
 import { messageToJSON, type FlushReason, type QueuedMessage } from '../core/model.js';
 import type { SettingsOverride } from '../core/policy.js';
@@ -279,11 +280,17 @@ export class FileJournal implements Journal {
     this.endSync();
   }
 
+  /**
+   * A write or fdatasync failed (disk full, I/O error): what waited for it, and everything after, is
+   * refused as unavailable (503, retry later), never as the sender's fault.
+   */
   private fail(err: unknown, group: Group | null, groups: Group[] = []): void {
-    this.failure = err;
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    const failure = new GatewayError(ErrorCode.Unavailable, `the journal cannot write to ${this.dir}${code ? ` (${code})` : ''}: messages are not accepted until it can`, { cause: err });
+    this.failure = failure;
     this.logger?.error({ err, dir: this.dir }, 'journal: write failed; new messages are refused');
-    group?.reject(err);
-    for (const g of groups) g.reject(err);
+    group?.reject(failure);
+    for (const g of groups) g.reject(failure);
   }
 
   private compactIfDue(): void {

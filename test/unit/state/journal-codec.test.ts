@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -184,5 +184,20 @@ describe('reading a journal directory', () => {
     FileJournal.open({ dir, fsync: 'everysec', syncIntervalMs: 0 }).abandon();
     writeFileSync(path.join(dir, 'snapshot.5.json'), JSON.stringify({ v: 1, gen: 5 }) + '\n');
     expect(() => FileJournal.open({ dir, fsync: 'everysec', syncIntervalMs: 0 })).toThrow(/snapshot\.5\.json has format version 1/);
+  });
+});
+
+describe('a journal that cannot write', () => {
+  it('refuses what waited for the failed write, and everything after, as unavailable (503), not as bad input', async () => {
+    const dir = newDir();
+    const j = FileJournal.open({ dir, fsync: 'everysec', syncIntervalMs: 0 });
+    // The log's descriptor goes bad under the journal, as a failing disk would make its writes fail.
+    closeSync((j as unknown as { fd: number }).fd);
+    j.appended('web:room', { ...msg(), raw: undefined }, 'b1');
+    const waiting = j.whenDurable('answer');
+    j.flushNow();
+    await expect(waiting).rejects.toMatchObject({ code: 'BG_ERR_UNAVAILABLE', statusCode: 503, message: expect.stringMatching(/journal cannot write .*EBADF/) });
+    await expect(j.whenDurable('next')).rejects.toMatchObject({ code: 'BG_ERR_UNAVAILABLE' });
+    j.abandon();
   });
 });
