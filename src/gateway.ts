@@ -380,6 +380,8 @@ export class Gateway implements AdminHost {
     if (err instanceof InvalidMessageError) return { accepted: false, reason: ErrorCode.InvalidMessage, id: msg?.id, detail: err.message };
     const coded = asGatewayError(err);
     this.logger.error({ err: coded, platform: msg?.platform }, 'accept failed');
+    // The journal cannot write: the sender is not at fault and may retry.
+    if (coded.code === ErrorCode.Unavailable) return { accepted: false, reason: ErrorCode.Unavailable, id: msg?.id, detail: coded.message };
     return { accepted: false, reason: ErrorCode.InvalidMessage, id: msg?.id, detail: coded.message };
   }
 

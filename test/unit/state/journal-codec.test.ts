@@ -1,4 +1,4 @@
-import { closeSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -191,8 +191,12 @@ describe('a journal that cannot write', () => {
   it('refuses what waited for the failed write, and everything after, as unavailable (503), not as bad input', async () => {
     const dir = newDir();
     const j = FileJournal.open({ dir, fsync: 'everysec', syncIntervalMs: 0 });
-    // The log's descriptor goes bad under the journal, as a failing disk would make its writes fail.
-    closeSync((j as unknown as { fd: number }).fd);
+    // The log is swapped for a descriptor that refuses writes (EBADF), as a failing disk makes them fail.
+    const handle = j as unknown as { fd: number };
+    const logFd = handle.fd;
+    writeFileSync(path.join(dir, 'readonly'), '');
+    handle.fd = openSync(path.join(dir, 'readonly'), 'r');
+    closeSync(logFd);
     j.appended('web:room', { ...msg(), raw: undefined }, 'b1');
     const waiting = j.whenDurable('answer');
     j.flushNow();
