@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock, Scheduler, TimerHandle } from './clock.js';
 import type { LocalSealResult } from './memory-batch-store.js';
 
-/** Batch starts and settles between two looks at the deadline heap while the event loop is kept busy. */
+/** Batch starts and ends between two looks at the deadline heap while the event loop is kept busy. */
 const BUSY_SEAL_CHECK_EVERY = 64;
 
 /** The store steps the timer seals with (the in-memory store's: synchronous). */
@@ -79,12 +79,12 @@ export class SealTimer {
   }
 
   /**
-   * A long run of batch starts (a pump after a burst sealed) or of settles (their microtasks) keeps the
+   * A long run of batch starts (a pump after a burst sealed) or of ends (their microtasks) keeps the
    * event loop, and so the deadline timer, from running: windows falling due meanwhile would seal late,
-   * and a window's flush time is when it seals. So every BUSY_SEAL_CHECK_EVERY starts or settles, when a
+   * and a window's flush time is when it seals. So every BUSY_SEAL_CHECK_EVERY starts or ends, when a
    * deadline has passed, due windows seal right here. Their batches are marked ready behind those already
    * waiting: oldest seal still starts first. At most one chunk seals this way per timer turn, so a chain
-   * of settles that seals and starts more batches cannot hold the event loop for a whole burst: it
+   * of ends that seals and starts more batches cannot hold the event loop for a whole burst: it
    * drains, the loop turns, and the timer resets the budget.
    */
   sealWhileBusy(): void {
