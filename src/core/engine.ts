@@ -1,9 +1,16 @@
 import type { Logger } from 'pino';
-import type { DeadLetter } from './failed-batches.js';
 import type { ChannelStats } from './batch-store.js';
 import type { QueueEvent } from './events.js';
 import type { MessageBatch } from './model.js';
 import type { ChannelSettings, SettingsOverride } from './policy.js';
+
+/** A batch whose processor failed (threw, rejected or timed out), kept so an operator can see what was lost. */
+export interface DeadLetter {
+  channelKey: string;
+  batch: ReturnType<MessageBatch['toJSON']>;
+  error: string;
+  failedAt: number;
+}
 
 /** What `enqueue` answers; adapters pass it on to the sender. */
 export type EnqueueResult =

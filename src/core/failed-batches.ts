@@ -1,12 +1,8 @@
+import type { DeadLetter } from './engine.js';
 import type { MessageBatch } from './model.js';
 
-/** A batch whose processor failed (threw, rejected or timed out), kept so an operator can see what was lost. */
-export interface DeadLetter {
-  channelKey: string;
-  batch: ReturnType<MessageBatch['toJSON']>;
-  error: string;
-  failedAt: number;
-}
+// The dead-letter shape belongs to the engine contract (both engines answer it); re-exported for its users.
+export type { DeadLetter } from './engine.js';
 
 /**
  * The most recent failed batches, newest first, bounded by a message count so a failing bot cannot grow
