@@ -23,6 +23,23 @@ export class RedisProbe {
     return stats.slice(0, 3).map((s) => `${s.name} ${(s.usec / msgs).toFixed(1)} µs/msg (${(s.calls / msgs).toFixed(2)} calls/msg)`).join(', ');
   }
 
+  /**
+   * Calls per command since the last reset (`INFO commandstats`). Redis counts a command a script runs
+   * (`redis.call` inside EVAL/EVALSHA/FCALL) under that command too, besides the EVALSHA itself, so the
+   * sum counts every command Redis executed, scripts' inner calls included. The probe's own INFO and
+   * CONFIG calls are left out.
+   */
+  async commandCalls(): Promise<Map<string, number>> {
+    const info = await this.admin.info('commandstats');
+    const calls = new Map<string, number>();
+    for (const m of info.matchAll(/^cmdstat_(\S+):calls=(\d+)/gm)) {
+      const name = m[1]!;
+      if (name === 'info' || name.startsWith('config')) continue;
+      calls.set(name, Number(m[2]));
+    }
+    return calls;
+  }
+
   flushAll(): Promise<unknown> {
     return this.admin.flushall();
   }

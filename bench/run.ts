@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- core lateness memory bus] [--scale=0.2] [--repeats=N]`: runs the chosen scenarios
+ * `npm run bench [-- core lateness memory bus peer] [--scale=0.2] [--repeats=N]`: runs the chosen scenarios
  * (default all), each against its plain baseline in this same process, and prints one table with the
  * ratio, the goal and PASS/MISS per row, plus the machine it ran on.
  */
@@ -27,6 +27,7 @@ const SCENARIOS: Record<string, Scenario> = {
   journal: (log, o) => runJournalBench(log, o),
   cancel: (log) => runCancelLatency(log),
   distributed: async (log, o) => (await import('./distributed.js')).runDistributedBench(log, o),
+  peer: async (log, o) => (await import('./peer.js')).runPeerBench(log, o),
   bus: async (log) => {
     // bench/bus.ts lands separately; the runner works with or without it.
     const file = new URL('./bus.ts', import.meta.url);
