@@ -70,7 +70,7 @@ async function paced(count: number, ratePerSec: number, push: (i: number) => Pro
 }
 
 /** Sets a side up, feeds it, waits until it accounted for every message, tears it down; Redis and process CPU measured over feed + settle. */
-export async function timeSide(side: SideFactory, tag: string, count: number, ratePerSec: number, probe?: RedisProbe): Promise<PeerSample> {
+export async function timeSide(side: SideFactory, tag: string, count: number, ratePerSec: number, probe?: RedisProbe, watch?: { start(): Promise<void>; stop(): Promise<void> }): Promise<PeerSample> {
   const msgs = workload(tag, count);
   await probe?.flushAll();
   const prepared = await side(tag, msgs);
@@ -78,12 +78,15 @@ export async function timeSide(side: SideFactory, tag: string, count: number, ra
     fullGc();
     await probe?.resetStats();
     const redis0 = probe ? await probe.cpuSeconds() : 0;
+    // Whatever watches Redis (peer-steps' MONITOR) sees the run only: not the set-up, not the teardown.
+    await watch?.start();
     const cpu0 = process.cpuUsage();
     const t0 = now();
     await paced(count, ratePerSec, prepared.push);
     const accounting = await prepared.settle();
     const wallMs = now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    await watch?.stop();
     const redisCpuMs = probe ? ((await probe.cpuSeconds()) - redis0) * 1_000 : 0;
     const commands = probe ? await probe.commandCalls() : new Map<string, number>();
     return { msgs: count, wallMs, processCpuMs: (cpu.user + cpu.system) / 1_000, redisCpuMs, commands, accounting };

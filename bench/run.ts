@@ -28,6 +28,7 @@ const SCENARIOS: Record<string, Scenario> = {
   cancel: (log) => runCancelLatency(log),
   distributed: async (log, o) => (await import('./distributed.js')).runDistributedBench(log, o),
   peer: async (log, o) => (await import('./peer.js')).runPeerBench(log, o),
+  'peer-steps': async (log, o) => (await import('./peer-steps.js')).runPeerSteps(log, o),
   bus: async (log) => {
     // bench/bus.ts lands separately; the runner works with or without it.
     const file = new URL('./bus.ts', import.meta.url);
