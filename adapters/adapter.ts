@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { HoldReason, HoldResult } from '../src/core/engine.js';
-import type { RefusalCode } from '../src/core/errors.js';
+import type { RefusalCode } from '../src/errors.js';
 import type { QueueEvent } from '../src/core/events.js';
 import type { OutboundMessage, QueuedMessage } from '../src/core/model.js';
 

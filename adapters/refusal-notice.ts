@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ErrorCode, type RefusalCode } from '../src/core/errors.js';
+import { ErrorCode, type RefusalCode } from '../src/errors.js';
 import { RecentKeys } from '../src/core/recent-keys.js';
 
 /** Why `accept` refused a message: `AcceptResult.reason`. */

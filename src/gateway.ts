@@ -7,7 +7,7 @@ import { Channel, ChannelRegistry, Priority } from './bus/index.js';
 import type { GatewayConfig } from './config/schema.js';
 import { runCloseSteps, type CloseStep } from './core/close-steps.js';
 import type { Clock, Scheduler } from './core/clock.js';
-import { ErrorCode, GatewayError, InvalidMessageError, LifecycleError, asGatewayError, EngineRefusalCode } from './core/errors.js';
+import { ErrorCode, GatewayError, InvalidMessageError, LifecycleError, asGatewayError, EngineRefusalCode } from './errors.js';
 import { QueueEventType, type QueueEvent } from './core/events.js';
 import type { BatchingEngine, HoldReason, HoldResult } from './core/engine.js';
 import { MessageQueue } from './core/message-queue.js';

@@ -1,7 +1,7 @@
 import { Client, Events, Options, Partials, Routes, type GatewayIntentBits, type Message } from 'discord.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../../src/config/schema.js';
-import { AdapterError } from '../../src/core/errors.js';
+import { AdapterError } from '../../src/errors.js';
 import type { QueueEvent } from '../../src/core/events.js';
 import type { OutboundMessage } from '../../src/core/model.js';
 import type { AdapterContext, MessageEditor, PlatformAdapter } from '../adapter.js';

@@ -1,5 +1,5 @@
 import { DiscordAPIError, DiscordjsErrorCodes, GatewayIntentBits, HTTPError } from 'discord.js';
-import { AdapterError } from '../../src/core/errors.js';
+import { AdapterError } from '../../src/errors.js';
 import { DISCORD_PLATFORM } from './normalize.js';
 import { privilegedToggles } from './requirements.js';
 

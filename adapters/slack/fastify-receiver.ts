@@ -2,7 +2,7 @@ import { parse as parseQuery } from 'node:querystring';
 import { ReceiverMultipleAckError, verifySlackRequest, type App, type Receiver, type ReceiverEvent } from '@slack/bolt';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { ErrorCode, GatewayError, asGatewayError } from '../../src/core/errors.js';
+import { ErrorCode, GatewayError, asGatewayError } from '../../src/errors.js';
 import { emptyErrorBody, httpErrorHandler, sendError } from '../../src/http/error-reply.js';
 import { silentLogger } from '../../src/logger.js';
 

@@ -2,7 +2,7 @@ import { App, SocketModeReceiver, webApi, type AllMiddlewareArgs, type SlackEven
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../../src/config/schema.js';
-import { AdapterError, ErrorCode, LifecycleError } from '../../src/core/errors.js';
+import { AdapterError, ErrorCode, LifecycleError } from '../../src/errors.js';
 import type { QueueEvent } from '../../src/core/events.js';
 import type { OutboundMessage } from '../../src/core/model.js';
 import type { AdapterContext, InboundMessage, MessageEditor, PlatformAdapter } from '../adapter.js';

@@ -4,7 +4,7 @@ import { Bot, GrammyError } from 'grammy';
 import type { Message, Update } from 'grammy/types';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../../src/config/schema.js';
-import { AdapterError } from '../../src/core/errors.js';
+import { AdapterError } from '../../src/errors.js';
 import type { QueueEvent } from '../../src/core/events.js';
 import type { OutboundMessage } from '../../src/core/model.js';
 import { RecentKeys } from '../../src/core/recent-keys.js';

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Update } from 'grammy/types';
-import { ErrorCode, GatewayError } from '../../src/core/errors.js';
+import { ErrorCode, GatewayError } from '../../src/errors.js';
 import { httpErrorHandler, type ErrorBody } from '../../src/http/error-reply.js';
 
 /** Where Telegram POSTs updates in webhook mode (register this URL with setWebhook, or set `webhookUrl`). */

@@ -37,7 +37,7 @@
  * `error` frame and keeps the connection open.
  */
 import { z } from 'zod';
-import { ErrorCode } from '../../src/core/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 
 /** Channel ids are url-safe so they can sit in a channel key, a URL and localStorage unescaped. */
 export const CHANNEL_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { AcceptResult, AdapterContext, MessageEditor, PlatformAdapter } from '../adapter.js';
-import { AdapterError, ErrorCode, RefusalWord } from '../../src/core/errors.js';
+import { AdapterError, ErrorCode, RefusalWord } from '../../src/errors.js';
 import { QueueEventType, type QueueEvent } from '../../src/core/events.js';
 import { parseChannelKey, type OutboundMessage } from '../../src/core/model.js';
 import { silentLogger } from '../../src/logger.js';

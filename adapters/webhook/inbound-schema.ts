@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FieldIssue } from '../../src/core/errors.js';
+import type { FieldIssue } from '../../src/errors.js';
 import { toFieldIssues } from '../../src/core/policy.js';
 
 /** Longest accepted message text, in characters. */

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AcceptResult, AdapterContext, PlatformAdapter, SendOptions } from '../adapter.js';
-import { AdapterError, asGatewayError, ErrorCode, GatewayError, InvalidMessageError, LifecycleError, refusalError, RefusalWord, ShuttingDownError } from '../../src/core/errors.js';
+import { AdapterError, asGatewayError, ErrorCode, GatewayError, InvalidMessageError, LifecycleError, refusalError, RefusalWord, ShuttingDownError } from '../../src/errors.js';
 import type { OutboundMessage } from '../../src/core/model.js';
 import { httpErrorHandler, sendError } from '../../src/http/error-reply.js';
 import { SIGNATURE_HEADER, SignatureReplayGuard, TIMESTAMP_HEADER, verifySignature } from '../../src/delivery/signature.js';

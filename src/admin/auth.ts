@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorCode, GatewayError } from '../core/errors.js';
+import { ErrorCode, GatewayError } from '../errors.js';
 import { sendError } from '../http/error-reply.js';
 
 /** True for 127.0.0.0/8, ::1 and their IPv4-mapped IPv6 forms. */

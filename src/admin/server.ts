@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
-import { ErrorCode, GatewayError } from '../core/errors.js';
+import { ErrorCode, GatewayError } from '../errors.js';
 import { httpErrorHandler } from '../http/error-reply.js';
 import type { AdminHost } from './host.js';
 import { createAdminAuth } from './auth.js';

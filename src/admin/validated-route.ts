@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import { z } from 'zod';
-import { ErrorCode, ValidationError, formatIssues, type FieldIssue } from '../core/errors.js';
+import { ErrorCode, ValidationError, formatIssues, type FieldIssue } from '../errors.js';
 
 /** zod schemas for the parts of a request a route reads. */
 export interface RouteSchemas {

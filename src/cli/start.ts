@@ -1,5 +1,5 @@
 import { loadConfigOrReport } from './load-config.js';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError } from '../errors.js';
 import { createGateway } from '../gateway.js';
 import { createLogger } from '../logger.js';
 import { banner } from './banner.js';

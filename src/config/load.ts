@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, type FieldIssue } from '../core/errors.js';
+import { ConfigError, type FieldIssue } from '../errors.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/default.yaml';

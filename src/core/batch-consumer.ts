@@ -1,5 +1,5 @@
 import type { Processor } from '../processors/processor.js';
-import { LifecycleError } from './errors.js';
+import { LifecycleError } from '../errors.js';
 import type { MessageQueue } from './message-queue.js';
 
 /**

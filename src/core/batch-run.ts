@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { ProcessContext, Processor, ReplyInput, TokenUsage } from '../processors/processor.js';
 import type { TakenBatch } from './batch-store.js';
 import type { Clock, Scheduler } from './clock.js';
-import { ErrorCode, GatewayError, ProcessorTimeoutError, ShuttingDownError, asGatewayError } from './errors.js';
+import { ErrorCode, GatewayError, ProcessorTimeoutError, ShuttingDownError, asGatewayError } from '../errors.js';
 import { QueueEventType, type QueueEvent, type ReplyDropReason } from './events.js';
 import { parseChannelKey, type MessageBatch, type OutboundMessage, type ReplyStreamPart } from './model.js';
 import { toOutbound, type ReplyText } from './outbound.js';

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { AppendResult, MaybePromise, SealResult } from './batch-store.js';
 import type { Clock } from './clock.js';
 import type { EnqueueResult, SettingsView } from './engine.js';
-import { ErrorCode, GatewayError, UnknownChannelError } from './errors.js';
+import { ErrorCode, GatewayError, UnknownChannelError } from '../errors.js';
 import { MessageBatch, type QueuedMessage } from './model.js';
 import { parseSettingsOverride, type ChannelSettings, type SettingsOverride } from './policy.js';
 import { validateMessage } from './validate.js';

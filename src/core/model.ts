@@ -1,4 +1,4 @@
-import { EmptyBatchError } from './errors.js';
+import { EmptyBatchError } from '../errors.js';
 
 /** Why a batch was sealed. */
 export type FlushReason = 'window' | 'size' | 'maxWait' | 'disabled' | 'shutdown' | 'admin';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidSettingsError, type FieldIssue } from './errors.js';
+import { InvalidSettingsError, type FieldIssue } from '../errors.js';
 
 /** Per-channel batching settings (docs/configuration.md). */
 export const channelSettingsSchema = z.strictObject({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidMessageError } from './errors.js';
+import { InvalidMessageError } from '../errors.js';
 import type { QueuedMessage } from './model.js';
 import { toFieldIssues } from './policy.js';
 

@@ -2,7 +2,7 @@ import { Worker, type ConnectionOptions, type Job, type WorkerOptions } from 'bu
 import type { Logger } from 'pino';
 import type { BatchConsumer } from '../core/batch-consumer.js';
 import { BatchRun, type RunOutcome, type RunPort } from '../core/batch-run.js';
-import { LifecycleError } from '../core/errors.js';
+import { LifecycleError } from '../errors.js';
 import type { QueueEvent } from '../core/events.js';
 import { systemClock, systemScheduler } from '../core/clock.js';
 import { parseChannelKey, type MessageBatch } from '../core/model.js';

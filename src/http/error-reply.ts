@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { ErrorCode, GatewayError, ValidationError, asGatewayError } from '../core/errors.js';
+import { ErrorCode, GatewayError, ValidationError, asGatewayError } from '../errors.js';
 
 /** Turns a coded error into the body a route's clients read. */
 export type ErrorBody = (err: GatewayError) => unknown;

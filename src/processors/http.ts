@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ErrorCode, GatewayError } from '../core/errors.js';
+import { ErrorCode, GatewayError } from '../errors.js';
 import { messageToJSON, type MessageBatch } from '../core/model.js';
 import { toFieldIssues } from '../core/policy.js';
 import { backoffDelayMs, sleep } from '../delivery/backoff.js';

@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ProcessorLoadError } from '../core/errors.js';
+import { ProcessorLoadError } from '../errors.js';
 import type { Processor } from './processor.js';
 
 /** File names Node cannot import without a TypeScript loader. */

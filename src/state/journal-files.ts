@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { LifecycleError } from '../core/errors.js';
+import { LifecycleError } from '../errors.js';
 import type { DurableChannel } from '../core/journal.js';
 import { decodeLog, JournalFormatError, LOG_VERSION, type DecodeEnd } from './journal-codec.js';
 import { JournalState } from './journal-state.js';

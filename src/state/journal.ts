@@ -1,7 +1,7 @@
 import { closeSync, fdatasync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ErrorCode, GatewayError } from '../core/errors.js';
+import { ErrorCode, GatewayError } from '../errors.js';
 import type { DurableBatch, DurableChannel, Journal } from '../core/journal.js';
 import { messageToJSON, type FlushReason, type QueuedMessage } from '../core/model.js';
 import type { SettingsOverride } from '../core/policy.js';

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { banner } from '../../src/cli/banner.js';
 import { parseConfig } from '../../src/config/load.js';
-import { AdapterError } from '../../src/core/errors.js';
+import { AdapterError } from '../../src/errors.js';
 import { createGateway } from '../../src/gateway.js';
 import { Intent, startFakeDiscord, type FakeDiscordOptions } from '../fakes/discord/index.js';
 

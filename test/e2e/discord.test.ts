@@ -7,7 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 import { fenceStateAfter } from '../../adapters/discord/split-message.js';
 import { parseConfig } from '../../src/config/load.js';
-import { AdapterError } from '../../src/core/errors.js';
+import { AdapterError } from '../../src/errors.js';
 import type { QueueEvent } from '../../src/core/events.js';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import type { Processor } from '../../src/processors/processor.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { AdapterError, ErrorCode } from '../../src/core/errors.js';
+import { AdapterError, ErrorCode } from '../../src/errors.js';
 import type { QueueEvent } from '../../src/core/events.js';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import { silentLogger } from '../../src/logger.js';

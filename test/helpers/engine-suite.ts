@@ -1,6 +1,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { BatchingEngine } from '../../src/core/engine.js';
-import { ErrorCode, GatewayError, InvalidMessageError, InvalidSettingsError, UnknownChannelError } from '../../src/core/errors.js';
+import { ErrorCode, GatewayError, InvalidMessageError, InvalidSettingsError, UnknownChannelError } from '../../src/errors.js';
 import { QueueEventType, type QueueEvent } from '../../src/core/events.js';
 import type { EnqueueResult } from '../../src/core/message-queue.js';
 import { MessageBatch, type OutboundMessage } from '../../src/core/model.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ChannelStats } from '../../core/batch-store.js';
-import { EngineRefusalCode, ErrorCode, GatewayError, ShuttingDownError, UnknownChannelError, refusalError } from '../../core/errors.js';
+import { EngineRefusalCode, ErrorCode, GatewayError, ShuttingDownError, UnknownChannelError, refusalError } from '../../errors.js';
 import type { BatchingEngine } from '../../core/engine.js';
 import { parseChannelKey } from '../../core/model.js';
 import type { AdminHost } from '../host.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { InvalidSettingsError } from '../../core/errors.js';
+import { InvalidSettingsError } from '../../errors.js';
 import type { BatchingEngine } from '../../core/engine.js';
 import { settingsOverrideSchema, settingsRuleIssues, type ChannelSettings, type SettingsOverride } from '../../core/policy.js';
 import type { AdminHost } from '../host.js';

@@ -1,5 +1,5 @@
 import { request, type Dispatcher } from 'undici';
-import { ErrorCode, GatewayError } from '../../core/errors.js';
+import { ErrorCode, GatewayError } from '../../errors.js';
 import { backoffDelayMs, sleep } from '../../delivery/backoff.js';
 import { sseData } from './sse.js';
 

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { AdapterError } from '../../../src/core/errors.js';
+import { AdapterError } from '../../../src/errors.js';
 import { startFakeDiscord } from '../../fakes/discord/index.js';
 import { discordHarness, sleep, until } from './harness.js';
 

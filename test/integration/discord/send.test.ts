@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fenceStateAfter } from '../../../adapters/discord/split-message.js';
-import { AdapterError } from '../../../src/core/errors.js';
+import { AdapterError } from '../../../src/errors.js';
 import type { OutboundMessage } from '../../../src/core/model.js';
 import { discordHarness, until } from './harness.js';
 

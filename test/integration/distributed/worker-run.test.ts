@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
-import { LifecycleError } from '../../../src/core/errors.js';
+import { LifecycleError } from '../../../src/errors.js';
 import { connectCluster } from '../../../src/distributed/cluster.js';
 import { connectRedis } from '../../../src/distributed/connection.js';
 import { WorkerProcess } from '../../../src/distributed/worker-process.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
-import { ErrorCode, ProcessorLoadError } from '../../../src/core/errors.js';
+import { ErrorCode, ProcessorLoadError } from '../../../src/errors.js';
 import { createGateway, type GatewayOptions } from '../../../src/gateway.js';
 import { silentLogger } from '../../../src/logger.js';
 import type { Processor } from '../../../src/processors/processor.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { GatewayError } from '../../../src/core/errors.js';
+import { GatewayError } from '../../../src/errors.js';
 import { createHttpProcessor } from '../../../src/processors/http.js';
 import { signatureOf, verifySignature } from '../../../src/delivery/signature.js';
 import { batchOf, contextFor, json, startBotServer, type BotRequest } from './harness.js';

@@ -3,7 +3,7 @@ import { createHmac } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { GatewayError } from '../../../src/core/errors.js';
+import { GatewayError } from '../../../src/errors.js';
 import { signatureHeaders, signatureOf } from '../../../src/delivery/signature.js';
 import { MessageBatch } from '../../../src/core/model.js';
 import { createHttpProcessor } from '../../../src/processors/http.js';

@@ -1,7 +1,7 @@
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ErrorCode, GatewayError, InvalidMessageError, refusalError, ShuttingDownError } from '../../../src/core/errors.js';
+import { ErrorCode, GatewayError, InvalidMessageError, refusalError, ShuttingDownError } from '../../../src/errors.js';
 import { emptyErrorBody, httpErrorHandler, type ErrorBody } from '../../../src/http/error-reply.js';
 
 interface Logged {

@@ -1,6 +1,6 @@
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { SlackReceipts, type ReactionApi } from '../../../adapters/slack/receipts.js';
-import { AdapterError } from '../../../src/core/errors.js';
+import { AdapterError } from '../../../src/errors.js';
 import type { QueueEvent } from '../../../src/core/events.js';
 import type { OutboundMessage } from '../../../src/core/model.js';
 import { silentLogger } from '../../../src/logger.js';

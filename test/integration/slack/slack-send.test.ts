@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { QueueEvent } from '../../../src/core/events.js';
-import { AdapterError, ErrorCode } from '../../../src/core/errors.js';
+import { AdapterError, ErrorCode } from '../../../src/errors.js';
 import type { OutboundMessage } from '../../../src/core/model.js';
 import { eventCallback, messageEvent, nextTs } from '../../fakes/slack/index.js';
 import { startSlackHarness, type SlackHarness } from './harness.js';

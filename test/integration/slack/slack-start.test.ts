@@ -1,6 +1,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { SlackAdapterOptions } from '../../../adapters/slack/index.js';
-import { AdapterError, ErrorCode } from '../../../src/core/errors.js';
+import { AdapterError, ErrorCode } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/logger.js';
 import { startFakeSlack, type FakeSlackOptions } from '../../fakes/slack/index.js';
 import { slackAdapterFor } from './harness.js';

@@ -1,7 +1,7 @@
 import { webApi } from '@slack/bolt';
 import { describe, expect, it, vi } from 'vitest';
 import { SLACK_METHOD_SCOPES } from '../../../adapters/slack/index.js';
-import { AdapterError } from '../../../src/core/errors.js';
+import { AdapterError } from '../../../src/errors.js';
 import { eventCallback, messageEvent, nextTs } from '../../fakes/slack/index.js';
 import { startSlackHarness } from './harness.js';
 

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
-import { ErrorCode } from '../../../src/core/errors.js';
+import { ErrorCode } from '../../../src/errors.js';
 import type { QueueEvent } from '../../../src/core/events.js';
 import { launchBrowser } from '../../helpers/chromium.js';
 import { startWebHarness, until, type WebHarness } from './harness.js';

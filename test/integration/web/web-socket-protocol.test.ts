@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { QueueEvent } from '../../../src/core/events.js';
-import { AdapterError, ErrorCode } from '../../../src/core/errors.js';
+import { AdapterError, ErrorCode } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/logger.js';
 import { CHANNEL_ID_PATTERN, WebAdapter } from '../../../adapters/web/index.js';
 import { TestSocket, startWebHarness, until } from './harness.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../../src/core/errors.js';
+import { ErrorCode } from '../../../src/errors.js';
 import { signatureHeaders, signatureOf } from '../../../src/delivery/signature.js';
 import { acceptAll, postMessage, startWebhook } from './harness.js';
 

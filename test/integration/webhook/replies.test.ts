@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ErrorCode, GatewayError } from '../../../src/core/errors.js';
+import { ErrorCode, GatewayError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/logger.js';
 import { verifySignature } from '../../../src/delivery/signature.js';
 import { WebhookAdapter } from '../../../adapters/webhook/index.js';

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { RefusalNotices, refusalNoticeText, type RefusalReason } from '../../../adapters/refusal-notice.js';
-import { ErrorCode } from '../../../src/core/errors.js';
+import { ErrorCode } from '../../../src/errors.js';
 
 type LogRecord = Record<string, unknown> & { msg: string; level: number };
 

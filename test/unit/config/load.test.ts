@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { interpolate, loadConfig, parseConfig } from '../../../src/config/load.js';
-import { ConfigError, ErrorCode } from '../../../src/core/errors.js';
+import { ConfigError, ErrorCode } from '../../../src/errors.js';
 import { hideSecrets } from '../../../src/config/redact.js';
 
 describe('config', () => {

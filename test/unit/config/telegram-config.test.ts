@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
-import { ConfigError } from '../../../src/core/errors.js';
+import { ConfigError } from '../../../src/errors.js';
 
 const telegram = (section: Record<string, unknown>, env: Record<string, string> = {}) => parseConfig({ adapters: { telegram: section } }, env);
 

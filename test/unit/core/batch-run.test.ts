@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BatchRun, type RunOutcome, type RunPort } from '../../../src/core/batch-run.js';
-import { ErrorCode, GatewayError, ProcessorTimeoutError } from '../../../src/core/errors.js';
+import { ErrorCode, GatewayError, ProcessorTimeoutError } from '../../../src/errors.js';
 import { QueueEventType, type QueueEvent } from '../../../src/core/events.js';
 import { MessageBatch, type OutboundMessage } from '../../../src/core/model.js';
 import { DEFAULT_SETTINGS } from '../../../src/core/policy.js';

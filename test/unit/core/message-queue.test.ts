@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidMessageError, InvalidSettingsError, ErrorCode, UnknownChannelError } from '../../../src/core/errors.js';
+import { InvalidMessageError, InvalidSettingsError, ErrorCode, UnknownChannelError } from '../../../src/errors.js';
 import { QueueEventType } from '../../../src/core/events.js';
 import { MessageBatch } from '../../../src/core/model.js';
 import { createHarness } from '../../helpers/queue-harness.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EmptyBatchError } from '../../../src/core/errors.js';
+import { EmptyBatchError } from '../../../src/errors.js';
 import { MessageBatch, createBatchId, parseChannelKey, type QueuedMessage } from '../../../src/core/model.js';
 
 const m = (id: string, userId: string, userName: string, text: string, queuedAt: number): QueuedMessage => ({
