@@ -6,6 +6,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { AdapterError } from '../../src/errors.js';
 import { createGateway } from '../../src/gateway.js';
 import { Intent, startFakeDiscord, type FakeDiscordOptions } from '../fakes/discord/index.js';
+import { tempState } from '../helpers/temp-state.js';
 
 /**
  * What a new operator sees when connecting a Discord bot: the intents IDENTIFY asks for (mention-only
@@ -19,6 +20,7 @@ async function startGateway(discord: Record<string, unknown>, fakeOptions: FakeD
   const config = parseConfig(
     {
       http: { port: 0 },
+      state: tempState(),
       batching: { defaults: { windowMs: 200 } },
       adapters: { web: { enabled: false }, webhook: { enabled: false }, discord: { enabled: true, token: fake.token, apiUrl: fake.apiUrl, ...discord } },
     },

@@ -11,6 +11,7 @@ import { BOB, FORUM_CHAT, GROUP_CHAT, OTHER_BOT, PRIVATE_CHAT, photoSizes, start
 import { heldProcessor } from '../helpers/held-processor.js';
 import { freePort } from '../helpers/redis-server.js';
 import { streamFeed } from '../helpers/stream-feed.js';
+import { tempState } from '../helpers/temp-state.js';
 
 /**
  * Telegram end to end: the real gateway (config → TelegramAdapter on grammY → MessageQueue → processor →
@@ -40,6 +41,7 @@ async function startGateway(options: { processor?: Processor; batching?: Record<
   const config = parseConfig(
     {
       http: { port: options.port ?? 0 },
+      state: tempState(),
       batching: { defaults: { windowMs: 1_000, ...options.batching } },
       adapters: { web: { enabled: false }, webhook: { enabled: false }, telegram: { enabled: true, token: tg.token, apiUrl: tg.apiUrl, ...options.telegram } },
     },

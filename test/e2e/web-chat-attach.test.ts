@@ -5,6 +5,7 @@ import type { MessageBatch } from '../../src/core/model.js';
 import { createGateway } from '../../src/gateway.js';
 import { silentLogger } from '../../src/logger.js';
 import { launchBrowser } from '../helpers/chromium.js';
+import { tempState } from '../helpers/temp-state.js';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -18,7 +19,7 @@ afterAll(async () => {
 async function start(maxAttachmentBytes = 1_024) {
   const batches: MessageBatch[] = [];
   const config = parseConfig(
-    { http: { port: 0 }, batching: { defaults: { windowMs: 300 } }, adapters: { web: { enabled: true, maxAttachmentBytes }, webhook: { enabled: false } } },
+    { http: { port: 0 }, state: tempState(), batching: { defaults: { windowMs: 300 } }, adapters: { web: { enabled: true, maxAttachmentBytes }, webhook: { enabled: false } } },
     {},
   );
   const gateway = createGateway({

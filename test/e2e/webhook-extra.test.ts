@@ -6,6 +6,7 @@ import { createGateway } from '../../src/gateway.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Processor } from '../../src/processors/processor.js';
 import { startReplySink } from '../helpers/reply-sink.js';
+import { tempState } from '../helpers/temp-state.js';
 
 /**
  * Custom platforms carry more than text: `attachments` and `extra` on `POST /v1/messages` reach the
@@ -16,6 +17,7 @@ async function start(processor: Processor) {
   const config = parseConfig(
     {
       http: { port: 0 },
+      state: tempState(),
       batching: { defaults: { windowMs: 100 } },
       adapters: { web: { enabled: false }, webhook: { enabled: true, replyUrl: sink.url, replyBackoffMs: 5 } },
     },

@@ -22,7 +22,7 @@ export interface SpawnGatewayOptions {
    * sources before every test run. @defaultValue 'node'
    */
   via?: 'node' | 'npm';
-  /** Extra environment; `PORT=0` and `HOST=127.0.0.1` are set unless given here. */
+  /** Extra environment; `PORT=0`, `HOST=127.0.0.1` and `BATCHGATE_DATA_DIR` (the temp dir) are set unless given here. */
   env?: Record<string, string>;
   /** @defaultValue the repository root */
   cwd?: string;
@@ -96,7 +96,9 @@ export async function spawnGateway(options: SpawnGatewayOptions): Promise<Spawne
   }
 
   const via = options.via ?? 'node';
-  const env: Record<string, string | undefined> = { ...process.env, PORT: '0', HOST: '127.0.0.1', ...options.env };
+  // A config file such as config/default.yaml keeps its state under $BATCHGATE_DATA_DIR: this gateway's temp dir,
+  // so test files running at once never share a journal.
+  const env: Record<string, string | undefined> = { ...process.env, PORT: '0', HOST: '127.0.0.1', BATCHGATE_DATA_DIR: dir, ...options.env };
   let command: string;
   let args: string[];
   if (via === 'npm') {

@@ -1,5 +1,3 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { WorkerProcess } from '../../../src/distributed/worker-process.js';
@@ -8,6 +6,7 @@ import { silentLogger } from '../../../src/logger.js';
 import type { Processor } from '../../../src/processors/processor.js';
 import { ChatAdapter, until } from '../admin/harness.js';
 import { startRedis, type RedisServer } from '../../helpers/redis-server.js';
+import { tempState } from '../../helpers/temp-state.js';
 
 /** `name{labels}` → value of one Prometheus text exposition. */
 async function scrape(url: string): Promise<Map<string, number>> {
@@ -52,7 +51,7 @@ describe('metrics add up across a cluster: two gateways, two workers, real Redis
         distributed: { prefix: 'sums', pollMs: 50, reconcileMs: 500, attempts: 1 },
         // One message per batch, sealed at once by size: N messages are N batches whatever the timing.
         batching: { maxConcurrentBatches: 4, defaults: { windowMs: 60_000, maxWaitMs: 600_000, maxBatchSize: 1 } },
-        state: { spoolPath: join(tmpdir(), `batchgate-sums-${process.pid}.jsonl`) },
+        state: tempState(),
         shutdownTimeoutMs: 1_000,
       },
       {},

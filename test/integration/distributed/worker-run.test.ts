@@ -1,5 +1,3 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { LifecycleError } from '../../../src/errors.js';
@@ -12,6 +10,7 @@ import { silentLogger } from '../../../src/logger.js';
 import type { Processor } from '../../../src/processors/processor.js';
 import { startFakeDiscord } from '../../fakes/discord/index.js';
 import { startRedis, type RedisServer } from '../../helpers/redis-server.js';
+import { tempState } from '../../helpers/temp-state.js';
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -33,7 +32,7 @@ describe('ctx.typing() on a distributed worker', () => {
         // typing: false keeps the adapter's own indicator off, so the only typing request is the bot's.
         batching: { defaults: { windowMs: 60_000, maxWaitMs: 600_000, maxBatchSize: 1, typing: false } },
         adapters: { web: { enabled: false }, webhook: { enabled: false }, discord: { enabled: true, token: fake.token, apiUrl: fake.apiUrl } },
-        state: { spoolPath: join(tmpdir(), `batchgate-typing-${process.pid}.jsonl`) },
+        state: tempState(),
         shutdownTimeoutMs: 1_000,
       },
       {},

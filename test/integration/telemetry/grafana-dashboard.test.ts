@@ -1,6 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { WorkerProcess } from '../../../src/distributed/worker-process.js';
@@ -8,6 +6,7 @@ import { createGateway } from '../../../src/gateway.js';
 import { silentLogger } from '../../../src/logger.js';
 import { ChatAdapter, startGateway, until } from '../admin/harness.js';
 import { startRedis, type RedisServer } from '../../helpers/redis-server.js';
+import { tempState } from '../../helpers/temp-state.js';
 
 interface Panel {
   title: string;
@@ -67,7 +66,7 @@ describe('deploy/grafana/batchgate.json', () => {
         redis: { url: redis.url },
         distributed: { prefix: 'dash', pollMs: 50, reconcileMs: 500 },
         batching: { defaults: { windowMs: 60_000, maxWaitMs: 600_000, maxBatchSize: 1 } },
-        state: { spoolPath: join(tmpdir(), `batchgate-dash-${process.pid}.jsonl`) },
+        state: tempState(),
         shutdownTimeoutMs: 1_000,
       },
       {},

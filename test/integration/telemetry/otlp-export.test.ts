@@ -1,12 +1,11 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { createGateway } from '../../../src/gateway.js';
 import { silentLogger } from '../../../src/logger.js';
 import { ChatAdapter, until } from '../admin/harness.js';
+import { tempState } from '../../helpers/temp-state.js';
 
 /** A collector's OTLP/HTTP endpoint on loopback: records each export request. */
 async function startCollector(): Promise<{ url: string; exports: Array<{ path: string; headers: IncomingHttpHeaders; body: string }> }> {
@@ -32,7 +31,7 @@ describe('telemetry.otlp.endpoint', () => {
       {
         http: { port: 0 },
         batching: { defaults: { windowMs: 60_000, maxWaitMs: 600_000, maxBatchSize: 3 } },
-        state: { spoolPath: join(tmpdir(), `batchgate-otlp-${process.pid}.jsonl`) },
+        state: tempState(),
         shutdownTimeoutMs: 1_000,
         telemetry: { otlp: { endpoint: collector.url, headers: { 'x-api-key': 'k-123' } }, serviceName: 'bot-gateway' },
       },

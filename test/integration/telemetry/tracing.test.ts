@@ -1,7 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
@@ -14,6 +12,7 @@ import type { Processor } from '../../../src/processors/processor.js';
 import { Attr, SpanName } from '../../../src/telemetry/index.js';
 import { ChatAdapter, until } from '../admin/harness.js';
 import { startRedis, type RedisServer } from '../../helpers/redis-server.js';
+import { tempState } from '../../helpers/temp-state.js';
 
 // The SDK as an embedder registers it (context manager, W3C propagator), exporting to memory.
 const exporter = new InMemorySpanExporter();
@@ -40,7 +39,7 @@ function gatewayConfig(extra: Record<string, unknown> = {}) {
       http: { port: 0 },
       // Three messages seal by size: the batch's shape does not depend on timing.
       batching: { defaults: { windowMs: 60_000, maxWaitMs: 600_000, maxBatchSize: 3 } },
-      state: { spoolPath: join(tmpdir(), `batchgate-trace-${process.pid}-${Math.random().toString(36).slice(2)}.jsonl`) },
+      state: tempState(),
       shutdownTimeoutMs: 1_000,
       ...extra,
     },

@@ -276,7 +276,10 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^CMD \["node", "bin\/batchgate\.js", "start"\]$/m);
     expect(resolveCli(await imageCommand()).command).toBe('start');
     expect(dockerfile).toMatch(/^EXPOSE 8787$/m);
-    const defaults = parse(await readFile('config/default.yaml', 'utf8')) as { state: { spoolPath: string } };
-    expect(defaults.state.spoolPath).toBe('./data/spool.jsonl'); // /app/data inside the image
+    // ./data is /app/data inside the image; BATCHGATE_DATA_DIR moves it.
+    const { config } = await loadConfig('config/default.yaml', {});
+    expect([config.state.spoolPath, config.state.journal.path]).toEqual(['./data/spool.jsonl', './data/journal']);
+    const moved = (await loadConfig('config/default.yaml', { BATCHGATE_DATA_DIR: '/var/lib/batchgate' })).config.state;
+    expect([moved.spoolPath, moved.journal.path]).toEqual(['/var/lib/batchgate/spool.jsonl', '/var/lib/batchgate/journal']);
   });
 });
