@@ -68,12 +68,12 @@ export function encodeSettings(s: ChannelSettings): string {
 
 /** What every script answers first (lib.lua `reply()`); the step's own fields come with it. */
 export interface ScriptMeta {
-  /** The clock the step used (Redis TIME or the caller's). */
-  now: number;
+  /** The clock the step used (Redis TIME or the caller's); absent when the step read none. Always there with `ev`. */
+  now?: number;
   /** Events the step produced, minus `channelKey` (`k`) and `at` (`now`). */
   ev?: Array<{ t: QueueEvent['type']; k: string } & Record<string, unknown>>;
-  /** Active channels of the shard after the step. */
-  ac: number;
+  /** Active channels of the shard after the step: from shard steps, and from channel steps that changed the set. */
+  ac?: number;
   [field: string]: unknown;
 }
 

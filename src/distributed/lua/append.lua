@@ -23,37 +23,37 @@ if s.overflow == 'reject' and open == 0 and redis.call('LLEN', c.q) >= s.maxQueu
   return reply({ s = 'rejected', ov = ov })
 end
 
-local now = fmt(NOW)
+local now_text = fmt(now())
 if s.disabled then
   local sealed
   if open > 0 then
     -- Turned on while a window was open: the open messages go first, in the same batch.
     redis.call('RPUSH', c.o, ARGV[9])
-    redis.call('HSET', c.h, 'ol', now)
-    sealed = seal_open(c, s, 'disabled', NOW)
+    redis.call('HSET', c.h, 'ol', now_text)
+    sealed = seal_open(c, s, 'disabled', now())
   else
-    local h = { id = new_id(), size = 1, firstAt = NOW, lastAt = NOW, reason = 'disabled' }
-    sealed = seal_batch(c, s, h, '[' .. ARGV[9] .. ']', NOW)
+    local h = { id = new_id(), size = 1, firstAt = now(), lastAt = now(), reason = 'disabled' }
+    sealed = seal_batch(c, s, h, '[' .. ARGV[9] .. ']', now())
   end
   sync_ready(c)
   return reply({ s = 'sealed', sealed = sealed, ov = ov })
 end
 
 -- The hot path: one HSET for the window's bounds and deadline, one RPUSH, one ZADD.
-local first = open == 0 and NOW or tonumber(f[3])
+local first = open == 0 and now() or tonumber(f[3])
 local pending = open + 1
 if pending >= s.maxBatchSize then
-  if open == 0 then redis.call('HSET', c.h, 'oid', new_id(), 'of', now, 'ol', now) else redis.call('HSET', c.h, 'ol', now) end
+  if open == 0 then redis.call('HSET', c.h, 'oid', new_id(), 'of', now_text, 'ol', now_text) else redis.call('HSET', c.h, 'ol', now_text) end
   redis.call('RPUSH', c.o, ARGV[9])
-  local sealed = seal_open(c, s, 'size', NOW)
+  local sealed = seal_open(c, s, 'size', now())
   sync_ready(c)
   return reply({ s = 'sealed', sealed = sealed, ov = ov })
 end
-local deadline = window_deadline(first, NOW, open == 0 and 0 or tonumber(f[4] or '0'), s)
+local deadline = window_deadline(first, now(), open == 0 and 0 or tonumber(f[4] or '0'), s)
 if open == 0 then
-  redis.call('HSET', c.h, 'oid', new_id(), 'of', now, 'ol', now, 'dl', fmt(deadline))
+  redis.call('HSET', c.h, 'oid', new_id(), 'of', now_text, 'ol', now_text, 'dl', fmt(deadline))
 else
-  redis.call('HSET', c.h, 'ol', now, 'dl', fmt(deadline))
+  redis.call('HSET', c.h, 'ol', now_text, 'dl', fmt(deadline))
 end
 redis.call('RPUSH', c.o, ARGV[9])
 redis.call('ZADD', SH.due, fmt(deadline), c.key)

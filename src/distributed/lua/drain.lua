@@ -11,7 +11,7 @@ for _, key in ipairs(redis.call('SMEMBERS', SH.chans)) do
   local msgs = redis.call('LRANGE', c.o, 0, -1)
   if #msgs > 0 then
     local f = redis.call('HMGET', c.h, 'oid', 'of', 'ol')
-    local h = { id = f[1], seq = 0, sealedAt = NOW, attempt = 1, size = #msgs, firstAt = tonumber(f[2]), lastAt = tonumber(f[3]) }
+    local h = { id = f[1], seq = 0, sealedAt = now(), attempt = 1, size = #msgs, firstAt = tonumber(f[2]), lastAt = tonumber(f[3]) }
     blobs[#blobs + 1] = entry(h, '[' .. table.concat(msgs, ',') .. ']')
     n = n + 1
   end

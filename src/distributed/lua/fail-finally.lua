@@ -10,7 +10,7 @@ if ARGV[13] == 'block' then
   return finish_reply(true, nil)
 end
 local e = redis.call('GET', c.f)
-local dead = string.format('{"channelKey":%s,"error":%s,"failedAt":%s}\n%s', cjson.encode(c.key), cjson.encode(ARGV[14]), fmt(NOW), e)
+local dead = string.format('{"channelKey":%s,"error":%s,"failedAt":%s}\n%s', cjson.encode(c.key), cjson.encode(ARGV[14]), fmt(now()), e)
 redis.call('LPUSH', KEYS[11], dead)
 redis.call('LTRIM', KEYS[11], 0, tonumber(ARGV[15]) - 1)
 return finish_reply(finish(c, ARGV[9], 'failed'))

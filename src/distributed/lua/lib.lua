@@ -19,15 +19,20 @@ local function fmt(n)
   return string.format('%d', n)
 end
 
-local function clock(arg)
-  if arg == '' then
-    local t = redis.call('TIME')
-    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- The step's clock, read once and only by steps that need it: a step that never asks pays no TIME.
+local NOW_VALUE = nil
+local function now()
+  if NOW_VALUE == nil then
+    if ARGV[1] == '' then
+      local t = redis.call('TIME')
+      NOW_VALUE = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    else
+      NOW_VALUE = tonumber(ARGV[1])
+    end
   end
-  return tonumber(arg)
+  return NOW_VALUE
 end
 
-local NOW = clock(ARGV[1])
 local WARN_RATIO = tonumber(ARGV[2])
 local GEN = ARGV[3]
 local ID_SEED = ARGV[4]
@@ -41,12 +46,17 @@ local function emit(ev)
   EVENTS[#EVENTS + 1] = ev
 end
 
--- Every reply: a JSON meta (the step's answer, the clock it used, its events, the shard's active
--- channel count) followed by raw entry strings.
+-- Whether the reply reports the shard's active channel count: always from shard steps (the flusher's
+-- seal-due runs on every shard, so a gateway sees other gateways' channels within a pass), and from
+-- channel steps only when they added or removed the channel (activate, evict_if_idle).
+local REPORT_ACTIVE = ARGV[7] == ''
+
+-- Every reply: a JSON meta (the step's answer, the clock it used if it read one, its events, the
+-- shard's active channel count when REPORT_ACTIVE) followed by raw entry strings.
 local function reply(meta, blobs)
-  meta.now = NOW
   if #EVENTS > 0 then meta.ev = EVENTS end
-  meta.ac = redis.call('SCARD', SH.chans)
+  if NOW_VALUE ~= nil or #EVENTS > 0 then meta.now = now() end
+  if REPORT_ACTIVE then meta.ac = redis.call('SCARD', SH.chans) end
   local out = { cjson.encode(meta) }
   if blobs then
     for i = 1, #blobs do out[#out + 1] = blobs[i] end
@@ -116,7 +126,7 @@ end
 -- Seal order: Redis ms × 1000, strictly increasing within the shard, so channels of different shards
 -- still compare (oldest seal first) and one shard never starves another.
 local function next_seq()
-  local s = NOW * 1000
+  local s = now() * 1000
   local last = tonumber(redis.call('GET', SH.seq) or '0')
   if s <= last then s = last + 1 end
   redis.call('SET', SH.seq, fmt(s))
@@ -138,7 +148,10 @@ end
 -- ── channel lifecycle ──────────────────────────────────────────────────────
 
 local function activate(c)
-  if redis.call('SADD', SH.chans, c.key) == 1 then redis.call('ZREM', SH.idle, c.key) end
+  if redis.call('SADD', SH.chans, c.key) == 1 then
+    redis.call('ZREM', SH.idle, c.key)
+    REPORT_ACTIVE = true
+  end
 end
 
 -- Keeps the shard's `ready` set true (queued, nothing in flight, not paused) and answers the seal order
@@ -162,6 +175,7 @@ local function evict_if_idle(c)
   local f = redis.call('HMGET', c.h, 'fid', 'p', 'ov')
   if f[1] or f[2] or f[3] then return end
   if redis.call('SREM', SH.chans, c.key) == 0 then return end
+  REPORT_ACTIVE = true
   redis.call('HDEL', c.h, 'w', 'dl', 'oid', 'of', 'ol', 'hu')
   redis.call('ZREM', SH.due, c.key)
   redis.call('ZREM', SH.ready, c.key)
@@ -171,7 +185,7 @@ local function evict_if_idle(c)
   end
   -- Redis drops an empty hash: a channel that only ever had an override must stay readable too.
   redis.call('HSETNX', c.h, 'received', '0')
-  redis.call('ZADD', SH.idle, fmt(NOW), c.key)
+  redis.call('ZADD', SH.idle, fmt(now()), c.key)
   local extra = redis.call('ZCARD', SH.idle) - IDLE_CAP
   if extra > 0 then
     local old = redis.call('ZPOPMIN', SH.idle, extra)
@@ -220,7 +234,7 @@ end
 local function seal_batch(c, s, h, body, deadline)
   redis.call('HINCRBY', c.h, 'batches', 1)
   h.seq = next_seq()
-  h.sealedAt = NOW
+  h.sealedAt = now()
   h.attempt = 1
   if redis.call('LLEN', c.q) >= s.maxQueuedBatches then
     if s.overflow == 'drop-oldest' then
@@ -234,7 +248,7 @@ local function seal_batch(c, s, h, body, deadline)
   end
   redis.call('RPUSH', c.q, entry(h, body))
   check_warn(c, s)
-  emit({ t = 'batch.flushed', k = c.key, batchId = h.id, size = h.size, reason = h.reason, deadline = deadline, latenessMs = NOW - deadline, firstAt = h.firstAt })
+  emit({ t = 'batch.flushed', k = c.key, batchId = h.id, size = h.size, reason = h.reason, deadline = deadline, latenessMs = now() - deadline, firstAt = h.firstAt })
   return seal_result(c, s, h.id, h.size, h.reason)
 end
 

@@ -7,17 +7,17 @@ local s = channel_settings(c, BASE_SETTINGS)
 local h
 if ARGV[9] == 'message' then
   redis.call('HINCRBY', c.h, 'received', 1)
-  h = { id = new_id(), size = 1, firstAt = NOW, lastAt = NOW }
+  h = { id = new_id(), size = 1, firstAt = now(), lastAt = now() }
 else
   h = { id = ARGV[11], size = tonumber(ARGV[12]), firstAt = tonumber(ARGV[13]), lastAt = tonumber(ARGV[14]) }
 end
 redis.call('HINCRBY', c.h, 'batches', 1)
 h.seq = head_seq(c) or next_seq()
-h.sealedAt = NOW
+h.sealedAt = now()
 h.attempt = 1
 h.reason = 'admin'
 redis.call('LPUSH', c.q, entry(h, ARGV[10]))
-emit({ t = 'batch.flushed', k = c.key, batchId = h.id, size = h.size, reason = 'admin', deadline = NOW, latenessMs = 0, firstAt = h.firstAt })
+emit({ t = 'batch.flushed', k = c.key, batchId = h.id, size = h.size, reason = 'admin', deadline = now(), latenessMs = 0, firstAt = h.firstAt })
 check_warn(c, s)
 sync_ready(c)
 return reply({ sealed = seal_result(c, s, h.id, h.size, 'admin') })

@@ -7,7 +7,7 @@ local s = channel_settings(c, BASE_SETTINGS)
 local size = tonumber(ARGV[11])
 redis.call('HINCRBY', c.h, 'received', size)
 redis.call('HINCRBY', c.h, 'batches', 1)
-local h = { id = ARGV[10], seq = next_seq(), sealedAt = NOW, attempt = 1, size = size,
+local h = { id = ARGV[10], seq = next_seq(), sealedAt = now(), attempt = 1, size = size,
   firstAt = tonumber(ARGV[12]), lastAt = tonumber(ARGV[13]), reason = ARGV[14] ~= '' and ARGV[14] or nil }
 redis.call('RPUSH', c.q, entry(h, ARGV[9]))
 sync_ready(c)

@@ -1,7 +1,7 @@
 -- SEAL DUE (shard): seals the open batch of every channel of the shard whose deadline passed, at most
 -- ARGV[9]. Any gateway may run it: the check and the seal are one step, so a window seals once and
 -- never early.
-local due = redis.call('ZRANGEBYSCORE', SH.due, '-inf', fmt(NOW), 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[9]))
+local due = redis.call('ZRANGEBYSCORE', SH.due, '-inf', fmt(now()), 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[9]))
 local out = {}
 for i = 1, #due, 2 do
   local c = chan(due[i])

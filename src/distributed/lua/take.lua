@@ -10,9 +10,9 @@ local h = parse(e)
 -- The shard's seal-order counter (Redis time based, never repeating): a per-channel counter would restart
 -- when an idle channel's hash is evicted, and a processor comparing fences would drop later batches.
 local fseq = next_seq()
-redis.call('HSET', c.h, 'fid', h.id, 'fst', fmt(NOW), 'fseq', fmt(fseq), 'fgen', GEN, 'ftok', '0', 'enq', '0')
+redis.call('HSET', c.h, 'fid', h.id, 'fst', fmt(now()), 'fseq', fmt(fseq), 'fgen', GEN, 'ftok', '0', 'enq', '0')
 redis.call('SET', c.f, e)
-redis.call('ZADD', SH.inflight, fmt(NOW), c.key)
+redis.call('ZADD', SH.inflight, fmt(now()), c.key)
 check_warn(c, s)
 sync_ready(c)
-return reply({ ov = ov, startedAt = NOW }, { e })
+return reply({ ov = ov, startedAt = now() }, { e })
