@@ -35,7 +35,6 @@ if s.disabled then
     local h = { id = new_id(), size = 1, firstAt = now(), lastAt = now(), reason = 'disabled' }
     sealed = seal_batch(c, s, h, '[' .. ARGV[9] .. ']', now())
   end
-  sync_ready(c)
   return reply({ s = 'sealed', sealed = sealed, ov = ov })
 end
 
@@ -46,7 +45,6 @@ if pending >= s.maxBatchSize then
   if open == 0 then redis.call('HSET', c.h, 'oid', new_id(), 'of', now_text, 'ol', now_text) else redis.call('HSET', c.h, 'ol', now_text) end
   redis.call('RPUSH', c.o, ARGV[9])
   local sealed = seal_open(c, s, 'size', now())
-  sync_ready(c)
   return reply({ s = 'sealed', sealed = sealed, ov = ov })
 end
 local deadline = window_deadline(first, now(), open == 0 and 0 or tonumber(f[4] or '0'), s)

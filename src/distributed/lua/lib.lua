@@ -193,8 +193,9 @@ local function evict_if_idle(c)
   end
 end
 
-local function check_warn(c, s)
-  local n = redis.call('LLEN', c.q)
+-- `n`: the queue's length when the caller knows it.
+local function check_warn(c, s, n)
+  n = n or redis.call('LLEN', c.q)
   local limit = s.maxQueuedBatches
   local over = n >= math.max(1, math.ceil(limit * WARN_RATIO))
   local was = redis.call('HGET', c.h, 'w') == '1'
@@ -222,12 +223,20 @@ local function merge_queue(c)
   redis.call('RPUSH', c.q, entry(merged, join(bodies)))
 end
 
-local function seal_result(c, s, id, size, reason)
+-- Answers sealed batch `h` and keeps the shard's `ready` set true, as sync_ready does (the seal steps
+-- leave it to this). `hs`: the queue head's seal order when the caller knows it.
+local function seal_result(c, s, h, hs)
   -- waits: a batch is in flight or the channel is paused, so taking now would find nothing to do; the
   -- ACK (or resume) that frees the channel dispatches it.
   local busy = redis.call('HMGET', c.h, 'fid', 'p')
   local waits = (busy[1] ~= false) or (busy[2] ~= false)
-  return { channelKey = c.key, batchId = id, size = size, reason = reason, mode = s.mode, headSeq = fmt(head_seq(c)), waits = waits }
+  hs = hs or head_seq(c)
+  if waits then
+    redis.call('ZREM', SH.ready, c.key)
+  else
+    redis.call('ZADD', SH.ready, fmt(hs), c.key)
+  end
+  return { channelKey = c.key, batchId = h.id, size = h.size, reason = h.reason, mode = s.mode, headSeq = fmt(hs), waits = waits }
 end
 
 -- Appends a sealed batch to the channel's queue, applying the overflow policy at the bound.
@@ -246,15 +255,17 @@ local function seal_batch(c, s, h, body, deadline)
       merge_queue(c)
     end
   end
-  redis.call('RPUSH', c.q, entry(h, body))
-  check_warn(c, s)
+  local n = redis.call('RPUSH', c.q, entry(h, body))
+  check_warn(c, s, n)
   emit({ t = 'batch.flushed', k = c.key, batchId = h.id, size = h.size, reason = h.reason, deadline = deadline, latenessMs = now() - deadline, firstAt = h.firstAt })
-  return seal_result(c, s, h.id, h.size, h.reason)
+  -- Alone in the queue, the new batch is its head.
+  return seal_result(c, s, h, n == 1 and h.seq or nil)
 end
 
-local function seal_open(c, s, reason, deadline)
-  local msgs = redis.call('LRANGE', c.o, 0, -1)
-  local f = redis.call('HMGET', c.h, 'oid', 'of', 'ol')
+-- Seals the open batch. `msgs` (the open list) and `f` (its 'oid', 'of', 'ol') when the caller read them.
+local function seal_open(c, s, reason, deadline, msgs, f)
+  msgs = msgs or redis.call('LRANGE', c.o, 0, -1)
+  f = f or redis.call('HMGET', c.h, 'oid', 'of', 'ol')
   redis.call('DEL', c.o)
   redis.call('HDEL', c.h, 'oid', 'of', 'ol', 'dl', 'hu')
   redis.call('ZREM', SH.due, c.key)

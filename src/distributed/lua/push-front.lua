@@ -19,5 +19,4 @@ h.reason = 'admin'
 redis.call('LPUSH', c.q, entry(h, ARGV[10]))
 emit({ t = 'batch.flushed', k = c.key, batchId = h.id, size = h.size, reason = 'admin', deadline = now(), latenessMs = 0, firstAt = h.firstAt })
 check_warn(c, s)
-sync_ready(c)
-return reply({ sealed = seal_result(c, s, h.id, h.size, 'admin') })
+return reply({ sealed = seal_result(c, s, h, h.seq) })

@@ -9,6 +9,6 @@ redis.call('HINCRBY', c.h, 'received', size)
 redis.call('HINCRBY', c.h, 'batches', 1)
 local h = { id = ARGV[10], seq = next_seq(), sealedAt = now(), attempt = 1, size = size,
   firstAt = tonumber(ARGV[12]), lastAt = tonumber(ARGV[13]), reason = ARGV[14] ~= '' and ARGV[14] or nil }
-redis.call('RPUSH', c.q, entry(h, ARGV[9]))
-sync_ready(c)
-return reply({ sealed = seal_result(c, s, h.id, size, h.reason or 'shutdown') })
+local n = redis.call('RPUSH', c.q, entry(h, ARGV[9]))
+local answer = { id = h.id, size = size, reason = h.reason or 'shutdown' }
+return reply({ sealed = seal_result(c, s, answer, n == 1 and h.seq or nil) })

@@ -4,7 +4,6 @@ for _, key in ipairs(redis.call('SMEMBERS', SH.chans)) do
   local c = chan(key)
   if redis.call('LLEN', c.o) > 0 then
     out[#out + 1] = seal_open(c, channel_settings(c, nil), ARGV[9], now())
-    sync_ready(c)
   end
 end
 return reply({ sealed = out })

@@ -6,13 +6,15 @@ local out = {}
 for i = 1, #due, 2 do
   local c = chan(due[i])
   local deadline = tonumber(due[i + 1])
-  if redis.call('LLEN', c.o) == 0 then
+  local msgs = redis.call('LRANGE', c.o, 0, -1)
+  if #msgs == 0 then
     redis.call('ZREM', SH.due, c.key)
   else
-    local s = channel_settings(c, nil)
-    local reason = (deadline >= tonumber(redis.call('HGET', c.h, 'of')) + s.maxWaitMs) and 'maxWait' or 'window'
-    out[#out + 1] = seal_open(c, s, reason, deadline)
-    sync_ready(c)
+    -- One read for the settings (override, stored base) and the open batch's bounds.
+    local f = redis.call('HMGET', c.h, 'ov', 'st', 'oid', 'of', 'ol')
+    local s = settings(f[2] or BASE_SETTINGS, f[1] or nil)
+    local reason = (deadline >= tonumber(f[4]) + s.maxWaitMs) and 'maxWait' or 'window'
+    out[#out + 1] = seal_open(c, s, reason, deadline, msgs, { f[3], f[4], f[5] })
   end
 end
 return reply({ sealed = out })

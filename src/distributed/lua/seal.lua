@@ -2,5 +2,4 @@
 local c = chan(ARGV[7])
 if redis.call('LLEN', c.o) == 0 then return reply({}) end
 local sealed = seal_open(c, channel_settings(c, BASE_SETTINGS), ARGV[9], now())
-sync_ready(c)
 return reply({ sealed = sealed })
