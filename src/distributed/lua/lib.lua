@@ -170,15 +170,13 @@ end
 
 -- A channel with nothing open, queued, in flight, paused or overridden leaves the active set; its
 -- counters stay readable until IDLE_CAP newer channels of the shard went idle after it.
-local function evict_if_idle(c)
-  if redis.call('LLEN', c.o) > 0 or redis.call('LLEN', c.q) > 0 then return end
-  local f = redis.call('HMGET', c.h, 'fid', 'p', 'ov')
-  if f[1] or f[2] or f[3] then return end
+-- evict() is the leaving, for a caller that checked all of that; `ready_done`: it left `ready` already.
+local function evict(c, ready_done)
   if redis.call('SREM', SH.chans, c.key) == 0 then return end
   REPORT_ACTIVE = true
   redis.call('HDEL', c.h, 'w', 'dl', 'oid', 'of', 'ol', 'hu')
   redis.call('ZREM', SH.due, c.key)
-  redis.call('ZREM', SH.ready, c.key)
+  if not ready_done then redis.call('ZREM', SH.ready, c.key) end
   if IDLE_CAP <= 0 then
     redis.call('DEL', c.h)
     return
@@ -193,12 +191,19 @@ local function evict_if_idle(c)
   end
 end
 
--- `n`: the queue's length when the caller knows it.
-local function check_warn(c, s, n)
+local function evict_if_idle(c)
+  if redis.call('LLEN', c.o) > 0 or redis.call('LLEN', c.q) > 0 then return end
+  local f = redis.call('HMGET', c.h, 'fid', 'p', 'ov')
+  if f[1] or f[2] or f[3] then return end
+  evict(c)
+end
+
+-- `n`: the queue's length, `was`: whether the warning is on ('w'), when the caller knows them.
+local function check_warn(c, s, n, was)
   n = n or redis.call('LLEN', c.q)
   local limit = s.maxQueuedBatches
   local over = n >= math.max(1, math.ceil(limit * WARN_RATIO))
-  local was = redis.call('HGET', c.h, 'w') == '1'
+  if was == nil then was = redis.call('HGET', c.h, 'w') == '1' end
   if over == was then return end
   if over then redis.call('HSET', c.h, 'w', '1') else redis.call('HDEL', c.h, 'w') end
   emit({ t = over and 'queue.over-warn' or 'queue.under-warn', k = c.key, queuedBatches = n, limit = limit })
@@ -311,13 +316,25 @@ local function clear_flight(c)
 end
 
 -- Ends the flight of `batch_id` with an outcome (a counter name); false when it is not the one in flight.
-local function finish(c, batch_id, outcome)
-  if redis.call('HGET', c.h, 'fid') ~= batch_id then return false end
+-- `flags`: the channel's 'fid', 'p' and 'ov' when the caller read them (ack reads them with the fence).
+local function finish(c, batch_id, outcome, flags)
+  local f = flags or redis.call('HMGET', c.h, 'fid', 'p', 'ov')
+  if f[1] ~= batch_id then return false end
   clear_flight(c)
   redis.call('HINCRBY', c.h, outcome, 1)
-  local nxt = sync_ready(c)
-  evict_if_idle(c)
-  return true, nxt
+  -- As sync_ready and evict_if_idle, from what is known: nothing is in flight now, 'p' and 'ov' are as read.
+  if f[2] then
+    redis.call('ZREM', SH.ready, c.key)
+    return true, nil
+  end
+  local hs = head_seq(c)
+  if hs then
+    redis.call('ZADD', SH.ready, fmt(hs), c.key)
+    return true, hs
+  end
+  redis.call('ZREM', SH.ready, c.key)
+  if not f[3] and redis.call('LLEN', c.o) == 0 then evict(c, true) end
+  return true, nil
 end
 
 -- The in-flight batch goes back to the front of its queue, unfinished.
@@ -330,10 +347,11 @@ local function release(c, batch_id, s)
   return true, sync_ready(c)
 end
 
--- True while (gen, seq, token) is the channel's current delivery of `batch_id`.
+-- True while (gen, seq, token) is the channel's current delivery of `batch_id`; with the channel's
+-- 'fid', 'p' and 'ov' (finish's `flags`).
 local function fenced(c, batch_id, gen, seq, token)
-  local f = redis.call('HMGET', c.h, 'fid', 'fgen', 'fseq', 'ftok')
-  return f[1] == batch_id and f[2] == gen and f[3] == seq and f[4] == token
+  local f = redis.call('HMGET', c.h, 'fid', 'p', 'ov', 'fgen', 'fseq', 'ftok')
+  return f[1] == batch_id and f[4] == gen and f[5] == seq and f[6] == token, f
 end
 
 local function finish_reply(ok, nxt)
