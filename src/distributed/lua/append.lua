@@ -7,15 +7,17 @@ if not redis.call('SET', KEYS[11], '1', 'NX', 'PX', ARGV[10]) then
   return reply({ s = 'duplicate', ov = redis.call('HGET', c.h, 'ov') or nil })
 end
 activate(c)
-local f = redis.call('HMGET', c.h, 'ov', 'st', 'of', 'hu')
+local f = redis.call('HMGET', c.h, 'ov', 'st', 'of', 'hu', 'oid')
 local ov = f[1] or nil
 local s = settings(BASE_SETTINGS, ov)
 -- sealDue and sealAll read the settings of channels they find: keep the caller's base here.
 if f[2] ~= BASE_SETTINGS then redis.call('HSET', c.h, 'st', BASE_SETTINGS) end
 redis.call('HINCRBY', c.h, 'received', 1)
-local open = redis.call('LLEN', c.o)
+-- An open batch's bounds ('oid', 'of', 'ol') are written with its first message and removed with its
+-- list (seal_open, clear, drain), so 'of' tells whether a window is open and RPUSH answers its length.
+local has_open = f[3] ~= false
 
-if s.overflow == 'reject' and open == 0 and redis.call('LLEN', c.q) >= s.maxQueuedBatches then
+if s.overflow == 'reject' and not has_open and redis.call('LLEN', c.q) >= s.maxQueuedBatches then
   redis.call('HINCRBY', c.h, 'dropped', 1)
   -- A refused message was not taken: the sender's retry must not be answered "duplicate".
   redis.call('DEL', KEYS[11])
@@ -26,11 +28,10 @@ end
 local now_text = fmt(now())
 if s.disabled then
   local sealed
-  if open > 0 then
+  if has_open then
     -- Turned on while a window was open: the open messages go first, in the same batch.
     redis.call('RPUSH', c.o, ARGV[9])
-    redis.call('HSET', c.h, 'ol', now_text)
-    sealed = seal_open(c, s, 'disabled', now())
+    sealed = seal_open(c, s, 'disabled', now(), nil, { f[5], f[3], now_text })
   else
     local h = { id = new_id(), size = 1, firstAt = now(), lastAt = now(), reason = 'disabled' }
     sealed = seal_batch(c, s, h, '[' .. ARGV[9] .. ']', now())
@@ -38,21 +39,20 @@ if s.disabled then
   return reply({ s = 'sealed', sealed = sealed, ov = ov })
 end
 
--- The hot path: one HSET for the window's bounds and deadline, one RPUSH, one ZADD.
-local first = open == 0 and now() or tonumber(f[3])
-local pending = open + 1
+-- The hot path: one RPUSH, one HSET for the window's bounds and deadline, one ZADD.
+local pending = redis.call('RPUSH', c.o, ARGV[9])
+local opens = pending == 1
 if pending >= s.maxBatchSize then
-  if open == 0 then redis.call('HSET', c.h, 'oid', new_id(), 'of', now_text, 'ol', now_text) else redis.call('HSET', c.h, 'ol', now_text) end
-  redis.call('RPUSH', c.o, ARGV[9])
-  local sealed = seal_open(c, s, 'size', now())
-  return reply({ s = 'sealed', sealed = sealed, ov = ov })
+  -- The bounds go straight into the seal (which clears them), not through the hash.
+  local bounds = opens and { new_id(), now_text, now_text } or { f[5], f[3], now_text }
+  return reply({ s = 'sealed', sealed = seal_open(c, s, 'size', now(), nil, bounds), ov = ov })
 end
-local deadline = window_deadline(first, now(), open == 0 and 0 or tonumber(f[4] or '0'), s)
-if open == 0 then
+local first = opens and now() or tonumber(f[3])
+local deadline = window_deadline(first, now(), opens and 0 or tonumber(f[4] or '0'), s)
+if opens then
   redis.call('HSET', c.h, 'oid', new_id(), 'of', now_text, 'ol', now_text, 'dl', fmt(deadline))
 else
   redis.call('HSET', c.h, 'ol', now_text, 'dl', fmt(deadline))
 end
-redis.call('RPUSH', c.o, ARGV[9])
 redis.call('ZADD', SH.due, fmt(deadline), c.key)
 return reply({ s = 'open', pending = pending, deadline = deadline, ov = ov })
