@@ -219,6 +219,19 @@ describe('RedisBatchStore: distributed steps', () => {
     expect(new Set([...first, ...rest].map((s) => s.channelKey)).size).toBe(10);
   });
 
+  it("activeChannels follows this gateway's changes at once and another gateway's by the next sealDue pass", async () => {
+    const prefix = `ac${++prefixes}`;
+    const a = await open({ maxBatchSize: 100 }, { prefix, shards: 2 });
+    const b = await open({ maxBatchSize: 100 }, { prefix, shards: 2 });
+    await a.store.append(msg('one', 'x'), 0);
+    await a.store.append(msg('two', 'x'), 0);
+    expect(a.store.activeChannels()).toBe(2);
+    // b only appends to a channel a made active: its count is caught up by its own shard pass.
+    await b.store.append(msg('one', 'y'), 1);
+    await b.store.sealDue(1, 100);
+    expect(b.store.activeChannels()).toBe(2);
+  });
+
   it('an override set at one gateway applies at every other', async () => {
     const prefix = `ov${++prefixes}`;
     const a = await open({}, { prefix });
