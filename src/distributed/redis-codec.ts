@@ -72,8 +72,10 @@ export interface ScriptMeta {
   now?: number;
   /** Events the step produced, minus `channelKey` (`k`) and `at` (`now`). */
   ev?: Array<{ t: QueueEvent['type']; k: string } & Record<string, unknown>>;
-  /** Active channels of the shard after the step: from shard steps, and from channel steps that changed the set. */
+  /** Active channels of the shard after the step (shard steps). */
   ac?: number;
+  /** The change a channel step made to its shard's active channels (+1 activated, -1 evicted), when any. */
+  acd?: number;
   [field: string]: unknown;
 }
 

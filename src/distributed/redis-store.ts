@@ -52,9 +52,9 @@ const OVERRIDE_CACHE_MAX = 1_000;
  * The distributed store: every step is one Lua script on one shard (docs/distributed.md), so any gateway can run any step and a crash never leaves half a
  * transition. Semantics follow {@link InMemoryBatchStore} step for step; the behavioural suite runs on both.
  *
- * `activeChannels()` is a cached count: shard steps (the flusher's seal-due pass) and channel steps that
- * add or remove a channel report their shard's active channels, so the sum follows this process's own
- * changes at once and other gateways' changes by the next shard step.
+ * `activeChannels()` is a cached count: shard steps (the flusher's seal-due pass) report their shard's
+ * active channels and channel steps the channel they added or removed, so the sum follows this process's
+ * own changes at once and other gateways' changes by the next shard step.
  */
 export class RedisBatchStore implements DistributedBatchStore {
   private readonly overrides = new Map<string, SettingsOverride>();

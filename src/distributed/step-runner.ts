@@ -37,8 +37,8 @@ export interface StepReply {
 /**
  * Runs the store's scripts with the arguments every step shares (lib.lua header): the clock, the warn
  * ratio, the generation, a fresh batch id, the idle cap, the shard and the channel's configured settings.
- * It emits each step's events, keeps each shard's active-channel count (reported by shard steps and by
- * channel steps that add or remove a channel), and follows the generation.
+ * It emits each step's events, keeps each shard's active-channel count (reported by shard steps, and
+ * moved by the changes channel steps report), and follows the generation.
  */
 export class StepRunner {
   private readonly redis: Redis;
@@ -134,6 +134,7 @@ export class StepRunner {
     const [head, ...blobs] = reply as string[];
     const meta = JSON.parse(head!) as ScriptMeta;
     if (meta.ac !== undefined) this.activeByShard[shard.index] = meta.ac;
+    else if (meta.acd !== undefined) this.activeByShard[shard.index] = Math.max(0, this.activeByShard[shard.index]! + meta.acd);
     for (const { t, k, ...fields } of asList<NonNullable<ScriptMeta['ev']>[number]>(meta.ev)) {
       this.emit({ type: t, channelKey: k, at: meta.now as number, ...fields } as QueueEvent);
     }

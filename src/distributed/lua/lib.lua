@@ -46,17 +46,21 @@ local function emit(ev)
   EVENTS[#EVENTS + 1] = ev
 end
 
--- Whether the reply reports the shard's active channel count: always from shard steps (the flusher's
--- seal-due runs on every shard, so a gateway sees other gateways' channels within a pass), and from
--- channel steps only when they added or removed the channel (activate, evict_if_idle).
-local REPORT_ACTIVE = ARGV[7] == ''
+-- The shard's active channel count: shard steps report it (the flusher's seal-due runs on every shard,
+-- so a gateway sees other gateways' channels within a pass); channel steps report only the change they
+-- made (activate +1, evict -1), which costs no SCARD.
+local ACTIVE_DELTA = 0
 
 -- Every reply: a JSON meta (the step's answer, the clock it used if it read one, its events, the
--- shard's active channel count when REPORT_ACTIVE) followed by raw entry strings.
+-- shard's active channel count or this step's change of it) followed by raw entry strings.
 local function reply(meta, blobs)
   if #EVENTS > 0 then meta.ev = EVENTS end
   if NOW_VALUE ~= nil or #EVENTS > 0 then meta.now = now() end
-  if REPORT_ACTIVE then meta.ac = redis.call('SCARD', SH.chans) end
+  if ARGV[7] == '' then
+    meta.ac = redis.call('SCARD', SH.chans)
+  elseif ACTIVE_DELTA ~= 0 then
+    meta.acd = ACTIVE_DELTA
+  end
   local out = { cjson.encode(meta) }
   if blobs then
     for i = 1, #blobs do out[#out + 1] = blobs[i] end
@@ -150,7 +154,7 @@ end
 local function activate(c)
   if redis.call('SADD', SH.chans, c.key) == 1 then
     redis.call('ZREM', SH.idle, c.key)
-    REPORT_ACTIVE = true
+    ACTIVE_DELTA = ACTIVE_DELTA + 1
   end
 end
 
@@ -170,19 +174,20 @@ end
 
 -- A channel with nothing open, queued, in flight, paused or overridden leaves the active set; its
 -- counters stay readable until IDLE_CAP newer channels of the shard went idle after it.
--- evict() is the leaving, for a caller that checked all of that; `ready_done`: it left `ready` already.
-local function evict(c, ready_done)
+-- evict() is the leaving, for a caller that checked all of that. `finished`: the caller is finish(), which
+-- left `ready` already and has just counted an outcome in the hash (so it cannot be empty).
+local function evict(c, finished)
   if redis.call('SREM', SH.chans, c.key) == 0 then return end
-  REPORT_ACTIVE = true
+  ACTIVE_DELTA = ACTIVE_DELTA - 1
   redis.call('HDEL', c.h, 'w', 'dl', 'oid', 'of', 'ol', 'hu')
   redis.call('ZREM', SH.due, c.key)
-  if not ready_done then redis.call('ZREM', SH.ready, c.key) end
+  if not finished then redis.call('ZREM', SH.ready, c.key) end
   if IDLE_CAP <= 0 then
     redis.call('DEL', c.h)
     return
   end
   -- Redis drops an empty hash: a channel that only ever had an override must stay readable too.
-  redis.call('HSETNX', c.h, 'received', '0')
+  if not finished then redis.call('HSETNX', c.h, 'received', '0') end
   redis.call('ZADD', SH.idle, fmt(now()), c.key)
   local extra = redis.call('ZCARD', SH.idle) - IDLE_CAP
   if extra > 0 then
