@@ -7,7 +7,7 @@ if not redis.call('SET', KEYS[11], '1', 'NX', 'PX', ARGV[10]) then
   return reply({ s = 'duplicate', ov = redis.call('HGET', c.h, 'ov') or nil })
 end
 activate(c)
-local f = redis.call('HMGET', c.h, 'ov', 'st', 'of', 'hu', 'oid')
+local f = redis.call('HMGET', c.h, 'ov', 'st', 'of', 'hu', 'oid', 'w')
 local ov = f[1] or nil
 local s = settings(BASE_SETTINGS, ov)
 -- sealDue and sealAll read the settings of channels they find: keep the caller's base here.
@@ -31,10 +31,10 @@ if s.disabled then
   if has_open then
     -- Turned on while a window was open: the open messages go first, in the same batch.
     redis.call('RPUSH', c.o, ARGV[9])
-    sealed = seal_open(c, s, 'disabled', now(), nil, { f[5], f[3], now_text })
+    sealed = seal_open(c, s, 'disabled', now(), nil, { f[5], f[3], now_text, f[6] })
   else
     local h = { id = new_id(), size = 1, firstAt = now(), lastAt = now(), reason = 'disabled' }
-    sealed = seal_batch(c, s, h, '[' .. ARGV[9] .. ']', now())
+    sealed = seal_batch(c, s, h, '[' .. ARGV[9] .. ']', now(), f[6] == '1')
   end
   return reply({ s = 'sealed', sealed = sealed, ov = ov })
 end
@@ -44,7 +44,7 @@ local pending = redis.call('RPUSH', c.o, ARGV[9])
 local opens = pending == 1
 if pending >= s.maxBatchSize then
   -- The bounds go straight into the seal (which clears them), not through the hash.
-  local bounds = opens and { new_id(), now_text, now_text } or { f[5], f[3], now_text }
+  local bounds = opens and { new_id(), now_text, now_text, f[6] } or { f[5], f[3], now_text, f[6] }
   return reply({ s = 'sealed', sealed = seal_open(c, s, 'size', now(), nil, bounds), ov = ov })
 end
 local first = opens and now() or tonumber(f[3])

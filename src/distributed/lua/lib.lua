@@ -250,7 +250,8 @@ local function seal_result(c, s, h, hs)
 end
 
 -- Appends a sealed batch to the channel's queue, applying the overflow policy at the bound.
-local function seal_batch(c, s, h, body, deadline)
+-- `warned`: whether the queue warning is on ('w'), when the caller read it.
+local function seal_batch(c, s, h, body, deadline, warned)
   redis.call('HINCRBY', c.h, 'batches', 1)
   h.seq = next_seq()
   h.sealedAt = now()
@@ -266,13 +267,14 @@ local function seal_batch(c, s, h, body, deadline)
     end
   end
   local n = redis.call('RPUSH', c.q, entry(h, body))
-  check_warn(c, s, n)
+  check_warn(c, s, n, warned)
   emit({ t = 'batch.flushed', k = c.key, batchId = h.id, size = h.size, reason = h.reason, deadline = deadline, latenessMs = now() - deadline, firstAt = h.firstAt })
   -- Alone in the queue, the new batch is its head.
   return seal_result(c, s, h, n == 1 and h.seq or nil)
 end
 
--- Seals the open batch. `msgs` (the open list) and `f` (its 'oid', 'of', 'ol') when the caller read them.
+-- Seals the open batch. `msgs` (the open list) and `f` (its 'oid', 'of', 'ol', and optionally 'w') when
+-- the caller read them.
 local function seal_open(c, s, reason, deadline, msgs, f)
   msgs = msgs or redis.call('LRANGE', c.o, 0, -1)
   f = f or redis.call('HMGET', c.h, 'oid', 'of', 'ol')
@@ -280,7 +282,9 @@ local function seal_open(c, s, reason, deadline, msgs, f)
   redis.call('HDEL', c.h, 'oid', 'of', 'ol', 'dl', 'hu')
   redis.call('ZREM', SH.due, c.key)
   local h = { id = f[1], size = #msgs, firstAt = tonumber(f[2]), lastAt = tonumber(f[3]), reason = reason }
-  return seal_batch(c, s, h, '[' .. table.concat(msgs, ',') .. ']', deadline)
+  local warned = nil
+  if f[4] ~= nil then warned = f[4] == '1' end
+  return seal_batch(c, s, h, '[' .. table.concat(msgs, ',') .. ']', deadline, warned)
 end
 
 -- The open batch's deadline: the window after its last message, never before its hold ('hu', see

@@ -10,11 +10,11 @@ for i = 1, #due, 2 do
   if #msgs == 0 then
     redis.call('ZREM', SH.due, c.key)
   else
-    -- One read for the settings (override, stored base) and the open batch's bounds.
-    local f = redis.call('HMGET', c.h, 'ov', 'st', 'oid', 'of', 'ol')
+    -- One read for the settings (override, stored base), the open batch's bounds and the warning flag.
+    local f = redis.call('HMGET', c.h, 'ov', 'st', 'oid', 'of', 'ol', 'w')
     local s = settings(f[2] or BASE_SETTINGS, f[1] or nil)
     local reason = (deadline >= tonumber(f[4]) + s.maxWaitMs) and 'maxWait' or 'window'
-    out[#out + 1] = seal_open(c, s, reason, deadline, msgs, { f[3], f[4], f[5] })
+    out[#out + 1] = seal_open(c, s, reason, deadline, msgs, { f[3], f[4], f[5], f[6] })
   end
 end
 return reply({ sealed = out })
