@@ -80,7 +80,7 @@ async function bullRig(): Promise<Rig> {
   };
 }
 
-// Seed 002's EventConsumer contract, run against both implementations.
+// The BatchConsumer contract (src/core/batch-consumer.ts), run against both implementations.
 describe.each([
   ['in-process (MessageQueue)', async () => inProcessRig()],
   ['BullMQ worker (Redis)', bullRig],
