@@ -42,8 +42,8 @@ describe('docs/ARCHITECTURE.md names only files of this repository', () => {
     const doc = [
       'The run lives in `src/core/batch-run.ts`; intake in `src/core/intake.ts`.',
       'A platform is `adapters/<name>/`, its fake in `test/fakes/<name>/`.',
-      'Stale: `src/core/errors.ts` re-exports, `src/nowhere/<step>.lua` runs (see `dist/src/main.js`).',
+      'Stale: `src/core/no-such-module.ts` re-exports, `src/nowhere/<step>.lua` runs (see `dist/src/main.js`).',
     ].join('\n');
-    expect(missingPaths(doc, REPO_ROOT)).toEqual(['src/core/errors.ts', 'src/nowhere/<step>.lua']);
+    expect(missingPaths(doc, REPO_ROOT)).toEqual(['src/core/no-such-module.ts', 'src/nowhere/<step>.lua']);
   });
 });
