@@ -1,7 +1,7 @@
 import { EmptyBatchError } from '../errors.js';
 
 /** Why a batch was sealed. */
-export type FlushReason = 'window' | 'size' | 'maxWait' | 'disabled' | 'shutdown' | 'admin';
+export type FlushReason = 'window' | 'size' | 'maxWait' | 'disabled' | 'shutdown' | 'admin' | 'keyword';
 
 /** One inbound message, normalized by an adapter. */
 export interface QueuedMessage {

@@ -34,7 +34,7 @@ const A_SAME_NAME = 2;
 const A_OWN_FIELDS = 4;
 const A_EXTRA = 8;
 
-const REASONS: readonly FlushReason[] = ['window', 'size', 'maxWait', 'disabled', 'shutdown', 'admin'];
+const REASONS: readonly FlushReason[] = ['window', 'size', 'maxWait', 'disabled', 'shutdown', 'admin', 'keyword'];
 const REASON_CODE = new Map<FlushReason, number>(REASONS.map((r, i) => [r, i]));
 
 /** The magic and version every log file starts with. */
