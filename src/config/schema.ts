@@ -19,6 +19,9 @@ const looseSettings = z.strictObject({
   overflow: settingsFields.overflow,
   processingTimeoutMs: numeric(settingsFields.processingTimeoutMs),
   typing: bool(),
+  typingHoldMs: numeric(settingsFields.typingHoldMs),
+  hold: settingsFields.hold,
+  flushOn: settingsFields.flushOn,
 });
 
 const httpSchema = z.strictObject({

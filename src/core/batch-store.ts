@@ -1,4 +1,4 @@
-import type { QueueEvent } from './events.js';
+import type { HoldCause, QueueEvent } from './events.js';
 import type { FlushReason, MessageBatch, QueuedMessage } from './model.js';
 import type { ChannelSettings, SettingsOverride } from './policy.js';
 
@@ -125,7 +125,13 @@ export interface BatchStore {
    * messages slide the window as usual but never below the hold. Never opens a batch and never moves a
    * deadline earlier. Returns the open batch's deadline, or null when nothing is open (or it is disarmed).
    */
-  hold(channelKey: string, holdMs: number, now: number): MaybePromise<number | null>;
+  hold(channelKey: string, holdMs: number, now: number, reason?: HoldCause): MaybePromise<number | null>;
+  /**
+   * A typing signal from `userId`: when an author of the open batch, {@link hold} for the channel's
+   * `typingHoldMs` (reason `typing`), the author check and the hold in one step. Null when nothing is
+   * open, `userId` wrote nothing in it, or `typingHoldMs` is 0.
+   */
+  typing(channelKey: string, userId: string, now: number): MaybePromise<number | null>;
   /** Discards everything waiting that is not in flight; returns the number of messages removed. */
   clear(channelKey: string, now: number): MaybePromise<number>;
   /** Removes every waiting batch of every channel (shutdown spool), in per-channel order. */

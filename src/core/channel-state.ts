@@ -1,4 +1,5 @@
 import type { ChannelCounters, ChannelStats, TakenBatch } from './batch-store.js';
+import type { HoldCause } from './events.js';
 import type { DurableBatch, DurableChannel } from './journal.js';
 import { MessageBatch, messageToJSON, parseChannelKey } from './model.js';
 import type { ChannelSettings, SettingsOverride } from './policy.js';
@@ -22,6 +23,10 @@ export class ChannelState extends ChannelSlot {
   deadline = Infinity;
   /** The open batch is held open until at least this (epoch ms; see `hold`), 0 when not held. */
   holdUntil = 0;
+  /** The open batch has an odd number of ``` fences so far (a code block is still open). */
+  fenceOpen = false;
+  /** The content rule holding the open batch after its latest message (src/core/turn-rules.ts), or null. */
+  heldBy: HoldCause | null = null;
   /** Time of this channel's live heap entry, or Infinity; other entries for it are stale. */
   heapAt = Infinity;
   queued: QueuedEntry[] = [];

@@ -66,6 +66,12 @@ export interface BatchingEngine {
    * Never opens a batch and never brings a deadline forward; messages arriving meanwhile join the batch.
    */
   hold(channelKey: string, holdMs: number, reason: HoldReason): Promise<HoldResult>;
+  /**
+   * A typing signal: when `userId` is an author of the channel's open batch, its deadline moves to at
+   * least now + `typingHoldMs` (capped by its `firstAt + maxWaitMs`) and `batch.held` (reason `typing`)
+   * reports it. Never opens a batch; anyone else's typing, or `typingHoldMs: 0`, does nothing (`held: false`).
+   */
+  typing(channelKey: string, userId: string): Promise<HoldResult>;
   clear(channelKey: string): Promise<number>;
   getSettings(channelKey: string): Promise<SettingsView>;
   setSettings(channelKey: string, input: unknown): Promise<SettingsView>;

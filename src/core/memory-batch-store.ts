@@ -1,9 +1,9 @@
 import type { AppendResult, BatchStore, ChannelStats, EmitQueueEvent, FinishOutcome, FinishResult, SealResult, TakenBatch } from './batch-store.js';
 import { ChannelState, durableBatch, liveBatch, queuedEntry } from './channel-state.js';
 import { ChannelTable } from './channel-table.js';
-import { DeadlineHeap } from './deadlines.js';
 import type { DurableChannel, StoreJournal } from './journal.js';
-import { QueueEventType } from './events.js';
+import { QueueEventType, type HoldCause } from './events.js';
+import { OpenWindows } from './open-windows.js';
 import { QueueBounds } from './queue-bounds.js';
 import { MessageBatch, channelKeyOf, type FlushReason, type QueuedMessage } from './model.js';
 import type { ChannelSettings, SettingsOverride, SettingsPolicy } from './policy.js';
@@ -42,7 +42,8 @@ export interface InMemoryBatchStoreOptions {
 export class InMemoryBatchStore implements BatchStore {
   /** The channel records, and the ring of remembered idle ones. */
   private readonly channels: ChannelTable;
-  private readonly heap = new DeadlineHeap<ChannelState>();
+  /** Open batches' deadlines and what holds them. */
+  private readonly windows: OpenWindows;
   private readonly policy: SettingsPolicy;
   private readonly emit: EmitQueueEvent;
   /** The queue bound of each channel: overflow policy and the warn level. */
@@ -54,6 +55,7 @@ export class InMemoryBatchStore implements BatchStore {
   constructor(options: InMemoryBatchStoreOptions) {
     this.policy = options.policy;
     this.emit = options.emit;
+    this.windows = new OpenWindows(options.emit);
     this.listening = options.listening ?? (() => true);
     this.journal = options.journal;
     this.bounds = new QueueBounds(options.emit, options.journal, options.queueWarnRatio ?? 0.75);
@@ -85,29 +87,17 @@ export class InMemoryBatchStore implements BatchStore {
     let opened: string | null = null;
     if (open === null) {
       open = ch.open = new MessageBatch(ch.key, { at: now });
-      ch.holdUntil = 0;
+      this.windows.opened(ch);
       opened = open.id;
     }
     open.add(msg, now);
     this.journal?.appended(ch.key, msg, opened);
-    if (open.size >= s.maxBatchSize) {
-      return { status: 'sealed', sealed: this.sealOpen(ch, 'size', now, now), settings: s };
+    const turn = this.windows.turnOf(ch, msg);
+    if (turn.flush || open.size >= s.maxBatchSize) {
+      return { status: 'sealed', sealed: this.sealOpen(ch, turn.flush ? 'keyword' : 'size', now, now), settings: s };
     }
-    const deadline = this.openDeadline(ch);
+    const deadline = this.windows.appended(ch, turn, now);
     return { status: 'open', pending: open.size, deadline, settings: s };
-  }
-
-  /** Recomputes the open batch's deadline from the current settings; arms the heap only if it moved earlier. */
-  private openDeadline(ch: ChannelState): number {
-    const open = ch.open!;
-    const s = ch.settings;
-    const deadline = Math.min(Math.max(open.lastAt + s.windowMs, ch.holdUntil), open.firstAt + s.maxWaitMs);
-    ch.deadline = deadline;
-    if (deadline < ch.heapAt) {
-      ch.heapAt = deadline;
-      this.heap.push(deadline, ch);
-    }
-    return deadline;
   }
 
   private sealOpen(ch: ChannelState, reason: FlushReason, deadline: number, now: number): LocalSealResult {
@@ -151,31 +141,15 @@ export class InMemoryBatchStore implements BatchStore {
 
   sealDue(now: number, limit: number): LocalSealResult[] {
     const out: LocalSealResult[] = [];
-    const heap = this.heap;
-    while (heap.size > 0 && heap.peekTime() <= now && out.length < limit) {
-      const at = heap.peekTime();
-      const ch = heap.pop();
-      if (ch.heapAt !== at) continue; // stale: the channel re-armed earlier, sealed, or was evicted
-      ch.heapAt = Infinity;
-      if (ch.open === null) continue;
-      if (ch.deadline > now) {
-        // The window slid (or was disarmed and re-armed): re-arm at its current end.
-        if (ch.deadline !== Infinity) {
-          ch.heapAt = ch.deadline;
-          heap.push(ch.deadline, ch);
-        }
-        continue;
-      }
-      const reason: FlushReason = ch.deadline >= ch.open.firstAt + ch.settings.maxWaitMs ? 'maxWait' : 'window';
+    for (const ch of this.windows.due(now, limit)) {
+      const reason: FlushReason = ch.deadline >= ch.open!.firstAt + ch.settings.maxWaitMs ? 'maxWait' : 'window';
       out.push(this.sealOpen(ch, reason, ch.deadline, now));
     }
     return out;
   }
 
   nextDeadline(): number | null {
-    const heap = this.heap;
-    while (heap.size > 0 && heap.peekItem()!.heapAt !== heap.peekTime()) heap.pop();
-    return heap.size > 0 ? heap.peekTime() : null;
+    return this.windows.next();
   }
 
   seal(channelKey: string, reason: FlushReason, now: number): LocalSealResult | null {
@@ -309,18 +283,15 @@ export class InMemoryBatchStore implements BatchStore {
   }
 
   disarm(channelKey: string): boolean {
-    const ch = this.channels.get(channelKey);
-    if (!ch || ch.deadline === Infinity) return false;
-    ch.deadline = Infinity;
-    ch.heapAt = Infinity;
-    return true;
+    return this.windows.disarm(this.channels.get(channelKey));
   }
 
-  hold(channelKey: string, holdMs: number, now: number): number | null {
-    const ch = this.channels.get(channelKey);
-    if (!ch || ch.open === null || ch.deadline === Infinity) return null;
-    ch.holdUntil = Math.max(ch.holdUntil, now + holdMs);
-    return this.openDeadline(ch);
+  hold(channelKey: string, holdMs: number, now: number, reason?: HoldCause): number | null {
+    return this.windows.hold(this.channels.get(channelKey), holdMs, now, reason);
+  }
+
+  typing(channelKey: string, userId: string, now: number): number | null {
+    return this.windows.typing(this.channels.get(channelKey), userId, now);
   }
 
   clear(channelKey: string, now: number): number {
@@ -378,7 +349,7 @@ export class InMemoryBatchStore implements BatchStore {
     ch.settings = this.policy.resolve(ch.key, ch.override);
     this.bounds.check(ch, now);
     if (ch.open === null || ch.deadline === Infinity) return { deadline: null, settings: ch.settings };
-    return { deadline: this.openDeadline(ch), settings: ch.settings };
+    return { deadline: this.windows.arm(ch), settings: ch.settings };
   }
 
   settings(channelKey: string): ChannelSettings {
@@ -411,7 +382,7 @@ export class InMemoryBatchStore implements BatchStore {
       for (const b of batches) ch.queued.push(queuedEntry(liveBatch(d.key, b), now, ++this.seq, b.attempt, ch.settings));
       if (d.open !== null && d.open.messages.length > 0) {
         ch.open = liveBatch(d.key, d.open);
-        this.openDeadline(ch);
+        this.windows.arm(ch);
       }
       if (ch.queued.length > 0) out.push(this.sealResult(ch, ch.queued.at(-1)!.batch, ch.queued.at(-1)!.batch.flushReason ?? 'shutdown'));
       else this.channels.evictIfIdle(ch);
@@ -441,7 +412,7 @@ export class InMemoryBatchStore implements BatchStore {
   }
 
   close(): void {
-    this.heap.clear();
+    this.windows.heap.clear();
   }
 }
 

@@ -303,10 +303,16 @@ export class MessageQueue implements BatchingEngine {
 
   /** Keeps the channel's open batch open for at least `holdMs` more (capped by maxWaitMs); never opens one. */
   async hold(channelKey: string, holdMs: number, reason: HoldReason): Promise<HoldResult> {
-    const deadline = this.store.hold(channelKey, holdMs, this.clock.now());
+    const deadline = this.store.hold(channelKey, holdMs, this.clock.now(), reason);
     if (deadline === null) return { held: false };
     this.logger?.debug({ channelKey, reason, deadline }, 'open batch held');
     return { held: true, deadline };
+  }
+
+  /** A typing signal: an author of the open batch holds it for `typingHoldMs`; never opens one. */
+  async typing(channelKey: string, userId: string): Promise<HoldResult> {
+    const deadline = this.store.typing(channelKey, userId, this.clock.now());
+    return deadline === null ? { held: false } : { held: true, deadline };
   }
 
   /** Discards the open batch and the queued batches (not the one in flight); returns messages removed. */

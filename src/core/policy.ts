@@ -1,6 +1,47 @@
 import { z } from 'zod';
 import { InvalidSettingsError, type FieldIssue } from '../errors.js';
 
+/** The content rules a hold can use (src/core/turn-rules.ts). */
+export const HOLD_RULES = ['openFence', 'trailingColon', 'ellipsis', 'phrases'] as const;
+export type HoldRule = (typeof HOLD_RULES)[number];
+
+/** The default content holds: every rule, 15 s, the phrases people end an unfinished message with. */
+export const DEFAULT_HOLD = Object.freeze({
+  rules: Object.freeze([...HOLD_RULES]) as unknown as HoldRule[],
+  holdMs: 15_000,
+  phrases: Object.freeze(['logs below', 'one sec', 'hold on', 'wait', 'brb', 'more below', 'continued']) as unknown as string[],
+});
+
+/** `hold`: fields left out take their defaults, so `hold: { rules: [] }` turns content holds off. */
+function holdSettingsSchema() {
+  return z.strictObject({
+    rules: z.array(z.enum(HOLD_RULES)).default(DEFAULT_HOLD.rules),
+    holdMs: z.number().int().min(0).max(86_400_000).default(DEFAULT_HOLD.holdMs),
+    phrases: z.array(z.string().trim().min(1).max(200)).max(100).default(DEFAULT_HOLD.phrases),
+  });
+}
+
+/** A `flushOn` entry: a plain string, or `/source/flags`, which must compile. */
+const flushOnEntrySchema = z.string().min(1).max(500).superRefine((entry, ctx) => {
+  const error = regexError(entry);
+  if (error !== null) ctx.addIssue({ code: 'custom', message: `${entry} is not a valid regular expression (${error}); write a plain string or /source/flags` });
+});
+
+/** `/source/flags` as a RegExp, or null for a plain string; throws on a bad expression. */
+export function flushOnRegex(entry: string): RegExp | null {
+  const m = /^\/(.+)\/([a-z]*)$/s.exec(entry);
+  return m === null ? null : new RegExp(m[1]!, m[2]);
+}
+
+function regexError(entry: string): string | null {
+  try {
+    flushOnRegex(entry);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 /** Per-channel batching settings (docs/configuration.md). */
 export const channelSettingsSchema = z.strictObject({
   /** Quiet period: flush when no message arrived for this long (sliding). @defaultValue 5000 */
@@ -21,6 +62,12 @@ export const channelSettingsSchema = z.strictObject({
   processingTimeoutMs: z.number().int().min(1).max(86_400_000),
   /** Adapters show a typing indicator while a batch is open or in flight. @defaultValue true */
   typing: z.boolean(),
+  /** A typing signal from an author of the open batch keeps it open at least this long (capped by maxWaitMs); 0 ignores typing. @defaultValue 10000 */
+  typingHoldMs: z.number().int().min(0).max(86_400_000),
+  /** Content holds: while the batch's latest message looks unfinished, its window is `holdMs`. @defaultValue see {@link DEFAULT_HOLD} */
+  hold: holdSettingsSchema(),
+  /** Strings (case-insensitive, anywhere in the text) or `/regex/flags`: a matching message seals its batch at once. @defaultValue [] */
+  flushOn: z.array(flushOnEntrySchema).max(100),
 });
 
 export type ChannelSettings = z.infer<typeof channelSettingsSchema>;
@@ -35,6 +82,9 @@ export const DEFAULT_SETTINGS: Readonly<ChannelSettings> = Object.freeze({
   overflow: 'merge',
   processingTimeoutMs: 120_000,
   typing: true,
+  typingHoldMs: 10_000,
+  hold: DEFAULT_HOLD,
+  flushOn: Object.freeze([]) as unknown as string[],
 });
 
 /** A partial override, as the admin API and config patterns take it. */

@@ -267,10 +267,17 @@ export class DistributedQueue implements BatchingEngine {
   }
 
   /** Deadlines are on Redis's clock; the answer is on this process's. */
-  async hold(channelKey: string, holdMs: number, _reason: HoldReason): Promise<HoldResult> {
-    const deadline = await this.store.hold(channelKey, holdMs);
-    if (deadline === null) return { held: false };
-    return { held: true, deadline: this.flusher.toLocalTime(deadline) };
+  async hold(channelKey: string, holdMs: number, reason: HoldReason): Promise<HoldResult> {
+    return this.held(await this.store.hold(channelKey, holdMs, undefined, reason));
+  }
+
+  /** The author check and the hold are one script: another gateway's append or seal cannot come between. */
+  async typing(channelKey: string, userId: string): Promise<HoldResult> {
+    return this.held(await this.store.typing(channelKey, userId));
+  }
+
+  private held(deadline: number | null): HoldResult {
+    return deadline === null ? { held: false } : { held: true, deadline: this.flusher.toLocalTime(deadline) };
   }
 
   async clear(channelKey: string): Promise<number> {

@@ -17,6 +17,7 @@ const STEP_SCRIPTS = [
   'resume',
   'disarm',
   'hold',
+  'typing',
   'clear',
   'drain',
   'set-override',

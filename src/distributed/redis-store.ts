@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { AppendResult, ChannelStats, EmitQueueEvent, FinishOutcome, FinishResult, SealResult, TakenBatch } from '../core/batch-store.js';
 import { MessageBatch, channelKeyOf, type FlushReason, type OutboundMessage, type QueuedMessage } from '../core/model.js';
+import type { HoldCause } from '../core/events.js';
 import type { ChannelSettings, SettingsOverride, SettingsPolicy } from '../core/policy.js';
 import { KeyLayout } from './keys.js';
 import {
@@ -236,8 +237,13 @@ export class RedisBatchStore implements DistributedBatchStore {
     return (await this.step('disarm', channelKey)).meta.ok === true;
   }
 
-  async hold(channelKey: string, holdMs: number, now?: number): Promise<number | null> {
-    const { meta } = await this.step('hold', channelKey, [String(Math.max(0, Math.round(holdMs)))], { now });
+  async hold(channelKey: string, holdMs: number, now?: number, reason?: HoldCause): Promise<number | null> {
+    const { meta } = await this.step('hold', channelKey, [String(Math.max(0, Math.round(holdMs))), reason ?? ''], { now });
+    return meta.ok === true ? (meta.deadline as number) : null;
+  }
+
+  async typing(channelKey: string, userId: string, now?: number): Promise<number | null> {
+    const { meta } = await this.step('typing', channelKey, [userId], { now });
     return meta.ok === true ? (meta.deadline as number) : null;
   }
 

@@ -1,5 +1,6 @@
 import type { AppendResult, BatchStore, FinishOutcome, FinishResult, SealResult, TakenBatch } from '../core/batch-store.js';
 import type { DeadLetter } from '../core/failed-batches.js';
+import type { HoldCause } from '../core/events.js';
 import type { FlushReason, MessageBatch, OutboundMessage, QueuedMessage } from '../core/model.js';
 import type { ChannelSettings, SettingsOverride } from '../core/policy.js';
 
@@ -59,7 +60,8 @@ export interface DistributedBatchStore extends BatchStore {
   interrupt(channelKey: string, batchId: string, now?: number): Promise<FinishResult>;
   pause(channelKey: string, now?: number): Promise<boolean>;
   resume(channelKey: string, now?: number): Promise<{ nextSeq: number | null } | undefined>;
-  hold(channelKey: string, holdMs: number, now?: number): Promise<number | null>;
+  hold(channelKey: string, holdMs: number, now?: number, reason?: HoldCause): Promise<number | null>;
+  typing(channelKey: string, userId: string, now?: number): Promise<number | null>;
   clear(channelKey: string, now?: number): Promise<number>;
   setOverride(channelKey: string, override: SettingsOverride, now?: number): Promise<{ deadline: number | null; settings: ChannelSettings }>;
   deleteOverride(channelKey: string, now?: number): Promise<{ deadline: number | null; settings: ChannelSettings } | null>;

@@ -189,6 +189,30 @@ export function describeBatchStore(name: string, factory: StoreFactory): void {
       expect(await store.disarm('p:unknown')).toBe(false);
     });
 
+    it('typing by an author of the open batch holds it for typingHoldMs, capped by maxWait; it never opens one', async () => {
+      const { store, events } = await make({ windowMs: 100, maxWaitMs: 1_000, maxBatchSize: 100, typingHoldMs: 300 });
+      expect(await store.typing('p:c', 'u', 0)).toBeNull();
+      expect(await store.stats('p:c')).toBeNull();
+      await store.append(msg('c', 'a'), 0);
+      // Someone who wrote nothing in the batch does not hold it.
+      expect(await store.typing('p:c', 'someone-else', 10)).toBeNull();
+      expect(await store.typing('p:c', 'u', 50)).toBe(350);
+      expect(await store.sealDue(349, 10)).toEqual([]);
+      expect(await store.typing('p:c', 'u', 900)).toBe(1_000);
+      const held = events.filter((e) => e.type === QueueEventType.Held);
+      expect(held.map((e) => [e.reason, e.deadline])).toEqual([['typing', 350], ['typing', 1_000]]);
+      expect((await store.sealDue(1_000, 10)).map((s) => [s.size, s.reason])).toEqual([[1, 'maxWait']]);
+      expect(await store.typing('p:c', 'u', 1_001)).toBeNull();
+    });
+
+    it('typingHoldMs 0 ignores typing', async () => {
+      const { store, events } = await make({ typingHoldMs: 0 });
+      await store.append(msg('c', 'a'), 0);
+      expect(await store.typing('p:c', 'u', 10)).toBeNull();
+      expect(events.filter((e) => e.type === QueueEventType.Held)).toEqual([]);
+      expect((await store.sealDue(100, 10)).map((s) => s.reason)).toEqual(['window']);
+    });
+
     it('hold keeps an open batch open past its window, capped by maxWait, and never opens one', async () => {
       const { store } = await make({ windowMs: 100, maxWaitMs: 1_000, maxBatchSize: 100 });
       expect(await store.hold('p:c', 500, 0)).toBeNull();

@@ -18,7 +18,7 @@ for _, key in ipairs(redis.call('SMEMBERS', SH.chans)) do
   if n > 0 then
     groups[#groups + 1] = { k = key, n = n }
     redis.call('DEL', c.o, c.q)
-    redis.call('HDEL', c.h, 'dl', 'oid', 'of', 'ol', 'hu')
+    redis.call('HDEL', c.h, 'dl', 'oid', 'of', 'ol', 'hu', 'fp', 'hr')
     redis.call('ZREM', SH.due, key)
     sync_ready(c)
     evict_if_idle(c)

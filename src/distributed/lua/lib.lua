@@ -6,7 +6,7 @@
 -- ARGV[1..8]: now ('' = Redis TIME), queueWarnRatio, generation, id seed (a fresh batch id from the
 --             caller), idle channels remembered per shard, shard base ("bg:{3}"), channel key ('' in
 --             shard scripts), base settings of that channel ("windowMs|maxWaitMs|maxBatchSize|disabled|
---             maxQueuedBatches|overflow|mode", the defaults in shard scripts).
+--             maxQueuedBatches|overflow|mode|typingHoldMs|hold.holdMs", the defaults in shard scripts).
 --
 -- A channel's own keys are built from the shard base (same hash tag, so same Cluster slot): channel
 -- scripts also declare them as KEYS[7..10]; shard scripts reach the channels they find in the shard's sets.
@@ -87,9 +87,11 @@ local function settings(base, ov_json)
   local s = {
     windowMs = tonumber(v[1]), maxWaitMs = tonumber(v[2]), maxBatchSize = tonumber(v[3]), disabled = v[4] == '1',
     maxQueuedBatches = tonumber(v[5]), overflow = v[6], mode = v[7],
+    typingHoldMs = tonumber(v[8] or '0'), holdMs = tonumber(v[9] or '0'),
   }
   if ov_json then
     for k, x in pairs(cjson.decode(ov_json)) do s[k] = x end
+    if type(s.hold) == 'table' and s.hold.holdMs then s.holdMs = tonumber(s.hold.holdMs) end
   end
   return s
 end
@@ -179,7 +181,7 @@ end
 local function evict(c, finished)
   if redis.call('SREM', SH.chans, c.key) == 0 then return end
   ACTIVE_DELTA = ACTIVE_DELTA - 1
-  redis.call('HDEL', c.h, 'w', 'dl', 'oid', 'of', 'ol', 'hu')
+  redis.call('HDEL', c.h, 'w', 'dl', 'oid', 'of', 'ol', 'hu', 'fp', 'hr')
   redis.call('ZREM', SH.due, c.key)
   if not finished then redis.call('ZREM', SH.ready, c.key) end
   if IDLE_CAP <= 0 then
@@ -279,7 +281,7 @@ local function seal_open(c, s, reason, deadline, msgs, f)
   msgs = msgs or redis.call('LRANGE', c.o, 0, -1)
   f = f or redis.call('HMGET', c.h, 'oid', 'of', 'ol')
   redis.call('DEL', c.o)
-  redis.call('HDEL', c.h, 'oid', 'of', 'ol', 'dl', 'hu')
+  redis.call('HDEL', c.h, 'oid', 'of', 'ol', 'dl', 'hu', 'fp', 'hr')
   redis.call('ZREM', SH.due, c.key)
   local h = { id = f[1], size = #msgs, firstAt = tonumber(f[2]), lastAt = tonumber(f[3]), reason = reason }
   local warned = nil
@@ -287,18 +289,38 @@ local function seal_open(c, s, reason, deadline, msgs, f)
   return seal_batch(c, s, h, '[' .. table.concat(msgs, ',') .. ']', deadline, warned)
 end
 
--- The open batch's deadline: the window after its last message, never before its hold ('hu', see
--- hold.lua), capped by maxWait.
-local function window_deadline(first, last, hold, s)
-  return math.min(math.max(last + s.windowMs, hold), first + s.maxWaitMs)
+-- The open batch's deadline: the window after its last message (hold.holdMs while a content rule
+-- holds it, 'hr' set by append.lua), never before its hold ('hu', see hold.lua), capped by maxWait.
+local function window_deadline(first, last, hold, s, held)
+  local window = s.windowMs
+  if held and s.holdMs > window then window = s.holdMs end
+  return math.min(math.max(last + window, hold), first + s.maxWaitMs)
 end
 
 -- The open batch's deadline under settings `s`, written where the flushers look.
 local function arm(c, s)
-  local f = redis.call('HMGET', c.h, 'of', 'ol', 'hu')
-  local deadline = window_deadline(tonumber(f[1]), tonumber(f[2]), tonumber(f[3] or '0'), s)
+  local f = redis.call('HMGET', c.h, 'of', 'ol', 'hu', 'hr')
+  local deadline = window_deadline(tonumber(f[1]), tonumber(f[2]), tonumber(f[3] or '0'), s, f[4] ~= false)
   redis.call('HSET', c.h, 'dl', fmt(deadline))
   redis.call('ZADD', SH.due, fmt(deadline), c.key)
+  return deadline
+end
+
+-- Reports that the open batch's deadline moved later than `before` for `reason`.
+local function report_held(c, reason, before, deadline)
+  if deadline <= before then return end
+  emit({ t = 'batch.held', k = c.key, batchId = redis.call('HGET', c.h, 'oid'), reason = reason, deadline = deadline })
+end
+
+-- Keeps an armed open batch open until at least now + hold_ms (see hold.lua); nil when none is armed.
+local function hold_open(c, hold_ms, reason, s)
+  local dl = redis.call('HGET', c.h, 'dl')
+  if redis.call('LLEN', c.o) == 0 or not dl then return nil end
+  local until_ms = now() + hold_ms
+  local held = tonumber(redis.call('HGET', c.h, 'hu') or '0')
+  if until_ms > held then redis.call('HSET', c.h, 'hu', fmt(until_ms)) end
+  local deadline = arm(c, s)
+  if reason ~= '' then report_held(c, reason, tonumber(dl), deadline) end
   return deadline
 end
 
