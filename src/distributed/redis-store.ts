@@ -3,6 +3,7 @@ import type { AppendResult, ChannelStats, EmitQueueEvent, FinishOutcome, FinishR
 import { MessageBatch, channelKeyOf, type FlushReason, type OutboundMessage, type QueuedMessage } from '../core/model.js';
 import type { HoldCause } from '../core/events.js';
 import type { ChannelSettings, SettingsOverride, SettingsPolicy } from '../core/policy.js';
+import { messageTurn } from '../core/turn-rules.js';
 import { KeyLayout } from './keys.js';
 import {
   asList,
@@ -59,6 +60,7 @@ const OVERRIDE_CACHE_MAX = 1_000;
  */
 export class RedisBatchStore implements DistributedBatchStore {
   private readonly overrides = new Map<string, SettingsOverride>();
+  private readonly lastOverride = new Map<string, string>();
   private sealRotor = 0;
 
   private constructor(
@@ -109,6 +111,20 @@ export class RedisBatchStore implements DistributedBatchStore {
     return this.policy.resolve(channelKey, override);
   }
 
+  /**
+   * The override each channel's last append read, by key: the content rules and flushOn are evaluated
+   * here before the append script runs, with the settings this gateway last saw (an override another
+   * gateway just changed applies from this gateway's next message on).
+   */
+  private rememberOverride(channelKey: string, ov: unknown): void {
+    if (typeof ov !== 'string') {
+      this.lastOverride.delete(channelKey);
+      return;
+    }
+    if (this.lastOverride.size >= OVERRIDE_CACHE_MAX) this.lastOverride.clear();
+    this.lastOverride.set(channelKey, ov);
+  }
+
   private sealResults(replies: StepReply[]): SealResult[] {
     return replies.flatMap((r) => asList<RawSeal>(r.meta.sealed).map(decodeSeal));
   }
@@ -121,7 +137,10 @@ export class RedisBatchStore implements DistributedBatchStore {
 
   async append(msg: QueuedMessage, now?: number, channelKey: string = channelKeyOf(msg)): Promise<AppendResult> {
     const dedupeKey = this.keys.dedupe(channelKey, msg.id);
-    const { meta } = await this.step('append', channelKey, [encodeMessage(msg), this.limits.dedupeTtl], { now, keys: [dedupeKey] });
+    const turn = messageTurn(msg.text, this.settingsFrom(channelKey, this.lastOverride.get(channelKey)));
+    const turnArgs = [turn.fenceOdd ? '1' : '0', turn.rule ?? '', turn.flush ? '1' : ''];
+    const { meta } = await this.step('append', channelKey, [encodeMessage(msg), this.limits.dedupeTtl, ...turnArgs], { now, keys: [dedupeKey] });
+    this.rememberOverride(channelKey, meta.ov);
     const settings = this.settingsFrom(channelKey, meta.ov);
     switch (meta.s) {
       case 'open':

@@ -205,6 +205,61 @@ export function describeBatchStore(name: string, factory: StoreFactory): void {
       expect(await store.typing('p:c', 'u', 1_001)).toBeNull();
     });
 
+    it('an open code fence holds the batch for hold.holdMs until a later message closes it', async () => {
+      const hold = { rules: ['openFence', 'trailingColon', 'ellipsis', 'phrases'] as const, holdMs: 500, phrases: ['one sec'] };
+      const { store, events } = await make({ windowMs: 100, maxWaitMs: 10_000, maxBatchSize: 100, hold: { ...hold, rules: [...hold.rules] } });
+      expect(await store.append(msg('c', 'here is the trace ```js'), 0)).toMatchObject({ status: 'open', deadline: 500 });
+      expect(await store.append(msg('c', 'at foo (bar.js:1)'), 100)).toMatchObject({ status: 'open', deadline: 600 });
+      expect(await store.sealDue(599, 10)).toEqual([]);
+      expect(await store.append(msg('c', '``` that is all'), 200)).toMatchObject({ status: 'open', deadline: 300 });
+      const held = events.filter((e) => e.type === QueueEventType.Held);
+      expect(held.map((e) => [e.reason, e.deadline])).toEqual([['openFence', 500], ['openFence', 600]]);
+      expect((await store.sealDue(300, 10)).map((s) => [s.size, s.reason])).toEqual([[3, 'window']]);
+      // The parity went with its batch: one fence in the next batch opens a block again.
+      expect(await store.append(msg('c', '```'), 400)).toMatchObject({ status: 'open', deadline: 900 });
+    });
+
+    it('a latest message ending in a colon, an ellipsis or a phrase holds the batch; any other ends the hold', async () => {
+      const { store, events } = await make({ windowMs: 100, maxWaitMs: 10_000, maxBatchSize: 100, hold: { rules: ['openFence', 'trailingColon', 'ellipsis', 'phrases'], holdMs: 500, phrases: ['logs below', 'one sec', 'wait'] } });
+      const cases: Array<[string, string | null]> = [
+        ['logs below:', 'trailingColon'],
+        ['so then...', 'ellipsis'],
+        ['and…', 'ellipsis'],
+        ['One sec!', 'phrase'],
+        ['logs below', 'phrase'],
+        ['ok wait.', 'phrase'],
+        ['awaiting', null],
+        ['all done', null],
+      ];
+      for (const [i, [text, reason]] of cases.entries()) {
+        const r = await store.append(msg(`k${i}`, text), 0);
+        expect([text, r]).toMatchObject([text, { status: 'open', deadline: reason === null ? 100 : 500 }]);
+      }
+      const held = events.filter((e) => e.type === QueueEventType.Held);
+      expect(held.map((e) => [e.channelKey, e.reason])).toEqual(cases.flatMap(([, reason], i) => (reason === null ? [] : [[`p:k${i}`, reason]])));
+      // A later message that looks finished ends the hold: the plain window again.
+      expect(await store.append(msg('k0', 'here they are'), 50)).toMatchObject({ status: 'open', deadline: 150 });
+      // maxWaitMs caps a hold.
+      const { store: capped } = await make({ windowMs: 100, maxWaitMs: 300, maxBatchSize: 100 });
+      expect(await capped.append(msg('c', 'logs below:'), 0)).toMatchObject({ status: 'open', deadline: 300 });
+    });
+
+    it('hold: { rules: [] } turns content holds off', async () => {
+      const { store, events } = await make({ hold: { rules: [], holdMs: 500, phrases: ['wait'] } });
+      expect(await store.append(msg('c', '```logs below:'), 0)).toMatchObject({ status: 'open', deadline: 100 });
+      expect(events.filter((e) => e.type === QueueEventType.Held)).toEqual([]);
+    });
+
+    it('a message matching flushOn seals its batch at once with flushReason keyword', async () => {
+      const { store, events } = await make({ maxBatchSize: 100, flushOn: ['done', '/^go!?$/i'] });
+      expect(await store.append(msg('c', 'first'), 0)).toMatchObject({ status: 'open' });
+      expect(await store.append(msg('c', 'undone is not a keyword'), 1)).toMatchObject({ status: 'open', pending: 2 });
+      expect(await store.append(msg('c', 'ok, Done.'), 2)).toMatchObject({ status: 'sealed', sealed: { reason: 'keyword', size: 3 } });
+      expect(await store.append(msg('c', 'GO!'), 3)).toMatchObject({ status: 'sealed', sealed: { reason: 'keyword', size: 1 } });
+      const flushed = events.filter((e) => e.type === QueueEventType.Flushed);
+      expect(flushed.map((e) => [e.reason, e.size])).toEqual([['keyword', 3], ['keyword', 1]]);
+    });
+
     it('typingHoldMs 0 ignores typing', async () => {
       const { store, events } = await make({ typingHoldMs: 0 });
       await store.append(msg('c', 'a'), 0);

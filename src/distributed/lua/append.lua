@@ -1,13 +1,16 @@
 -- APPEND: a message joins its channel's open batch (or is its own batch when `disabled`); the batch
 -- seals here when it reaches maxBatchSize, and its deadline is written in the same step, so no window
 -- can exist without a deadline. KEYS[11]: the message id's dedupe key. ARGV[9]: message JSON,
--- ARGV[10]: dedupe TTL ms.
+-- ARGV[10]: dedupe TTL ms. ARGV[11..13]: what the message says about the turn (src/core/turn-rules.ts,
+-- evaluated by the caller): '1' when it has an odd number of ``` fences, the content rule its text
+-- matches ('' none), '1' when it matches flushOn. The batch's fence parity ('fp') and the hold cause of
+-- its latest message ('hr') live in the channel hash, so the hold and the seal are decided here, in one step.
 local c = chan(ARGV[7])
 if not redis.call('SET', KEYS[11], '1', 'NX', 'PX', ARGV[10]) then
   return reply({ s = 'duplicate', ov = redis.call('HGET', c.h, 'ov') or nil })
 end
 activate(c)
-local f = redis.call('HMGET', c.h, 'ov', 'st', 'of', 'hu', 'oid', 'w')
+local f = redis.call('HMGET', c.h, 'ov', 'st', 'of', 'hu', 'oid', 'w', 'fp', 'hr')
 local ov = f[1] or nil
 local s = settings(BASE_SETTINGS, ov)
 -- sealDue and sealAll read the settings of channels they find: keep the caller's base here.
@@ -42,17 +45,29 @@ end
 -- The hot path: one RPUSH, one HSET for the window's bounds and deadline, one ZADD.
 local pending = redis.call('RPUSH', c.o, ARGV[9])
 local opens = pending == 1
-if pending >= s.maxBatchSize then
+local keyword = ARGV[13] == '1'
+if keyword or pending >= s.maxBatchSize then
   -- The bounds go straight into the seal (which clears them), not through the hash.
   local bounds = opens and { new_id(), now_text, now_text, f[6] } or { f[5], f[3], now_text, f[6] }
-  return reply({ s = 'sealed', sealed = seal_open(c, s, 'size', now(), nil, bounds), ov = ov })
+  return reply({ s = 'sealed', sealed = seal_open(c, s, keyword and 'keyword' or 'size', now(), nil, bounds), ov = ov })
 end
 local first = opens and now() or tonumber(f[3])
-local deadline = window_deadline(first, now(), opens and 0 or tonumber(f[4] or '0'), s)
+local fence = opens and 0 or tonumber(f[7] or '0')
+if ARGV[11] == '1' then fence = 1 - fence end
+local cause = nil
+if fence == 1 then cause = 'openFence' elseif ARGV[12] ~= '' then cause = ARGV[12] end
+local deadline = window_deadline(first, now(), opens and 0 or tonumber(f[4] or '0'), s, cause ~= nil)
+local fields
 if opens then
-  redis.call('HSET', c.h, 'oid', new_id(), 'of', now_text, 'ol', now_text, 'dl', fmt(deadline))
+  fields = { 'oid', new_id(), 'of', now_text, 'ol', now_text, 'dl', fmt(deadline) }
 else
-  redis.call('HSET', c.h, 'ol', now_text, 'dl', fmt(deadline))
+  fields = { 'ol', now_text, 'dl', fmt(deadline) }
 end
+if fence == 1 and f[7] ~= '1' then fields[#fields + 1] = 'fp'; fields[#fields + 1] = '1' end
+if cause and cause ~= f[8] then fields[#fields + 1] = 'hr'; fields[#fields + 1] = cause end
+redis.call('HSET', c.h, unpack(fields))
+if fence == 0 and f[7] then redis.call('HDEL', c.h, 'fp') end
+if not cause and f[8] then redis.call('HDEL', c.h, 'hr') end
 redis.call('ZADD', SH.due, fmt(deadline), c.key)
+if cause then report_held(c, cause, math.min(now() + s.windowMs, first + s.maxWaitMs), deadline) end
 return reply({ s = 'open', pending = pending, deadline = deadline, ov = ov })
