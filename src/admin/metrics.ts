@@ -3,6 +3,7 @@ import { QueueEventType, type QueueEvent } from '../core/events.js';
 import type { AdminHost } from './host.js';
 import { BucketHistogram, type HistogramSeries } from './bucket-histogram.js';
 import { LabelTally } from './label-tally.js';
+import { TurnMetrics } from './turn-metrics.js';
 
 /** Buckets of `batchgate_batch_size` (messages per flushed batch). */
 export const BATCH_SIZE_BUCKETS = [1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1_000];
@@ -56,6 +57,8 @@ export class AdminMetrics {
   private readonly dropped: Counter<'reason'>;
   /** Replies a distributed gateway itself dropped (its reply router, for a cancelled batch); embedded mode counts them in `runs`. */
   private readonly gatewayRepliesDropped: Counter<'reason'> | null;
+  /** Holds, typing signals and the turn classifier. */
+  private readonly turns: TurnMetrics;
 
   constructor(private readonly host: AdminHost) {
     const registers = [this.registry];
@@ -90,6 +93,7 @@ export class AdminMetrics {
     this.dropped = new Counter({ name: 'batchgate_dropped_total', help: 'Messages dropped, by reason (overflow, rejected, cleared, shutdown).', labelNames: ['reason'], registers });
     this.gatewayRepliesDropped = this.runs === null ? repliesDroppedCounter(registers) : null;
     this.registerScrapeTimeSeries(registers, distributed);
+    this.turns = new TurnMetrics(registers, () => host.queue.totals());
     // Known label values start at 0, so `rate()` and `increase()` see a series before its first event.
     for (const reason of ['cancel', 'stop', 'shutdown']) this.cancelled.inc({ reason }, 0);
     for (const reason of ['overflow', 'rejected', 'cleared', 'shutdown']) this.dropped.inc({ reason }, 0);
@@ -146,6 +150,9 @@ export class AdminMetrics {
         break;
       case QueueEventType.Usage:
         if (event.relayed !== true) this.runs?.observe(event);
+        break;
+      case QueueEventType.Held:
+        if (event.relayed !== true) this.turns.held(event.reason);
         break;
       default:
         break;

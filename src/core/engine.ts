@@ -23,6 +23,8 @@ export interface QueueTotals {
   running: number;
   waitingForSlot: number;
   maxConcurrentBatches: number;
+  /** Typing signals this process's engine was given, and those that held an open batch. */
+  typing?: { signals: number; held: number };
 }
 
 /** What `drain` hands back at shutdown. */

@@ -51,6 +51,7 @@ export class MessageQueue implements BatchingEngine {
   private closing = false;
   private closed: Promise<void> | null = null;
   private repliesDropped = 0;
+  private readonly typingCounts = { signals: 0, held: 0 };
   private drainedMessages = 0;
   /** Failed batches, so a bot's failure never makes messages vanish without a trace (GET /api/v1/dead-letters). */
   private readonly failed: FailedBatches;
@@ -312,7 +313,10 @@ export class MessageQueue implements BatchingEngine {
   /** A typing signal: an author of the open batch holds it for `typingHoldMs`; never opens one. */
   async typing(channelKey: string, userId: string): Promise<HoldResult> {
     const deadline = this.store.typing(channelKey, userId, this.clock.now());
-    return deadline === null ? { held: false } : { held: true, deadline };
+    this.typingCounts.signals++;
+    if (deadline === null) return { held: false };
+    this.typingCounts.held++;
+    return { held: true, deadline };
   }
 
   /** Discards the open batch and the queued batches (not the one in flight); returns messages removed. */
@@ -364,7 +368,7 @@ export class MessageQueue implements BatchingEngine {
 
   totals(): QueueTotals {
     const { pool } = this;
-    return { repliesDropped: this.repliesDropped, running: pool.running, waitingForSlot: pool.waiting, maxConcurrentBatches: pool.maxConcurrent };
+    return { repliesDropped: this.repliesDropped, running: pool.running, waitingForSlot: pool.waiting, maxConcurrentBatches: pool.maxConcurrent, typing: { ...this.typingCounts } };
   }
 
   /** Channels holding state right now (idle ones are evicted). */

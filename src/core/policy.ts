@@ -66,7 +66,7 @@ export const channelSettingsSchema = z.strictObject({
   typingHoldMs: z.number().int().min(0).max(86_400_000),
   /** Content holds: while the batch's latest message looks unfinished, its window is `holdMs`. @defaultValue see {@link DEFAULT_HOLD} */
   hold: holdSettingsSchema(),
-  /** Strings (case-insensitive, anywhere in the text) or `/regex/flags`: a matching message seals its batch at once. @defaultValue [] */
+  /** Strings (whole words or phrases, case-insensitive) or `/regex/flags`: a matching message seals its batch at once. @defaultValue [] */
   flushOn: z.array(flushOnEntrySchema).max(100),
 });
 

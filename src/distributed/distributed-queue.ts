@@ -61,6 +61,7 @@ export class DistributedQueue implements BatchingEngine {
   private reconcileFrom: number | undefined = undefined;
   private running = 0;
   private repliesDropped = 0;
+  private readonly typingCounts = { signals: 0, held: 0 };
   private readonly offControl: () => void;
 
   constructor(options: DistributedQueueOptions) {
@@ -273,7 +274,10 @@ export class DistributedQueue implements BatchingEngine {
 
   /** The author check and the hold are one script: another gateway's append or seal cannot come between. */
   async typing(channelKey: string, userId: string): Promise<HoldResult> {
-    return this.held(await this.store.typing(channelKey, userId));
+    const deadline = await this.store.typing(channelKey, userId);
+    this.typingCounts.signals++;
+    if (deadline !== null) this.typingCounts.held++;
+    return this.held(deadline);
   }
 
   private held(deadline: number | null): HoldResult {
@@ -312,7 +316,7 @@ export class DistributedQueue implements BatchingEngine {
 
   /** `running`: batches in flight cluster-wide, as of the last reconcile pass (every `reconcileMs`). */
   totals(): QueueTotals {
-    return { repliesDropped: this.repliesDropped, running: this.running, waitingForSlot: 0, maxConcurrentBatches: this.maxConcurrentBatches };
+    return { repliesDropped: this.repliesDropped, running: this.running, waitingForSlot: 0, maxConcurrentBatches: this.maxConcurrentBatches, typing: { ...this.typingCounts } };
   }
 
   // ── shutdown ──────────────────────────────────────────────────────────────

@@ -109,4 +109,23 @@ describe('GET /metrics', () => {
     expect(other.get('batchgate_processor_errors_total{kind="error"}')).toBe(0);
     expect(other.get('batchgate_messages_received_total{platform="chat"}') ?? 0).toBe(0);
   });
+  it('counts holds by reason, typing signals, and keyword flushes', async () => {
+    const { gw, chat, processor } = await startGateway({
+      batching: { defaults: { windowMs: 5_000, maxWaitMs: 600_000, flushOn: ['ship it'] } },
+    });
+    const before = await scrape(gw);
+    expect(before.get('batchgate_holds_total{reason="trailingColon"}')).toBe(0);
+    expect(before.get('batchgate_typing_signals_total{held="true"}') ?? 0).toBe(0);
+    await chat.say('h', 'logs below:');
+    expect(await gw.queue.typing('chat:h', 'u1')).toMatchObject({ held: true });
+    expect(await gw.queue.typing('chat:h', 'someone-else')).toEqual({ held: false });
+    await chat.say('h', 'ok ship it');
+    (await processor.started(1)).release();
+    const after = await scrape(gw);
+    expect(after.get('batchgate_holds_total{reason="trailingColon"}')).toBe(1);
+    expect(after.get('batchgate_holds_total{reason="typing"}')).toBe(0); // the 15 s content hold already ends later than the 10 s typing hold
+    expect(after.get('batchgate_typing_signals_total{held="true"}')).toBe(1);
+    expect(after.get('batchgate_typing_signals_total{held="false"}')).toBe(1);
+    expect(after.get('batchgate_batches_flushed_total{reason="keyword"}')).toBe(1);
+  });
 });
