@@ -590,6 +590,66 @@ export function describeEngineContract(name: string, setup: EngineSetup): void {
       });
     });
 
+    describe('turn holds', () => {
+      const TURN = { windowMs: 40, maxWaitMs: 120_000, maxBatchSize: 10, typingHoldMs: 90_000, hold: { rules: ['openFence', 'trailingColon', 'ellipsis', 'phrases'], holdMs: 60_000, phrases: ['one sec'] } } satisfies Partial<ChannelSettings>;
+      const deadlineOf = async (h: EngineHarness, channelId: string) => (await h.engine.stats(h.key(channelId)))!.deadline!;
+
+      it('typing by an author of the open batch extends it, capped by maxWaitMs; a non-author does nothing; typing never opens a batch', async () => {
+        const h = await make({ settings: { ...LONG, typingHoldMs: 90_000 } });
+        expect(await h.engine.typing(h.key('quiet'), 'u-ana')).toEqual({ held: false });
+        expect(await h.engine.stats(h.key('quiet'))).toBeNull();
+        await h.send('room', 'a');
+        const before = await deadlineOf(h, 'room');
+        expect(await h.engine.typing(h.key('room'), 'u-bob')).toEqual({ held: false });
+        expect(await deadlineOf(h, 'room')).toBe(before);
+        expect((await h.engine.typing(h.key('room'), 'u-ana')).held).toBe(true);
+        const held = await deadlineOf(h, 'room');
+        // before = lastAt + 60 s; typing moves it to at least (now >= lastAt) + 90 s, capped at firstAt + 120 s.
+        expect(held).toBeGreaterThanOrEqual(before + 30_000);
+        expect(held).toBeLessThanOrEqual(before + 60_000);
+        expect(await h.waitEvent(QueueEventType.Held)).toMatchObject({ channelKey: h.key('room'), reason: 'typing', deadline: held });
+        await h.engine.setSettings(h.key('room'), { typingHoldMs: 600_000 });
+        expect((await h.engine.typing(h.key('room'), 'u-ana')).held).toBe(true);
+        expect(await deadlineOf(h, 'room')).toBe(before + 60_000); // firstAt + maxWaitMs
+        await h.engine.setSettings(h.key('room'), { typingHoldMs: 0 });
+        expect(await h.engine.typing(h.key('room'), 'u-ana')).toEqual({ held: false });
+        expect(h.runs).toHaveLength(0);
+      });
+
+      it('a message ending in a colon holds the window for hold.holdMs; the next message ends the hold and both run as one batch', async () => {
+        const h = await make({ settings: TURN });
+        await h.send('room', 'logs below:');
+        const held = await h.waitEvent(QueueEventType.Held);
+        expect(held).toMatchObject({ channelKey: h.key('room'), reason: 'trailingColon' });
+        expect(h.runs).toHaveLength(0);
+        await h.send('room', 'ERROR at line 3');
+        await h.waitReplies(1);
+        expect(h.runs.map((r) => r.texts)).toEqual([['logs below:', 'ERROR at line 3']]);
+        expect(h.eventsOf(QueueEventType.Flushed).map((e) => e.reason)).toEqual(['window']);
+      });
+
+      it('an open code fence holds the batch until a later message closes it', async () => {
+        const h = await make({ settings: TURN });
+        await h.send('room', 'here: ```js');
+        await h.send('room', 'const x = 1;');
+        expect(h.eventsOf(QueueEventType.Held).map((e) => e.reason)).toEqual(['openFence', 'openFence']);
+        expect(h.runs).toHaveLength(0);
+        await h.send('room', '```');
+        await h.waitReplies(1);
+        expect(h.runs.map((r) => r.texts)).toEqual([['here: ```js', 'const x = 1;', '```']]);
+      });
+
+      it('a message matching flushOn seals its batch at once with flushReason keyword', async () => {
+        const h = await make({ settings: { ...LONG, flushOn: ['ship it', '/^go$/i'] } });
+        await h.send('room', 'first');
+        await h.send('room', 'ok, ship it!');
+        await h.waitReplies(1);
+        expect(h.runs.map((r) => r.texts)).toEqual([['first', 'ok, ship it!']]);
+        expect(h.runs[0]!.batch.flushReason).toBe('keyword');
+        expect(h.eventsOf(QueueEventType.Flushed).map((e) => e.reason)).toEqual(['keyword']);
+      });
+    });
+
     describe('settings', () => {
       it('get, set and delete an override: effective settings follow it', async () => {
         const h = await make({ settings: LONG });
