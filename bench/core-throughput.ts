@@ -4,7 +4,7 @@
  * the rate is messages over wall time from the first append to the last dispatch.
  */
 import { MessageQueue } from '../src/core/message-queue.js';
-import { SettingsPolicy } from '../src/core/policy.js';
+import { DEFAULT_HOLD, SettingsPolicy, type ChannelSettings } from '../src/core/policy.js';
 import { MinimalEngine } from './baselines/minimal-engine.js';
 import { NaiveDebounce } from './baselines/naive-debounce.js';
 import { fullGc, yieldToLoop, type GoalRow } from './goals.js';
@@ -119,12 +119,12 @@ async function drive(channels: number, total: number, seq: Int32Array, start: (o
 }
 
 /** The engine: default in-memory store, system clock and scheduler, a no-op async processor. */
-export function runEngine(channels: number, total: number, maxConcurrentBatches: number, seq: Int32Array = channelSequence('round-robin', channels, total), windowMs = WINDOW_MS): Promise<ThroughputResult> {
+export function runEngine(channels: number, total: number, maxConcurrentBatches: number, seq: Int32Array = channelSequence('round-robin', channels, total), windowMs = WINDOW_MS, settings: Partial<ChannelSettings> = {}): Promise<ThroughputResult> {
   return drive(channels, total, seq, (onBatch) => {
     const queue = new MessageQueue({
       processor: async (batch) => onBatch(batch.size),
       onReply: () => {},
-      policy: new SettingsPolicy({ windowMs, maxBatchSize: MAX_BATCH, maxWaitMs: 60_000 }),
+      policy: new SettingsPolicy({ windowMs, maxBatchSize: MAX_BATCH, maxWaitMs: 60_000, ...settings }),
       maxConcurrentBatches,
     });
     return { push: (msg) => queue.enqueue(msg), stop: async () => {
@@ -237,5 +237,38 @@ export async function runCoreThroughput(log: (line: string) => void, options: Co
       rows.push({ scenario: ceiling, metric: 'msgs/CPU-s', ours: minCpu, baseline: cpuNaive, baselineName: 'naive clear+set/shift', higherIsBetter: true });
     }
   }
+  rows.push(...(await runHoldsComparison(log, n(1_000_000), options.repeats ?? 3)));
   return rows;
+}
+
+/**
+ * S1 with content holds on (the default rules, evaluated on every message) against off (`hold: { rules:
+ * [] }`), same Zipf workload (1,000 channels, 500 ms), interleaved: what the turn rules cost on the hot path.
+ */
+async function runHoldsComparison(log: (line: string) => void, total: number, repeats: number): Promise<GoalRow[]> {
+  const channels = 1_000;
+  const seq = channelSequence('zipf', channels, total);
+  const on: ThroughputResult[] = [];
+  const off: ThroughputResult[] = [];
+  const result = await interleave(
+    repeats,
+    async () => {
+      const r = await runEngine(channels, total, 100_000, seq, ZIPF_WINDOW_MS, { hold: DEFAULT_HOLD });
+      on.push(r);
+      return r.msgsPerSec;
+    },
+    async () => {
+      const r = await runEngine(channels, total, 100_000, seq, ZIPF_WINDOW_MS, { hold: { ...DEFAULT_HOLD, rules: [] } });
+      off.push(r);
+      return r.msgsPerSec;
+    },
+  );
+  const cpuOn = median(on.map((r) => r.msgsPerCpuSec));
+  const cpuOff = median(off.map((r) => r.msgsPerCpuSec));
+  log(`  S1 holds zipf ${channels} ch, ${total} msgs: holds on ${span(result.oursRuns)} msgs/s | off ${span(result.baselineRuns)} | ratio ${(result.ours / result.baseline).toFixed(3)}x wall, ${(cpuOn / cpuOff).toFixed(3)}x per CPU-s`);
+  const scenario = `S1 zipf ${channels} ch: holds on vs off`;
+  return [
+    { scenario, metric: 'msgs/s', ours: result.ours, baseline: result.baseline, baselineName: 'holds off', higherIsBetter: true, goal: '>= 0.95x' },
+    { scenario, metric: 'msgs/CPU-s', ours: cpuOn, baseline: cpuOff, baselineName: 'holds off', higherIsBetter: true, goal: '>= 0.95x' },
+  ];
 }
