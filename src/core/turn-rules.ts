@@ -26,22 +26,36 @@ interface CompiledHold {
   colon: boolean;
   ellipsis: boolean;
   phrases: string[];
+  /** Length of the longest phrase. */
+  longest: number;
+  /** Last characters of the phrases, both cases: most texts are turned away on their last character. */
+  lastChars: Set<number>;
 }
 
 const compiledHolds = new WeakMap<HoldSettings, CompiledHold>();
 const compiledFlushOn = new WeakMap<readonly string[], Array<(text: string) => boolean>>();
 
+/** The last compiled pair: a channel's messages come with the same settings object, so most calls stop here. */
+let lastHold: HoldSettings | null = null;
+let lastCompiled: CompiledHold | null = null;
+
 function compileHold(hold: HoldSettings): CompiledHold {
+  if (hold === lastHold) return lastCompiled!;
   let c = compiledHolds.get(hold);
   if (c === undefined) {
+    const phrases = hold.rules.includes('phrases') ? hold.phrases.map((p) => p.toLowerCase()) : [];
     c = {
       fence: hold.rules.includes('openFence'),
       colon: hold.rules.includes('trailingColon'),
       ellipsis: hold.rules.includes('ellipsis'),
-      phrases: hold.rules.includes('phrases') ? hold.phrases.map((p) => p.toLowerCase()) : [],
+      phrases,
+      longest: Math.max(0, ...phrases.map((p) => p.length)),
+      lastChars: new Set(phrases.flatMap((p) => [p.charCodeAt(p.length - 1), p.toUpperCase().charCodeAt(p.length - 1)])),
     };
     compiledHolds.set(hold, c);
   }
+  lastHold = hold;
+  lastCompiled = c;
   return c;
 }
 
@@ -79,20 +93,25 @@ function fences(text: string): number {
   return n;
 }
 
-/** Trailing punctuation and space a phrase match ignores ("hold on..." and "brb!" end with their phrase). */
-const TRAILING = /[\s\p{P}]+$/u;
+/** Trailing space and punctuation a phrase match ignores ("hold on..." and "brb!" end with their phrase). */
+function isTrailing(code: number): boolean {
+  return code <= 0x20 || (code >= 0x21 && code <= 0x2f) || (code >= 0x3a && code <= 0x40) || (code >= 0x5b && code <= 0x60 && code !== 0x5f) || (code >= 0x7b && code <= 0x7e) || code === 0x2026 || code === 0xa0;
+}
 
-/** The content rule the message's own text matches, or null. */
+/** The content rule the message's own text matches, or null. Looks only at the text's tail: no copy of the whole text. */
 function textRule(text: string, c: CompiledHold): TextRule | null {
-  const end = text.trimEnd();
-  if (end === '') return null;
-  if (c.colon && end.endsWith(':')) return 'trailingColon';
-  if (c.ellipsis && (end.endsWith('...') || end.endsWith('…'))) return 'ellipsis';
-  if (c.phrases.length > 0) {
-    const bare = end.replace(TRAILING, '').toLowerCase();
-    for (const p of c.phrases) {
-      if (bare.endsWith(p) && !isWordChar(bare[bare.length - p.length - 1])) return 'phrase';
-    }
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) <= 0x20) end--;
+  if (end === 0) return null;
+  const last = text.charCodeAt(end - 1);
+  if (c.colon && last === 0x3a) return 'trailingColon';
+  if (c.ellipsis && (last === 0x2026 || (last === 0x2e && text.startsWith('...', end - 3)))) return 'ellipsis';
+  if (c.phrases.length === 0) return null;
+  while (end > 0 && isTrailing(text.charCodeAt(end - 1))) end--;
+  if (end === 0 || !c.lastChars.has(text.charCodeAt(end - 1))) return null;
+  const tail = text.slice(Math.max(0, end - c.longest - 1), end).toLowerCase();
+  for (const p of c.phrases) {
+    if (tail.endsWith(p) && !isWordChar(tail[tail.length - p.length - 1])) return 'phrase';
   }
   return null;
 }
