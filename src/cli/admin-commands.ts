@@ -29,7 +29,7 @@ const SETTING_FLAGS = [
   { flag: '--window-ms <ms>', field: 'windowMs', parse: integer, help: 'quiet period before a batch flushes' },
   { flag: '--max-batch-size <n>', field: 'maxBatchSize', parse: integer, help: 'flush at once at this many messages' },
   { flag: '--max-wait-ms <ms>', field: 'maxWaitMs', parse: integer, help: 'flush when the first message is this old' },
-  { flag: '--mode <mode>', field: 'mode', parse: oneOf('queue', 'interrupt'), help: 'queue | interrupt' },
+  { flag: '--mode <mode>', field: 'mode', parse: oneOf('queue', 'interrupt', 'steer'), help: 'queue | interrupt | steer' },
   { flag: '--disabled <bool>', field: 'disabled', parse: boolean, help: 'true: every message is its own batch' },
   { flag: '--max-queued-batches <n>', field: 'maxQueuedBatches', parse: integer, help: 'bound on batches waiting' },
   { flag: '--overflow <policy>', field: 'overflow', parse: oneOf('merge', 'drop-oldest', 'reject'), help: 'merge | drop-oldest | reject' },

@@ -4,7 +4,7 @@ import type { TakenBatch } from './batch-store.js';
 import type { Clock, Scheduler } from './clock.js';
 import { ErrorCode, GatewayError, ProcessorTimeoutError, ShuttingDownError, asGatewayError } from '../errors.js';
 import { QueueEventType, type QueueEvent, type ReplyDropReason } from './events.js';
-import { parseChannelKey, type MessageBatch, type OutboundMessage, type ReplyStreamPart } from './model.js';
+import { parseChannelKey, type MessageBatch, type OutboundMessage, type QueuedMessage, type ReplyStreamPart } from './model.js';
 import { toOutbound, type ReplyText } from './outbound.js';
 import type { ChannelSettings } from './policy.js';
 import { isReplyStream, pumpReplyStream } from './reply-stream.js';
@@ -66,6 +66,11 @@ export interface RunPort<Owner> {
   /** `ctx.typing()` of a run that was not aborted. */
   typing(run: BatchRun<Owner>): void | Promise<void>;
   /**
+   * `ctx.steered()` of a run still going: the store step that takes the batches waiting behind the run's
+   * batch (steer mode) and answers their messages in order. Absent: nothing is ever offered.
+   */
+  steer?(run: BatchRun<Owner>): QueuedMessage[] | Promise<QueuedMessage[]>;
+  /**
    * The run ended, once, synchronously from where it ended (the processor's settlement, or `abort`). The
    * engine makes its store step, then calls {@link BatchRun.report} so listeners see the step done.
    */
@@ -108,6 +113,8 @@ export class BatchRun<Owner = unknown> implements TimeoutLinks<BatchRun<Owner>> 
   /** Streamed replies started, for their ids. */
   private streams = 0;
   private childLogger: Logger | undefined = undefined;
+  /** `ctx.onSteer` listeners, made on first use. */
+  private steerListeners: Set<() => void> | null = null;
 
   constructor(
     private readonly port: RunPort<Owner>,
@@ -177,6 +184,7 @@ export class BatchRun<Owner = unknown> implements TimeoutLinks<BatchRun<Owner>> 
   /** The one way a run ends: it stops being timed and the engine hears the outcome. */
   private end(outcome: RunOutcome): void {
     this.ended = true;
+    this.steerListeners = null;
     this.port.timeouts.remove(this);
     this.port.onEnd(this, outcome);
   }
@@ -265,6 +273,41 @@ export class BatchRun<Owner = unknown> implements TimeoutLinks<BatchRun<Owner>> 
     }
   }
 
+  /** `ctx.steered()`: takes what was offered since the last call; nothing once the run ended. */
+  steered(): Promise<QueuedMessage[]> {
+    const take = this.port.steer;
+    if (this.ended || take === undefined) return Promise.resolve([]);
+    try {
+      return Promise.resolve(take(this));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** `ctx.onSteer()`: a listener woken by {@link offered}; a no-op unsubscribe once the run ended. */
+  onSteer(listener: () => void): () => void {
+    if (this.ended) return () => {};
+    this.steerListeners ??= new Set();
+    const listeners = this.steerListeners;
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  }
+
+  /**
+   * The engine saw a batch of this run's channel seal (steer mode): wakes the `ctx.onSteer` listeners. A
+   * throwing listener is logged; the others still run.
+   */
+  offered(): void {
+    if (this.ended || this.steerListeners === null) return;
+    for (const listener of [...this.steerListeners]) {
+      try {
+        listener();
+      } catch (err) {
+        this.logger.warn({ err }, 'a steer listener threw');
+      }
+    }
+  }
+
   /** `ctx.usage()`. */
   usage(usage: TokenUsage): void {
     this.port.emit({ type: QueueEventType.Usage, channelKey: this.key, at: this.port.clock.now(), batchId: this.batch.id, ...usage });
@@ -308,6 +351,14 @@ export class RunContext implements ProcessContext {
 
   usage(usage: TokenUsage): void {
     this.run.usage(usage);
+  }
+
+  steered(): Promise<QueuedMessage[]> {
+    return this.run.steered();
+  }
+
+  onSteer(listener: () => void): () => void {
+    return this.run.onSteer(listener);
   }
 }
 

@@ -112,6 +112,13 @@ export interface BatchStore {
   finish(channelKey: string, batchId: string, outcome: FinishOutcome, now: number): MaybePromise<FinishResult>;
   /** Interrupt: the in-flight batch's messages are merged in front of everything waiting, to re-run. */
   interrupt(channelKey: string, batchId: string, now: number): MaybePromise<FinishResult>;
+  /**
+   * Steer mode: the in-flight batch `batchId` takes every batch waiting behind it. Their messages join the
+   * in-flight batch in the store (a re-run after a shutdown or a crash carries them; they never run as a
+   * batch of their own) and are answered in order, with `batch.steered`. Nothing is taken (`[]`) when
+   * `batchId` is not in flight, the channel is not in steer mode, or nothing waits.
+   */
+  steer(channelKey: string, batchId: string, now: number): MaybePromise<QueuedMessage[]>;
   /** Puts the in-flight batch back at the front of its queue unfinished (shutdown abort). */
   release(channelKey: string, batchId: string, now: number): MaybePromise<FinishResult>;
   /** Pauses dispatch; false for an unknown channel. */

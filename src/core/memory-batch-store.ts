@@ -246,6 +246,28 @@ export class InMemoryBatchStore implements BatchStore {
     return finished(this.next(ch));
   }
 
+  steer(channelKey: string, batchId: string, now: number): QueuedMessage[] {
+    const ch = this.channels.get(channelKey);
+    const flight = ch?.inFlight;
+    if (!ch || !flight || flight.batch.id !== batchId || ch.settings.mode !== 'steer' || ch.queued.length === 0) return [];
+    const taken = ch.queued.flatMap((e) => e.batch.messages);
+    // A new batch object under the same id: the run keeps the batch it was given, the store holds all.
+    const carried = new MessageBatch(channelKey, { id: batchId, at: flight.batch.firstAt, messages: [...flight.batch.messages, ...taken] });
+    carried.firstAt = flight.batch.firstAt;
+    carried.lastAt = Math.max(flight.batch.lastAt, ch.queued.at(-1)!.batch.lastAt);
+    carried.flushReason = flight.batch.flushReason;
+    flight.batch = carried;
+    ch.queued = [];
+    // The journal says it with the steps it has: everything becomes one batch with the in-flight id (its
+    // attempt + 1), which goes in flight again.
+    flight.attempt++;
+    this.journal?.interrupted(channelKey, batchId);
+    this.journal?.taken(channelKey);
+    this.bounds.check(ch, now);
+    this.emit({ type: QueueEventType.Steered, channelKey, at: now, batchId, messageIds: taken.map((m) => m.id) });
+    return taken;
+  }
+
   release(channelKey: string, batchId: string, now: number): FinishResult {
     const ch = this.channels.get(channelKey);
     if (!ch || ch.inFlight?.batch.id !== batchId) return NOT_CURRENT;

@@ -85,6 +85,7 @@ export class MessageQueue implements BatchingEngine {
       },
       deliver: (run, reply) => this.onReply(reply, run.batch),
       typing: (run) => this.onTyping?.(run.key),
+      steer: (run) => this.store.steer(run.key, run.batch.id, this.clock.now()),
       onEnd: (run, outcome) => this.onRunEnd(run, outcome),
     };
     const journal = options.journal;
@@ -165,6 +166,8 @@ export class MessageQueue implements BatchingEngine {
       run.abort('interrupt');
       return;
     }
+    // Steer: the batch waits in the queue (nothing is lost if the run never takes it) and the run hears of it.
+    if (run !== null && sealed.mode === 'steer') run.offered();
     this.pool.markReadyUnlessRunning(sealed.slot, sealed.headSeq, pump);
   }
 

@@ -52,8 +52,11 @@ export const channelSettingsSchema = z.strictObject({
   maxWaitMs: z.number().int().min(0).max(86_400_000),
   /** No coalescing: each message is its own batch. @defaultValue false */
   disabled: z.boolean(),
-  /** `queue`: wait behind the in-flight batch; `interrupt`: abort it and re-run merged. @defaultValue 'queue' */
-  mode: z.enum(['queue', 'interrupt']),
+  /**
+   * `queue`: wait behind the in-flight batch; `interrupt`: abort it and re-run merged; `steer`: offer it to
+   * the running processor (`ctx.steered()`), running next what it does not take. @defaultValue 'queue'
+   */
+  mode: z.enum(['queue', 'interrupt', 'steer']),
   /** Bound on batches waiting behind the in-flight one. @defaultValue 100 */
   maxQueuedBatches: z.number().int().min(1).max(100_000),
   /** What happens at the bound. @defaultValue 'merge' */

@@ -11,6 +11,8 @@ export type ControlMessage =
    * (`gatewayId` set: only that gateway, for platforms whose connection one gateway holds).
    */
   | { type: 'typing'; channelKey: string; batchId: string; gatewayId?: string }
+  /** Steer mode: a batch of the channel sealed while one runs; the worker running it wakes `ctx.onSteer` listeners. */
+  | { type: 'steer'; channelKey: string }
   /** A queue event that happened in a worker (started, completed, failed, reply dropped), for gateways' metrics and dashboard. */
   | { type: 'event'; event: QueueEvent };
 

@@ -159,6 +159,11 @@ export class DistributedQueue implements BatchingEngine {
     for (const s of sealed) {
       if (s.mode === 'interrupt') void this.interrupt(s.channelKey);
       else if (s.waits !== true) this.kick(s.channelKey);
+      // Steer: the batch waits in Redis for the running one to take it (or runs next); its worker hears of it.
+      else if (s.mode === 'steer') {
+        void this.control.publish({ type: 'steer', channelKey: s.channelKey });
+        this.dispatcher.rememberTrace(s.batchId);
+      }
       // Dispatched later, maybe by a worker: its trace context waits in Redis (tracing on; else a no-op).
       else this.dispatcher.rememberTrace(s.batchId);
     }

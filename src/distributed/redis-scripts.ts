@@ -13,6 +13,7 @@ const STEP_SCRIPTS = [
   'finish',
   'interrupt',
   'release',
+  'steer',
   'pause',
   'resume',
   'disarm',

@@ -239,6 +239,19 @@ export class RedisBatchStore implements DistributedBatchStore {
     return decodeFinish((await this.step('interrupt', channelKey, [batchId], { now })).meta);
   }
 
+  async steer(channelKey: string, batchId: string, now?: number): Promise<QueuedMessage[]> {
+    return this.steerStep(channelKey, [batchId, '', '', ''], now);
+  }
+
+  async steerFenced(channelKey: string, batchId: string, fence: Fence): Promise<QueuedMessage[]> {
+    return this.steerStep(channelKey, this.fenceArgs(batchId, fence));
+  }
+
+  private async steerStep(channelKey: string, args: string[], now?: number): Promise<QueuedMessage[]> {
+    const { blobs } = await this.step('steer', channelKey, args, { now });
+    return blobs.length === 0 ? [] : (JSON.parse(blobs[0]!) as QueuedMessage[]);
+  }
+
   async release(channelKey: string, batchId: string, now?: number): Promise<FinishResult> {
     return decodeFinish((await this.step('release', channelKey, [batchId], { now })).meta);
   }

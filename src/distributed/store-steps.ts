@@ -58,6 +58,7 @@ export interface DistributedBatchStore extends BatchStore {
   take(channelKey: string, now?: number): Promise<TakenBatch | null>;
   finish(channelKey: string, batchId: string, outcome: FinishOutcome, now?: number): Promise<FinishResult>;
   interrupt(channelKey: string, batchId: string, now?: number): Promise<FinishResult>;
+  steer(channelKey: string, batchId: string, now?: number): Promise<QueuedMessage[]>;
   pause(channelKey: string, now?: number): Promise<boolean>;
   resume(channelKey: string, now?: number): Promise<{ nextSeq: number | null } | undefined>;
   hold(channelKey: string, holdMs: number, now?: number, reason?: HoldCause): Promise<number | null>;
@@ -77,6 +78,8 @@ export interface DistributedBatchStore extends BatchStore {
   isCurrent(channelKey: string, batchId: string, fence: Fence): Promise<boolean>;
   /** Appends the reply to `stream` (XADD) only while the fence is current; false (dropped) otherwise. */
   publishReply(channelKey: string, batchId: string, fence: Fence, reply: OutboundMessage, stream: string): Promise<boolean>;
+  /** BatchStore.steer guarded by the fence: a worker that lost its batch takes nothing. */
+  steerFenced(channelKey: string, batchId: string, fence: Fence): Promise<QueuedMessage[]>;
   /** BatchStore.finish guarded by the fence: a zombie worker's ACK answers `current: false`. */
   ack(channelKey: string, batchId: string, fence: Fence, outcome: FinishOutcome): Promise<FinishResult>;
   /**

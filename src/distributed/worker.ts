@@ -96,6 +96,7 @@ export class BullBatchConsumer implements BatchConsumer {
       emit: (event) => this.publishEvent(event),
       deliver: (run, reply) => this.store.publishReply(run.key, run.batch.id, run.owner.claimed.fence, reply, replyStreamFor(this.keys, reply, run.batch)),
       typing: (run) => this.requestTyping(run.batch),
+      steer: (run) => this.store.steerFenced(run.key, run.batch.id, run.owner.claimed.fence),
       onEnd: (run, outcome) => run.owner.ended(outcome),
     };
   }
@@ -112,6 +113,10 @@ export class BullBatchConsumer implements BatchConsumer {
   run(handler: Processor): Promise<void> {
     if (this.worker !== null) return Promise.reject(new LifecycleError('this consumer already runs'));
     this.offControl = this.control.on((msg) => {
+      if (msg.type === 'steer') {
+        for (const run of this.active.values()) if (run.key === msg.channelKey) run.offered();
+        return;
+      }
       if (msg.type !== 'cancel') return;
       // Every delivery of that batch here (a stalled job can come back to the same worker).
       for (const run of this.active.values()) {

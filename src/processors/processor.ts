@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { MessageBatch } from '../core/model.js';
+import type { MessageBatch, QueuedMessage } from '../core/model.js';
 import type { ChannelSettings } from '../core/policy.js';
 
 /**
@@ -41,6 +41,20 @@ export interface ProcessContext {
   channel: { key: string; platform: string; channelId: string; settings: ChannelSettings };
   /** 1 for the first run of this batch's messages; higher after an interrupt re-run. */
   attempt: number;
+  /**
+   * Steer mode (`mode: steer`): takes the messages of the channel's batches that sealed while this run
+   * goes on, oldest first, and returns them; each call returns only what arrived since the last one. The
+   * messages taken belong to this run from then on (they never run as a batch of their own); whatever is
+   * not taken when the run ends runs as the next batch. Empty in other modes and once the run ended.
+   * Optional for hand-made contexts.
+   */
+  steered?(): Promise<QueuedMessage[]>;
+  /**
+   * Steer mode: calls `listener` each time a batch seals while this run goes on (take the messages with
+   * {@link steered}). Returns the unsubscribe; listeners are dropped when the run ends. Optional for
+   * hand-made contexts.
+   */
+  onSteer?(listener: () => void): () => void;
 }
 
 /** The bot: gets each batch and replies through `ctx.reply`. Throwing fails this batch only. */
