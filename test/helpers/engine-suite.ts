@@ -317,6 +317,84 @@ export function describeEngineContract(name: string, setup: EngineSetup): void {
         expect(h.eventsOf(QueueEventType.Interrupted).map((e) => e.batchId)).toEqual([first.batch.id, second.batch.id]);
       });
 
+      it('steer mode: a run that takes what arrived between two slow steps gets it in order and answers once; nothing of it runs again', async () => {
+        const h = await make({ settings: { ...LONG, mode: 'steer' } });
+        h.hold(true);
+        await h.send('room', 'one', 'one');
+        await h.engine.flush(h.key('room'));
+        const first = await h.run(0);
+        // The first slow step is under way; the person adds two lines, sealed as one batch.
+        const woke = new Promise<void>((resolve) => first.ctx.onSteer!(resolve));
+        await h.send('room', 'two', 'two');
+        await h.send('room', 'three', 'three');
+        await h.engine.flush(h.key('room'));
+        await woke;
+        expect(first.ctx.signal.aborted).toBe(false);
+        // Between the two steps the bot takes them.
+        const taken = await first.ctx.steered!();
+        expect(taken.map((m) => m.text)).toEqual(['two', 'three']);
+        expect(await first.ctx.steered!()).toEqual([]);
+        expect(await h.waitEvent(QueueEventType.Steered)).toMatchObject({ channelKey: h.key('room'), batchId: first.batch.id, messageIds: ['two', 'three'] });
+        expect(await h.engine.stats(h.key('room'))).toMatchObject({ queuedBatches: 0, queuedMessages: 0, processing: true });
+        // A line after the take is offered too, and left: it runs as the next batch.
+        await h.send('room', 'four', 'four');
+        await h.engine.flush(h.key('room'));
+        await h.until('the fourth line waits', async () => (await h.engine.stats(h.key('room')))?.queuedBatches === 1);
+        expect(await first.reply([...first.texts, ...taken.map((m) => m.text)].join('+'))).toBe(true);
+        first.finish({ reply: false });
+        const next = await h.run(1);
+        expect(next.ids).toEqual(['four']);
+        next.finish();
+        await h.waitReplies(2);
+        expect(h.replies.map((r) => r.text)).toEqual(['one+two+three', 'four']);
+        expect(h.runs.flatMap((r) => r.ids)).toEqual(['one', 'four']);
+        expect(h.eventsOf(QueueEventType.Interrupted)).toEqual([]);
+      });
+
+      it('steer mode: what the run never takes runs next, batch by batch, in order', async () => {
+        const h = await make({ settings: { ...LONG, mode: 'steer' } });
+        h.hold(true);
+        await h.send('room', 'one', 'one');
+        await h.engine.flush(h.key('room'));
+        const first = await h.run(0);
+        let wakes = 0;
+        first.ctx.onSteer!(() => wakes++);
+        for (const t of ['two', 'three']) {
+          await h.send('room', t, t);
+          await h.engine.flush(h.key('room'));
+        }
+        await h.until('two batches wait', async () => (await h.engine.stats(h.key('room')))?.queuedBatches === 2);
+        await h.until('the run heard of both', () => wakes === 2);
+        first.finish();
+        const second = await h.run(1);
+        expect(second.ids).toEqual(['two']);
+        second.finish();
+        const third = await h.run(2);
+        expect(third.ids).toEqual(['three']);
+        third.finish();
+        await h.waitReplies(3);
+        expect(h.replies.map((r) => r.text)).toEqual(['one', 'two', 'three']);
+        expect(h.eventsOf(QueueEventType.Steered)).toEqual([]);
+        // A run that ended takes nothing.
+        expect(await first.ctx.steered!()).toEqual([]);
+      });
+
+      it('queue mode: ctx.steered() takes nothing; the batch waits behind the run', async () => {
+        const h = await make({ settings: LONG });
+        h.hold(true);
+        await h.send('room', 'one', 'one');
+        await h.engine.flush(h.key('room'));
+        const first = await h.run(0);
+        await h.send('room', 'two', 'two');
+        await h.engine.flush(h.key('room'));
+        await h.until('the second batch queued', async () => (await h.engine.stats(h.key('room')))?.queuedBatches === 1);
+        expect(await first.ctx.steered!()).toEqual([]);
+        first.finish();
+        (await h.run(1)).finish();
+        await h.waitReplies(2);
+        expect(h.replies.map((r) => r.text)).toEqual(['one', 'two']);
+      });
+
       it('the abort reason says why on a field: an operator’s cancel, stop, or a newer batch (interrupt)', async () => {
         const h = await make({ settings: { ...LONG, mode: 'interrupt' } });
         h.hold((batch) => batch.size === 1);
