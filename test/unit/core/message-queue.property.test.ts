@@ -148,4 +148,105 @@ describe('MessageQueue invariants under random interleavings', () => {
       { numRuns: 200 },
     );
   });
+
+  it('steer mode: a message runs in one batch or is taken by exactly one run, never both; per channel the order holds', async () => {
+    const steerCommand = fc.oneof(
+      { weight: 6, arbitrary: channel.map((c) => ({ op: 'enqueue' as const, c })) },
+      { weight: 3, arbitrary: channel.map((c) => ({ op: 'steer' as const, c })) },
+      { weight: 1, arbitrary: channel.map((c) => ({ op: 'cancel' as const, c })) },
+      { weight: 1, arbitrary: channel.map((c) => ({ op: 'clear' as const, c })) },
+      { weight: 3, arbitrary: fc.integer({ min: 1, max: 3_000 }).map((ms) => ({ op: 'advance' as const, ms })) },
+      { weight: 3, arbitrary: fc.boolean().map((ok) => ({ op: 'finish' as const, ok })) },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(steerCommand, { minLength: 20, maxLength: 150 }), async (commands) => {
+        const h = createHarness({
+          settings: { windowMs: 1_000, maxBatchSize: 3, maxWaitMs: 5_000, maxQueuedBatches: 3, overflow: 'merge', mode: 'steer' },
+          maxConcurrentBatches: 2,
+        });
+        const arrival = new Map<string, number>();
+        const channelOf = new Map<string, string>();
+        let clearedCount = 0;
+        let seq = 0;
+        const takenBy = new Map<string, string>(); // message id → batch id of the run that took it
+        const settled = new Set<(typeof h.runs)[number]>();
+        const open = () => h.runs.filter((r) => !r.ctx.signal.aborted && !settled.has(r));
+        const settle = (r: (typeof h.runs)[number], ok: boolean) => {
+          settled.add(r);
+          if (ok) r.resolve();
+          else r.reject(new Error('processor failed'));
+        };
+        for (const cmd of commands) {
+          switch (cmd.op) {
+            case 'enqueue': {
+              const m = h.msg(cmd.c, 'x');
+              arrival.set(m.id, seq++);
+              channelOf.set(m.id, cmd.c);
+              await h.queue.enqueue(m);
+              break;
+            }
+            case 'steer': {
+              const r = open().find((run) => run.batch.channelKey === `test:${cmd.c}`);
+              if (!r) break;
+              for (const m of await r.ctx.steered!()) {
+                expect(takenBy.has(m.id)).toBe(false);
+                takenBy.set(m.id, r.batch.id);
+              }
+              break;
+            }
+            case 'cancel':
+              await h.queue.cancelCurrent(`test:${cmd.c}`);
+              break;
+            case 'clear':
+              clearedCount += await h.queue.clear(`test:${cmd.c}`);
+              break;
+            case 'advance':
+              await h.time.advance(cmd.ms);
+              break;
+            case 'finish': {
+              const r = open()[0];
+              if (r) settle(r, cmd.ok);
+              await h.time.settle();
+              break;
+            }
+          }
+        }
+        for (let round = 0; round < 50; round++) {
+          await h.time.advance(6_000);
+          const running = open();
+          if (running.length === 0 && h.queue.totals().running === 0) break;
+          for (const r of running) settle(r, true);
+          await h.time.settle();
+        }
+        const startedIn = new Map<string, string>();
+        for (const e of h.eventsOf(QueueEventType.Started)) {
+          for (const id of e.messageIds) {
+            expect(startedIn.has(id)).toBe(false);
+            startedIn.set(id, e.batchId);
+          }
+        }
+        // What a run took is what `batch.steered` reported, and none of it ever ran as a batch.
+        const steeredEvents = h.eventsOf(QueueEventType.Steered);
+        expect(steeredEvents.flatMap((e) => e.messageIds).sort()).toEqual([...takenBy.keys()].sort());
+        for (const [id, batchId] of takenBy) {
+          expect(startedIn.has(id)).toBe(false);
+          expect(steeredEvents.find((e) => e.messageIds.includes(id))?.batchId).toBe(batchId);
+          // The run that took it had started and ends once.
+          expect(h.eventsOf(QueueEventType.Started).some((e) => e.batchId === batchId)).toBe(true);
+        }
+        // Every message ran, was taken, or was cleared / dropped.
+        const dropped = h.eventsOf(QueueEventType.Dropped).reduce((n, e) => n + e.count, 0);
+        const unaccounted = [...arrival.keys()].filter((id) => !startedIn.has(id) && !takenBy.has(id));
+        expect(unaccounted.length).toBe(clearedCount + dropped);
+        // Per channel, what runs and what is taken comes in arrival order.
+        const order = h.events.flatMap((e) => (e.type === QueueEventType.Started || e.type === QueueEventType.Steered ? e.messageIds : []));
+        for (const c of CHANNELS) {
+          const seen = order.filter((id) => channelOf.get(id) === c).map((id) => arrival.get(id)!);
+          expect(seen).toEqual([...seen].sort((x, y) => x - y));
+        }
+        await h.queue.close();
+      }),
+      { numRuns: 200 },
+    );
+  });
 });
