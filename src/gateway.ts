@@ -17,6 +17,8 @@ import { SettingsPolicy } from './core/policy.js';
 import { createAdapters } from './adapters.js';
 import { ReplyRouter } from './reply-router.js';
 import { createProcessor } from './processors/create.js';
+import { SteerTokens } from './processors/steer-tokens.js';
+import { STEER_PATH, registerSteerRoute } from './http/steer-route.js';
 import { MemoryConversationHistory, type ConversationHistory } from './processors/conversation-history.js';
 import { FAILED_MARK, STOPPED_MARK } from './stream-delivery.js';
 import type { Processor } from './processors/processor.js';
@@ -94,6 +96,8 @@ export class Gateway implements AdminHost {
   private cluster: GatewayCluster | undefined;
   /** The LLM processor's turns per channel; a channel's `clear` clears them. */
   private history: ConversationHistory | undefined;
+  /** Steer tokens of the HTTP processor's runs here (embedded mode runs the processor in this process). */
+  private readonly steerTokens = new SteerTokens();
   /** Set while tracing is on. */
   private tracing: BatchTracing | null = null;
 
@@ -225,6 +229,7 @@ export class Gateway implements AdminHost {
     }
 
     this.registerHealth();
+    if (!this.cluster) await registerSteerRoute(this.http, this.steerTokens, () => this.logger);
     for (const adapter of this.adapters) await adapter.routes?.(this.http);
     for (const plugin of [adminPlugin(this.options.admin), ...(this.options.plugins ?? [])]) await plugin(this.http, this);
 
@@ -239,7 +244,8 @@ export class Gateway implements AdminHost {
   /** Embedded mode: state in memory, the processor runs here. */
   private async buildEmbedded(baseDir: string): Promise<void> {
     this.history = new MemoryConversationHistory();
-    const configured = this.options.processor ?? (await createProcessor(this.config.processor, baseDir, { history: this.history }));
+    const steer = { tokens: this.steerTokens, url: () => `${this.address}${STEER_PATH}` };
+    const configured = this.options.processor ?? (await createProcessor(this.config.processor, baseDir, { history: this.history, steer }));
     const processor = this.tracing?.batches.wrap(configured) ?? configured;
     const { batching, state } = this.config;
     this.durable = new EmbeddedState({

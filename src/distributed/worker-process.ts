@@ -10,6 +10,8 @@ import { runCloseSteps } from '../core/close-steps.js';
 import type { QueueEvent } from '../core/events.js';
 import { httpErrorHandler } from '../http/error-reply.js';
 import { createProcessor } from '../processors/create.js';
+import { SteerTokens } from '../processors/steer-tokens.js';
+import { STEER_PATH, registerSteerRoute } from '../http/steer-route.js';
 import type { Processor } from '../processors/processor.js';
 import { loadTracing } from '../telemetry/hooks.js';
 import type { BatchTracing } from '../telemetry/index.js';
@@ -47,6 +49,8 @@ export class WorkerProcess {
   private bullConnection: Redis | undefined;
   private tracing: BatchTracing | null = null;
   private closing: Promise<void> | undefined;
+  /** Steer tokens of the HTTP processor's runs on this worker, served at `POST /v1/steer` here. */
+  private readonly steerTokens = new SteerTokens();
   url = '';
 
   constructor(options: WorkerProcessOptions) {
@@ -73,7 +77,9 @@ export class WorkerProcess {
     const history = new RedisConversationHistory(this.connection.commands, config.distributed.prefix);
     let processor: Processor;
     try {
-      const configured = this.processor ?? (await createProcessor(config.processor, this.baseDir, { history }));
+      // A worker serves its own runs' steer takes on its HTTP server (the one with /metrics).
+      const steer = { tokens: this.steerTokens, url: () => `${this.url}${STEER_PATH}` };
+      const configured = this.processor ?? (await createProcessor(config.processor, this.baseDir, { history, steer }));
       processor = this.tracing?.batches.wrap(configured) ?? configured;
     } catch (err) {
       await this.connection.close().catch(() => undefined);
@@ -105,6 +111,7 @@ export class WorkerProcess {
       const ready = redis && consuming && this.closing === undefined;
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'degraded', redis, consuming, running: this.consumer?.running ?? 0 });
     });
+    await registerSteerRoute(this.http, this.steerTokens, () => logger);
     await this.http.register(async (scope) => {
       // Refusals (401/403) answer with the gateway's one error body, as the admin API's do.
       scope.setErrorHandler(httpErrorHandler({ logger: () => logger, failure: 'worker metrics request failed' }));

@@ -6,6 +6,7 @@ import { backoffDelayMs, sleep } from '../delivery/backoff.js';
 import { signatureHeaders } from '../delivery/signature.js';
 import { injectActiveTrace } from '../telemetry/hooks.js';
 import type { ProcessContext, Processor } from './processor.js';
+import type { SteerTokens } from './steer-tokens.js';
 
 /** Options of {@link createHttpProcessor}; `url`, `timeoutMs`, `secret`, `attempts` come from `processor` in the config. */
 export interface HttpProcessorOptions {
@@ -23,6 +24,17 @@ export interface HttpProcessorOptions {
   backoffMaxMs?: number;
   /** Largest response body read; a bigger one fails the batch instead of filling memory. @defaultValue 1048576 */
   maxResponseBytes?: number;
+  /**
+   * Steer mode: where this process serves `POST /v1/steer` (a getter: the address is known once it
+   * listens) and its tokens. Set, a batch of a steer-mode channel is sent with `steerUrl` and `steerToken`.
+   */
+  steer?: HttpSteer;
+}
+
+/** What the HTTP processor needs to offer steering to a bot. */
+export interface HttpSteer {
+  url: () => string;
+  tokens: SteerTokens;
 }
 
 /** What the bot answers: every reply is published in order. */
@@ -41,7 +53,7 @@ const responseSchema = z.object({
 const BODY_SNIPPET_CHARS = 200;
 
 /** The request body of the HTTP processor contract (docs/writing-a-processor.md). */
-export function httpProcessorRequestBody(batch: MessageBatch, attempt: number): string {
+export function httpProcessorRequestBody(batch: MessageBatch, attempt: number, steer?: { steerUrl: string; steerToken: string }): string {
   return JSON.stringify({
     batch: {
       id: batch.id,
@@ -54,6 +66,7 @@ export function httpProcessorRequestBody(batch: MessageBatch, attempt: number): 
       messages: batch.messages.map(messageToJSON),
     },
     attempt,
+    ...steer,
   });
 }
 
@@ -78,7 +91,19 @@ export function createHttpProcessor(options: HttpProcessorOptions): Processor {
   const where = safeUrl(options.url);
 
   return async function httpProcessor(batch: MessageBatch, ctx: ProcessContext): Promise<void> {
-    const body = httpProcessorRequestBody(batch, ctx.attempt);
+    const steer = options.steer;
+    if (steer === undefined || ctx.channel.settings.mode !== 'steer' || ctx.steered === undefined) return send(batch, ctx);
+    // Valid from this request until the processor returns: a bot holding it later is told it expired.
+    const grant = steer.tokens.issue(ctx);
+    try {
+      await send(batch, ctx, { steerUrl: steer.url(), steerToken: grant.token });
+    } finally {
+      grant.revoke();
+    }
+  };
+
+  async function send(batch: MessageBatch, ctx: ProcessContext, steer?: { steerUrl: string; steerToken: string }): Promise<void> {
+    const body = httpProcessorRequestBody(batch, ctx.attempt, steer);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'x-batchgate-batch-id': batch.id,
@@ -107,7 +132,7 @@ export function createHttpProcessor(options: HttpProcessorOptions): Processor {
         throw cancelled(ctx, where);
       }
     }
-  };
+  }
 
   async function tryOnce(
     body: string,
