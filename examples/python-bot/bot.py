@@ -6,10 +6,14 @@ batchgate POSTs each batch as JSON:
                "firstAt", "lastAt", "messages": [{"id", "userId", "userName", "text", ...}]},
      "attempt": 1}
 and publishes what the bot answers: {"replies": [{"text": "..."}]} (or 204 for no reply).
+In steer mode the request also carries "steerUrl" and "steerToken": between its two slow steps the bot
+POSTs steerUrl with "Authorization: Bearer <steerToken>" and answers the messages it gets too.
 
 Environment:
     PORT        port to listen on (default 8000; 0 picks a free one)
     HOST        address to bind (default 127.0.0.1)
+    BOT_STEP_SECONDS  how long each of the bot's two "slow steps" takes (default 0)
+    BOT_STEER_WAIT_MS steer mode: how long the take between the steps waits for a message (default 0)
     BOT_SECRET  when set, requests must carry X-Batchgate-Timestamp (unix seconds, within 300 s of this
                 machine's clock) and X-Batchgate-Signature:
                 v1=<hex HMAC-SHA256(secret, "v1:" + timestamp + ":" + body)>
@@ -21,6 +25,7 @@ import json
 import os
 import sys
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SECRET = os.environ.get("BOT_SECRET", "")
@@ -41,9 +46,27 @@ def signature_problem(body: bytes, timestamp: str, signature: str):
     return None
 
 
-def answer(batch: dict) -> list:
+STEP_S = float(os.environ.get("BOT_STEP_SECONDS", "0"))
+STEER_WAIT_MS = int(os.environ.get("BOT_STEER_WAIT_MS", "0"))
+
+
+def steered(payload: dict) -> list:
+    """Steer mode: the messages that arrived while this batch runs (taken: they are ours to answer)."""
+    url = payload.get("steerUrl")
+    if not url:
+        return []
+    if STEER_WAIT_MS > 0:
+        url += f"?waitMs={STEER_WAIT_MS}"
+    req = urllib.request.Request(url, method="POST", headers={"Authorization": "Bearer " + payload["steerToken"]})
+    with urllib.request.urlopen(req, timeout=STEER_WAIT_MS / 1000 + 30) as res:
+        return json.loads(res.read())["messages"]
+
+
+def answer(batch: dict, payload: dict) -> list:
     """The bot itself: one reply summarizing the whole burst instead of one reply per message."""
-    messages = batch.get("messages", [])
+    time.sleep(STEP_S)  # first slow step (think: a tool call)
+    messages = batch.get("messages", []) + steered(payload)
+    time.sleep(STEP_S)  # second slow step, now knowing everything the person said
     if not messages:
         return []
     authors = []
@@ -73,7 +96,7 @@ class Handler(BaseHTTPRequestHandler):
             batch = payload["batch"]
         except (ValueError, KeyError, TypeError):
             return self.send_json(400, {"error": "expected {batch: {...}, attempt}"})
-        replies = answer(batch)
+        replies = answer(batch, payload)
         if not replies:
             self.send_response(204)
             self.send_header("Content-Length", "0")

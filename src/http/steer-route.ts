@@ -25,7 +25,9 @@ export async function registerSteerRoute(http: FastifyInstance, tokens: SteerTok
       if (match === null) {
         throw new GatewayError(ErrorCode.Unauthorized, 'steer needs Authorization: Bearer <steerToken> (the steerToken of the batch request)', { details: { reason: 'missing token' } });
       }
-      const taken = tokens.take(match[1]!);
+      // `?waitMs=N` (at most 60 s): an empty take waits until something is offered, the run ends or N ms passed.
+      const waitMs = Math.min(60_000, Math.max(0, Number((request.query as { waitMs?: string }).waitMs ?? 0) || 0));
+      const taken = tokens.take(match[1]!, waitMs);
       if (taken === undefined) {
         throw new GatewayError(ErrorCode.Unauthorized, 'unknown or expired steer token: it is valid only while the batch it came with runs', { details: { reason: 'expired or unknown token' } });
       }

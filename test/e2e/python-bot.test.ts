@@ -10,8 +10,8 @@ import { spawnGateway } from '../helpers/spawn-gateway.js';
 const EXAMPLE = fileURLToPath(new URL('../../examples/python-bot/', import.meta.url));
 
 /** Runs examples/python-bot/bot.py on a free port; resolves with its port once it says where it listens. */
-async function startPythonBot(): Promise<{ port: number; exited: Promise<number | null>; log: () => string }> {
-  const child = spawn('python3', [`${EXAMPLE}bot.py`], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startPythonBot(env: Record<string, string> = {}): Promise<{ port: number; exited: Promise<number | null>; log: () => string }> {
+  const child = spawn('python3', [`${EXAMPLE}bot.py`], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   onTestFinished(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -69,6 +69,30 @@ describe('examples/python-bot through `npm start`', () => {
     const done = gw.jsonLogs().find((l) => String(l['msg']).startsWith('shutdown complete'));
     expect(done).toMatchObject({ journaled: 0, lost: 0 });
     // The bot served exactly one batch (its access log goes to stderr).
+    expect(bot.log().match(/"POST \/ HTTP\/1\.1" 200/g)).toHaveLength(1);
+  });
+
+  it('steer mode: a line sent while the bot works is taken over steerUrl between its two steps; one answer', async () => {
+    const replies = await startReplySink();
+    onTestFinished(() => replies.close());
+    // The take between the steps waits (pushed, not polled) until the second line is offered.
+    const bot = await startPythonBot({ BOT_STEER_WAIT_MS: '60000' });
+    const config = parse(await readFile(`${EXAMPLE}batchgate.yaml`, 'utf8')) as Record<string, any>;
+    config['adapters']['webhook']['replyUrl'] = replies.url;
+    Object.assign(config['batching']['defaults'], { windowMs: 60_000, maxWaitMs: 120_000, maxBatchSize: 1, mode: 'steer' });
+    const gw = await spawnGateway({ config, via: 'npm', env: { BOT_PORT: String(bot.port) } });
+    for (const [i, text] of ['check prod', 'also check staging'].entries()) {
+      const res = await fetch(`${gw.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ channelId: 'py-steer', userId: 'u1', userName: 'Ann', text, id: `st-${i + 1}` }),
+      });
+      expect(res.status).toBe(202);
+    }
+    const [reply] = await replies.waitFor(1, 60_000);
+    expect(reply!.body).toMatchObject({ channelId: 'py-steer', text: 'Ann: you sent 2 messages: check prod; also check staging' });
+    expect(await gw.stop('SIGTERM')).toBe(0);
+    expect(replies.requests).toHaveLength(1);
     expect(bot.log().match(/"POST \/ HTTP\/1\.1" 200/g)).toHaveLength(1);
   });
 });
