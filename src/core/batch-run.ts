@@ -113,6 +113,8 @@ export class BatchRun<Owner = unknown> implements TimeoutLinks<BatchRun<Owner>> 
   /** Streamed replies started, for their ids. */
   private streams = 0;
   private childLogger: Logger | undefined = undefined;
+  /** Ids of the messages this run took (steer mode): its replies answer them too (`inReplyTo`). */
+  private steeredIds: string[] | null = null;
   /** `ctx.onSteer` listeners, made on first use. */
   private steerListeners: Set<() => void> | null = null;
 
@@ -241,7 +243,9 @@ export class BatchRun<Owner = unknown> implements TimeoutLinks<BatchRun<Owner>> 
     }
     let delivered: ReturnType<RunPort<Owner>['deliver']>;
     try {
-      delivered = this.port.deliver(this, toOutbound(input, this.batch, stream));
+      const out = toOutbound(input, this.batch, stream);
+      if (this.steeredIds !== null) out.inReplyTo = [...(out.inReplyTo ?? []), ...this.steeredIds];
+      delivered = this.port.deliver(this, out);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -277,11 +281,16 @@ export class BatchRun<Owner = unknown> implements TimeoutLinks<BatchRun<Owner>> 
   steered(): Promise<QueuedMessage[]> {
     const take = this.port.steer;
     if (this.ended || take === undefined) return Promise.resolve([]);
+    let taken: Promise<QueuedMessage[]>;
     try {
-      return Promise.resolve(take(this));
+      taken = Promise.resolve(take(this));
     } catch (err) {
       return Promise.reject(err);
     }
+    return taken.then((messages) => {
+      if (messages.length > 0) (this.steeredIds ??= []).push(...messages.map((m) => m.id));
+      return messages;
+    });
   }
 
   /** `ctx.onSteer()`: a listener woken by {@link offered}; a no-op unsubscribe once the run ended. */

@@ -90,7 +90,7 @@ describe('examples/python-bot through `npm start`', () => {
       expect(res.status).toBe(202);
     }
     const [reply] = await replies.waitFor(1, 60_000);
-    expect(reply!.body).toMatchObject({ channelId: 'py-steer', text: 'Ann: you sent 2 messages: check prod; also check staging' });
+    expect(reply!.body).toMatchObject({ channelId: 'py-steer', text: 'Ann: you sent 2 messages: check prod; also check staging', inReplyTo: ['st-1', 'st-2'] });
     expect(await gw.stop('SIGTERM')).toBe(0);
     expect(replies.requests).toHaveLength(1);
     expect(bot.log().match(/"POST \/ HTTP\/1\.1" 200/g)).toHaveLength(1);

@@ -347,6 +347,8 @@ export function describeEngineContract(name: string, setup: EngineSetup): void {
         next.finish();
         await h.waitReplies(2);
         expect(h.replies.map((r) => r.text)).toEqual(['one+two+three', 'four']);
+        // The answer names every message it answers, the taken ones too.
+        expect(h.replies.map((r) => r.inReplyTo)).toEqual([['one', 'two', 'three'], ['four']]);
         expect(h.runs.flatMap((r) => r.ids)).toEqual(['one', 'four']);
         expect(h.eventsOf(QueueEventType.Interrupted)).toEqual([]);
       });
