@@ -21,6 +21,7 @@ export const QueueEventType = {
   Edited: 'message.edited',
   Deleted: 'message.deleted',
   Steered: 'batch.steered',
+  Merged: 'batch.merged',
 } as const;
 export type QueueEventType = (typeof QueueEventType)[keyof typeof QueueEventType];
 
@@ -71,7 +72,12 @@ export type QueueEvent =
   | (Base & { type: typeof QueueEventType.Edited; messageId: string; applied: ChangeApplied; batchId?: string })
   | (Base & { type: typeof QueueEventType.Deleted; messageId: string; applied: ChangeApplied; batchId?: string })
   /** Messages handed to the running batch `batchId` (steer mode) instead of queueing. */
-  | (Base & { type: typeof QueueEventType.Steered; batchId: string; messageIds: string[] });
+  | (Base & { type: typeof QueueEventType.Steered; batchId: string; messageIds: string[] })
+  /**
+   * Overflow `merge`: the channel's queue was full, so its `batches` waiting batches (`size` messages) became
+   * one, `batchId`, keeping the head's place.
+   */
+  | (Base & { type: typeof QueueEventType.Merged; batchId: string; size: number; batches: number });
 
 /**
  * Why a reply of a batch was never delivered: `cancelled` (the batch was cancelled, stopped or

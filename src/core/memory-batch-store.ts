@@ -76,11 +76,13 @@ export class InMemoryBatchStore implements BatchStore {
       if (ch.open !== null) {
         ch.open.add(msg, now);
         this.journal?.appended(ch.key, msg, null);
+        this.appended(ch.key, ch.open.id, msg.id, false, now);
         return { status: 'sealed', sealed: this.sealOpen(ch, 'disabled', now, now), settings: s };
       }
       const batch = new MessageBatch(ch.key, { at: now });
       batch.add(msg, now);
       this.journal?.appended(ch.key, msg, batch.id);
+      this.appended(ch.key, batch.id, msg.id, true, now);
       return { status: 'sealed', sealed: this.sealBatch(ch, batch, 'disabled', now, now), settings: s };
     }
     let open = ch.open;
@@ -94,10 +96,18 @@ export class InMemoryBatchStore implements BatchStore {
     this.journal?.appended(ch.key, msg, opened);
     const turn = this.windows.turnOf(ch, msg);
     if (turn.flush || open.size >= s.maxBatchSize) {
+      this.appended(ch.key, open.id, msg.id, opened !== null, now);
       return { status: 'sealed', sealed: this.sealOpen(ch, turn.flush ? 'keyword' : 'size', now, now), settings: s };
     }
     const deadline = this.windows.appended(ch, turn, now);
+    this.appended(ch.key, open.id, msg.id, opened !== null, now, deadline);
     return { status: 'open', pending: open.size, deadline, settings: s };
+  }
+
+  /** `message.appended`, built only while someone listens (one object per message on the hot path). */
+  private appended(channelKey: string, batchId: string, messageId: string, opened: boolean, now: number, deadline?: number): void {
+    if (!this.listening()) return;
+    this.emit({ type: QueueEventType.Appended, channelKey, at: now, batchId, messageId, opened, ...(deadline === undefined ? {} : { deadline }) });
   }
 
   private sealOpen(ch: ChannelState, reason: FlushReason, deadline: number, now: number): LocalSealResult {

@@ -30,8 +30,10 @@ export class QueueBounds {
         // merge (and reject, whose refusals happen at append; a batch that still overflows is kept, never lost)
         const merged = new MessageBatch(ch.key, { at: now, messages: ch.queued.flatMap((e) => e.batch.messages) });
         merged.flushReason = ch.queued[0]!.batch.flushReason;
+        const batches = ch.queued.length;
         ch.queued = [queuedEntry(merged, ch.queued[0]!.sealedAt, ch.queued[0]!.seq, 1, s)];
         this.journal?.merged(ch.key, merged.id);
+        this.emit({ type: QueueEventType.Merged, channelKey: ch.key, at: now, batchId: merged.id, size: merged.size, batches });
       }
     }
     ch.queued.push(entry);

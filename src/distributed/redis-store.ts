@@ -46,6 +46,8 @@ export interface RedisBatchStoreOptions {
   rememberIdle?: number;
   /** Reply streams are trimmed near this length. @defaultValue 100000 */
   replyStreamMaxLen?: number;
+  /** Whether anyone consumes `message.appended`; when false, APPEND reports none. @defaultValue always true */
+  listening?: () => boolean;
 }
 
 const OVERRIDE_CACHE_MAX = 1_000;
@@ -69,6 +71,7 @@ export class RedisBatchStore implements DistributedBatchStore {
     private readonly keys: KeyLayout,
     private readonly runner: StepRunner,
     private readonly limits: { dedupeTtl: string; deadLetterMax: string; replyMaxLen: string },
+    private readonly listening: () => boolean,
   ) {}
 
   /** Loads the scripts, counts the generation (bumped when Redis's run changed) and the active channels. */
@@ -90,7 +93,7 @@ export class RedisBatchStore implements DistributedBatchStore {
       dedupeTtl: String(options.dedupeTtlMs ?? 86_400_000),
       deadLetterMax: String(options.deadLetterMax ?? 1_000),
       replyMaxLen: String(options.replyStreamMaxLen ?? 100_000),
-    });
+    }, options.listening ?? (() => true));
   }
 
   private step(...args: Parameters<StepRunner['step']>): Promise<StepReply> {
@@ -138,7 +141,8 @@ export class RedisBatchStore implements DistributedBatchStore {
   async append(msg: QueuedMessage, now?: number, channelKey: string = channelKeyOf(msg)): Promise<AppendResult> {
     const dedupeKey = this.keys.dedupe(channelKey, msg.id);
     const turn = messageTurn(msg.text, this.settingsFrom(channelKey, this.lastOverride.get(channelKey)));
-    const turnArgs = [turn.fenceOdd ? '1' : '0', turn.rule ?? '', turn.flush ? '1' : ''];
+    const appendedId = this.listening() ? msg.id : '';
+    const turnArgs = [turn.fenceOdd ? '1' : '0', turn.rule ?? '', turn.flush ? '1' : '', appendedId];
     const { meta } = await this.step('append', channelKey, [encodeMessage(msg), this.limits.dedupeTtl, ...turnArgs], { now, keys: [dedupeKey] });
     this.rememberOverride(channelKey, meta.ov);
     const settings = this.settingsFrom(channelKey, meta.ov);

@@ -5,6 +5,7 @@
 -- evaluated by the caller): '1' when it has an odd number of ``` fences, the content rule its text
 -- matches ('' none), '1' when it matches flushOn. The batch's fence parity ('fp') and the hold cause of
 -- its latest message ('hr') live in the channel hash, so the hold and the seal are decided here, in one step.
+-- ARGV[14]: the message id when the caller wants `message.appended`, else ''.
 local c = chan(ARGV[7])
 if not redis.call('SET', KEYS[11], '1', 'NX', 'PX', ARGV[10]) then
   return reply({ s = 'duplicate', ov = redis.call('HGET', c.h, 'ov') or nil })
@@ -29,14 +30,21 @@ if s.overflow == 'reject' and not has_open and redis.call('LLEN', c.q) >= s.maxQ
 end
 
 local now_text = fmt(now())
+-- `message.appended` (before the seal it may cause), only for a caller that listens.
+local function appended(batch_id, opened, deadline)
+  if ARGV[14] == '' then return end
+  emit({ t = 'message.appended', k = c.key, batchId = batch_id, messageId = ARGV[14], opened = opened, deadline = deadline })
+end
 if s.disabled then
   local sealed
   if has_open then
     -- Turned on while a window was open: the open messages go first, in the same batch.
     redis.call('RPUSH', c.o, ARGV[9])
+    appended(f[5], false)
     sealed = seal_open(c, s, 'disabled', now(), nil, { f[5], f[3], now_text, f[6] })
   else
     local h = { id = new_id(), size = 1, firstAt = now(), lastAt = now(), reason = 'disabled' }
+    appended(h.id, true)
     sealed = seal_batch(c, s, h, '[' .. ARGV[9] .. ']', now(), f[6] == '1')
   end
   return reply({ s = 'sealed', sealed = sealed, ov = ov })
@@ -46,9 +54,11 @@ end
 local pending = redis.call('RPUSH', c.o, ARGV[9])
 local opens = pending == 1
 local keyword = ARGV[13] == '1'
+local oid = opens and new_id() or f[5]
 if keyword or pending >= s.maxBatchSize then
+  appended(oid, opens)
   -- The bounds go straight into the seal (which clears them), not through the hash.
-  local bounds = opens and { new_id(), now_text, now_text, f[6] } or { f[5], f[3], now_text, f[6] }
+  local bounds = opens and { oid, now_text, now_text, f[6] } or { f[5], f[3], now_text, f[6] }
   return reply({ s = 'sealed', sealed = seal_open(c, s, keyword and 'keyword' or 'size', now(), nil, bounds), ov = ov })
 end
 local first = opens and now() or tonumber(f[3])
@@ -57,9 +67,10 @@ if ARGV[11] == '1' then fence = 1 - fence end
 local cause = nil
 if fence == 1 then cause = 'openFence' elseif ARGV[12] ~= '' then cause = ARGV[12] end
 local deadline = window_deadline(first, now(), opens and 0 or tonumber(f[4] or '0'), s, cause ~= nil)
+appended(oid, opens, deadline)
 local fields
 if opens then
-  fields = { 'oid', new_id(), 'of', now_text, 'ol', now_text, 'dl', fmt(deadline) }
+  fields = { 'oid', oid, 'of', now_text, 'ol', now_text, 'dl', fmt(deadline) }
 else
   fields = { 'ol', now_text, 'dl', fmt(deadline) }
 end

@@ -233,6 +233,7 @@ local function merge_queue(c)
     firstAt = first.firstAt, lastAt = last.lastAt, reason = first.reason }
   redis.call('DEL', c.q)
   redis.call('RPUSH', c.q, entry(merged, join(bodies)))
+  emit({ t = 'batch.merged', k = c.key, batchId = merged.id, size = size, batches = #all })
 end
 
 -- Answers sealed batch `h` and keeps the shard's `ready` set true, as sync_ready does (the seal steps
