@@ -11,6 +11,7 @@ import { ErrorCode, GatewayError, InvalidMessageError, LifecycleError, asGateway
 import { QueueEventType, type QueueEvent } from './core/events.js';
 import type { BatchingEngine, HoldReason, HoldResult } from './core/engine.js';
 import { MessageQueue } from './core/message-queue.js';
+import { MemoryTimeline, type TimelineStore } from './core/timeline.js';
 import type { GatewayCluster } from './distributed/cluster.js';
 import { parseChannelKey, type OutboundMessage } from './core/model.js';
 import { SettingsPolicy } from './core/policy.js';
@@ -100,6 +101,8 @@ export class Gateway implements AdminHost {
   private readonly steerTokens = new SteerTokens();
   /** Set while tracing is on. */
   private tracing: BatchTracing | null = null;
+  /** Each channel's decision timeline: in memory, or Redis streams in distributed mode; none with `observability.timelineSize: 0`. */
+  timeline: TimelineStore = NO_TIMELINE;
 
   constructor(options: GatewayOptions) {
     this.options = options;
@@ -208,6 +211,11 @@ export class Gateway implements AdminHost {
     this.queue.pauseDispatch(); // resumed once the adapters are connected
     const tracing = this.tracing;
     if (tracing) this.queue.on((event) => tracing.batches.observe(event));
+    if (this.config.observability.timelineSize > 0) {
+      if (this.timeline === NO_TIMELINE) this.timeline = new MemoryTimeline(this.config.observability.timelineSize);
+      const timeline = this.timeline;
+      this.queue.on((event) => timeline.record(event));
+    }
 
     this.queue.on((event) => {
       // Synchronously, before cancel answers: replies of the batch still queued or retrying are dropped.
@@ -293,6 +301,12 @@ export class Gateway implements AdminHost {
     this.shutdown.signal.addEventListener('abort', offCancel, { once: true });
     const { RedisConversationHistory } = await import('./distributed/redis-history.js');
     this.history = new RedisConversationHistory(this.cluster.connection.commands, this.config.distributed.prefix);
+    const size = this.config.observability.timelineSize;
+    if (size > 0) {
+      const [{ RedisTimeline }, { KeyLayout }] = await Promise.all([import('./distributed/redis-timeline.js'), import('./distributed/keys.js')]);
+      const d = this.config.distributed;
+      this.timeline = new RedisTimeline(this.cluster.connection.commands, new KeyLayout(d.prefix, d.shards), size, this.logger.child({ component: 'timeline' }));
+    }
     await this.cluster.queue.start();
   }
 
@@ -429,6 +443,7 @@ export class Gateway implements AdminHost {
     this.shutdown.abort(new GatewayError('BG_ERR_SHUTTING_DOWN', 'gateway shutting down'));
     await runCloseSteps(this.logger, [
       ['queue', async () => this.queue?.close()],
+      ['timeline', async () => this.timeline.close?.()],
       ['redis', async () => this.cluster?.close()],
       ['bus', () => this.bus.stop()],
       ...this.adapters.map((a): CloseStep => [`adapter ${a.platform}`, () => a.close()]),
@@ -437,6 +452,9 @@ export class Gateway implements AdminHost {
     ]);
   }
 }
+
+/** The timeline of a gateway configured to keep none. */
+const NO_TIMELINE: TimelineStore = { record: () => undefined, read: async () => [] };
 
 /** Builds a gateway; call `start()` to run it. */
 export function createGateway(options: GatewayOptions): Gateway {

@@ -4,6 +4,7 @@ import type { Channel } from '../bus/index.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { BatchingEngine } from '../core/engine.js';
 import type { QueueEvent } from '../core/events.js';
+import type { TimelineStore } from '../core/timeline.js';
 
 /** A reply the gateway dropped on its way to an adapter because its batch was cancelled. */
 export type ReplyDroppedEvent = Extract<QueueEvent, { type: 'reply.dropped' }>;
@@ -15,7 +16,7 @@ export type ReplyDroppedEvent = Extract<QueueEvent, { type: 'reply.dropped' }>;
  */
 export interface AdminHost {
   /** The config sections the admin API reads: its token, the allowed hosts, the warn ratio, the mode. */
-  readonly config: Pick<GatewayConfig, 'admin' | 'http' | 'batching' | 'redis'>;
+  readonly config: Pick<GatewayConfig, 'admin' | 'http' | 'batching' | 'redis' | 'observability'>;
   readonly logger: Logger;
   /** The engine behind every channel route: read, cancel, stop, resume, settings, inject, dead letters. */
   readonly queue: BatchingEngine;
@@ -27,6 +28,8 @@ export interface AdminHost {
   readonly signal: AbortSignal;
   /** The bus channel of queue events, streamed to `/api/v1/events`. */
   readonly bus: { get(name: 'events'): Channel<QueueEvent> };
+  /** Each channel's decision timeline, read by `GET /api/v1/channels/:key/timeline`. */
+  readonly timeline: Pick<TimelineStore, 'read'>;
   /** The channel's `clear`: its waiting messages and what the processor remembers of it. Returns the messages removed. */
   clearChannel(channelKey: string): Promise<number>;
   /** Replies sent and failed per platform, monotonic. */

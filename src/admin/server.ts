@@ -12,6 +12,7 @@ import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerSettingsRoutes } from './routes/settings.js';
 import { registerStatsRoute } from './routes/stats.js';
 import { registerDeadLetterRoute } from './routes/dead-letters.js';
+import { registerTimelineRoute } from './routes/timeline.js';
 
 /** Tuning of the admin plugin (tests shorten the heartbeat). */
 export interface AdminOptions {
@@ -63,6 +64,7 @@ export async function registerAdmin(app: FastifyInstance, host: AdminHost, optio
     const stream = registerEventStream(scope, host, logger, options.events);
     registerStatsRoute(scope, host, metrics, stream);
     registerDeadLetterRoute(scope, host);
+    registerTimelineRoute(scope, host);
     registerMetricsRoute(scope, metrics);
     scope.get('/dashboard', (request, reply) => dashboard.page(request, reply));
   });

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AdminCallError, callAdmin, channelPath, type AdminConnection } from './admin-client.js';
 import { formatTable } from './table.js';
+import { timelineTable } from './timeline-table.js';
 
 /** The local gateway: loopback on `PORT` (the variable that moves the gateway's own port), else 8787. */
 const DEFAULT_URL = `http://127.0.0.1:${process.env['PORT'] || 8787}`;
@@ -189,6 +190,16 @@ export function registerAdminCommands(program: Command): void {
     // Exit now: the aborted stream's socket must not keep a stopped tail alive.
     process.exit(code);
   });
+
+  withConnection(
+    program
+      .command('timeline')
+      .argument('<key>', 'channel key (platform:channelId)')
+      .description('show why the channel\'s batches sealed and ran when they did: its last decisions with their reasons, oldest first')
+      .addOption(new Option('--limit <n>', 'at most this many entries (the newest)').argParser(integer)),
+  ).action((key: string, opts: CommonOptions & { limit?: number }) =>
+    run(opts, (conn) => callAdmin(conn, 'GET', channelPath(key, `/timeline${opts.limit === undefined ? '' : `?limit=${opts.limit}`}`)), timelineTable),
+  );
 
   const settings = withConnection(
     program

@@ -232,6 +232,12 @@ export const configSchema = z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .default({ level: 'info' }),
     telemetry: telemetrySchema.default(telemetrySchema.parse({})),
+    observability: z
+      .strictObject({
+        /** Decision-timeline entries kept per channel (`GET /api/v1/channels/:key/timeline`); 0 keeps none. @defaultValue 200 */
+        timelineSize: numeric(z.number().int().min(0).max(100_000)).default(200),
+      })
+      .default({ timelineSize: 200 }),
   })
   .superRefine((cfg, ctx) => {
     const d = cfg.adapters.discord;

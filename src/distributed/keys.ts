@@ -83,4 +83,9 @@ export class KeyLayout {
   dedupe(channelKey: string, msgId: string): string {
     return `${this.shardOf(channelKey).base}:id:${channelKey.length}:${channelKey}:${msgId}`;
   }
+
+  /** STREAM of the channel's decision timeline (same slot as its channel). */
+  timeline(channelKey: string): string {
+    return `${this.shardOf(channelKey).base}:t:${channelKey}`;
+  }
 }

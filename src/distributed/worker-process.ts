@@ -17,7 +17,9 @@ import { loadTracing } from '../telemetry/hooks.js';
 import type { BatchTracing } from '../telemetry/index.js';
 import { connectCluster, type ClusterConnection } from './cluster.js';
 import { connectRedis } from './connection.js';
+import { KeyLayout } from './keys.js';
 import { RedisConversationHistory } from './redis-history.js';
+import { RedisTimeline } from './redis-timeline.js';
 import { BullBatchConsumer } from './worker.js';
 
 export interface WorkerProcessOptions {
@@ -48,6 +50,7 @@ export class WorkerProcess {
   /** BullMQ's connection (it blocks on BRPOPLPUSH-style reads): ours to close, BullMQ does not. */
   private bullConnection: Redis | undefined;
   private tracing: BatchTracing | null = null;
+  private timeline: RedisTimeline | undefined;
   private closing: Promise<void> | undefined;
   /** Steer tokens of the HTTP processor's runs on this worker, served at `POST /v1/steer` here. */
   private readonly steerTokens = new SteerTokens();
@@ -69,10 +72,18 @@ export class WorkerProcess {
     // pausing its channel) go to the gateways over the control channel, like its runs' events, so their
     // listeners and event streams see them. Not counted here: they are no run of this worker.
     let control: ClusterConnection['control'] | undefined;
-    const relay = (event: QueueEvent) => void control?.publish({ type: 'event', event });
+    // Its runs' and its store steps' entries go to the channels' timelines from here (gateways skip relayed events).
+    let timeline: RedisTimeline | undefined;
+    const relay = (event: QueueEvent) => {
+      timeline?.record(event);
+      void control?.publish({ type: 'event', event });
+    };
     // With tracing on, the batches this worker dispatches (its channel's next, after an ACK) carry the trace context a gateway left.
     this.connection = await connectCluster(config, logger, relay, this.tracing ? { tracing: {} } : {});
     control = this.connection.control;
+    if (config.observability.timelineSize > 0) {
+      timeline = this.timeline = new RedisTimeline(this.connection.commands, new KeyLayout(config.distributed.prefix, config.distributed.shards), config.observability.timelineSize, logger.child({ component: 'timeline' }));
+    }
     // The LLM processor's turns live in Redis, so whichever worker runs a channel's next batch has them.
     const history = new RedisConversationHistory(this.connection.commands, config.distributed.prefix);
     let processor: Processor;
@@ -99,7 +110,10 @@ export class WorkerProcess {
       stalledIntervalMs: d.stalledIntervalMs,
       onBatchFailed: d.onBatchFailed,
       logger: logger.child({ component: 'worker' }),
-      onEvent: (event) => metrics.observe(event),
+      onEvent: (event) => {
+        metrics.observe(event);
+        timeline?.record(event);
+      },
       ...(this.tracing ? { inTrace: this.tracing.batches.inTrace } : {}),
     });
     void this.consumer.run(processor);
@@ -131,6 +145,7 @@ export class WorkerProcess {
       await runCloseSteps(this.logger, [
         ['consumer', () => this.consumer?.shutdown(this.config.shutdownTimeoutMs)],
         ['http', () => this.http?.close()],
+        ['timeline', () => this.timeline?.close()],
         ['redis', () => this.connection?.close()],
         ['bullmq connection', () => this.bullConnection?.disconnect()],
         ['telemetry', () => this.tracing?.close()],

@@ -17,6 +17,7 @@
     total: 0,
     channels: [],
     openSettings: new Set(),
+    openTimelines: new Set(),
     clockSkew: 0, // server epoch ms minus browser epoch ms
     lastTotals: null,
     rate: { t: [], msgs: [], batches: [] },
@@ -282,6 +283,10 @@
       tr.append(actions);
       frag.append(tr);
       if (state.openSettings.has(c.key)) frag.append(openForms.get(c.key) || settingsRow(c));
+      if (state.openTimelines.has(c.key)) {
+        tr.classList.add('open');
+        frag.append(timelineRow(c.key));
+      }
     }
     tbody.replaceChildren(frag);
     if (focusedForm && document.contains(focusedForm)) focusedForm.querySelector('input,select')?.focus();
@@ -312,7 +317,15 @@
   }
   $('rows').addEventListener('click', async (e) => {
     const b = e.target.closest('button[data-action]');
-    if (!b) return;
+    if (!b) {
+      // A click on a channel's row (not its buttons, not an open editor or timeline) opens its timeline.
+      const tr = e.target.closest('tr');
+      if (!tr || !tr.dataset.key || tr.classList.contains('settings-row') || tr.classList.contains('timeline-row')) return;
+      if (state.openTimelines.has(tr.dataset.key)) state.openTimelines.delete(tr.dataset.key);
+      else state.openTimelines.add(tr.dataset.key);
+      renderTable();
+      return;
+    }
     const key = b.closest('tr').dataset.key;
     const action = b.dataset.action;
     if (action === 'settings') {
@@ -389,6 +402,64 @@
       renderTable();
     });
     return row;
+  }
+
+  // ── a channel's decision timeline (GET /api/v1/channels/:key/timeline) ──
+  const TIMELINE_SHOWN = 50; // newest entries; the CLI and the API give all that is kept
+  const timelineRows = new Map(); // key → its row, kept across refreshes so it never flickers
+  const loadingTimelines = new Set();
+  // A typing hold (the person is still typing) and a content hold (their last message looks unfinished) read differently.
+  function holdText(reason) {
+    if (reason === 'typing') return 'typing hold';
+    if (reason === 'classifier') return 'classifier hold';
+    if (reason === 'mediaGroup') return 'album hold';
+    return `content hold: ${reason}`;
+  }
+  function timelineRow(key) {
+    let row = timelineRows.get(key);
+    if (!row) {
+      row = document.createElement('tr');
+      row.className = 'timeline-row';
+      row.dataset.timeline = key;
+      const td = document.createElement('td');
+      td.colSpan = 12;
+      td.textContent = 'loading timeline…';
+      row.append(td);
+      timelineRows.set(key, row);
+    }
+    loadTimeline(key, row);
+    return row;
+  }
+  async function loadTimeline(key, row) {
+    if (loadingTimelines.has(key)) return;
+    loadingTimelines.add(key);
+    try {
+      const res = await api('GET', `${channelPath(key, '/timeline')}?limit=${TIMELINE_SHOWN}`);
+      const table = document.createElement('table');
+      table.className = 'timeline';
+      const head = document.createElement('tr');
+      for (const h of ['time', 'decision', 'reason', 'batch', 'detail']) {
+        const th = document.createElement('th');
+        th.textContent = h;
+        head.append(th);
+      }
+      table.append(head);
+      for (const entry of res.entries) {
+        const tr = document.createElement('tr');
+        tr.className = `tl-${entry.type}`;
+        const reason = entry.type === 'held' ? holdText(entry.reason) : entry.reason || '';
+        const detail = [entry.detail, entry.messageIds && entry.type !== 'started' ? entry.messageIds.join(', ') : ''].filter(Boolean).join(' · ');
+        tr.append(cell(new Date(entry.at).toISOString().slice(11, 23)), cell(entry.type, 'type'), cell(reason, 'reason'), cell(entry.batchId || '', 'batch'), cell(detail));
+        table.append(tr);
+      }
+      const td = row.firstElementChild;
+      if (res.entries.length === 0) td.textContent = `no timeline entries for ${key} yet`;
+      else td.replaceChildren(table);
+    } catch (err) {
+      row.firstElementChild.textContent = err.message;
+    } finally {
+      loadingTimelines.delete(key);
+    }
   }
 
   // ── failed batches (GET /api/v1/dead-letters) ─────────────────────────
