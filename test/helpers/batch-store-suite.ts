@@ -142,10 +142,27 @@ export function describeBatchStore(name: string, factory: StoreFactory): void {
     });
 
     it('overflow merge: at the bound every waiting batch becomes one, nothing lost', async () => {
-      const { store } = await make({ disabled: true, maxQueuedBatches: 2, overflow: 'merge' });
+      const { store, events } = await make({ disabled: true, maxQueuedBatches: 2, overflow: 'merge' });
       for (const t of ['1', '2', '3']) await store.append(msg('c', t), 0);
       expect(await store.stats('p:c')).toMatchObject({ queuedBatches: 2, queuedMessages: 3 });
-      expect((await store.take('p:c', 1))?.batch.messages.map((m) => m.text)).toEqual(['1', '2']);
+      const head = await store.take('p:c', 1);
+      expect(head?.batch.messages.map((m) => m.text)).toEqual(['1', '2']);
+      // The merge is reported with the batch it made, so the channel's timeline can say so.
+      expect(events.filter((e) => e.type === QueueEventType.Merged)).toEqual([expect.objectContaining({ channelKey: 'p:c', batchId: head!.batch.id, size: 2, batches: 2 })]);
+    });
+
+    it('every accepted message is reported as appended, opened when it started its batch', async () => {
+      const { store, events } = await make({ maxBatchSize: 3 });
+      for (const [id, t] of [['m1', 0], ['m2', 10], ['m3', 20], ['m4', 30]] as const) await store.append(msg('c', id, id), t);
+      const appended = events.filter((e) => e.type === QueueEventType.Appended);
+      expect(appended.map((e) => [e.messageId, e.opened])).toEqual([['m1', true], ['m2', false], ['m3', false], ['m4', true]]);
+      const sealed = events.find((e) => e.type === QueueEventType.Flushed)!;
+      // The first three share the batch the size cap sealed; the fourth opened the next one, whose window is armed.
+      expect(new Set(appended.slice(0, 3).map((e) => e.batchId))).toEqual(new Set([sealed.type === QueueEventType.Flushed ? sealed.batchId : '']));
+      expect(appended[3]).toMatchObject({ deadline: 130 });
+      expect(appended[3]!.batchId).not.toBe(appended[0]!.batchId);
+      // Appended comes before the seal it caused.
+      expect(events.findIndex((e) => e.type === QueueEventType.Flushed)).toBeGreaterThan(events.indexOf(appended[2]!));
     });
 
     it('overflow drop-oldest: the oldest waiting batch goes, counted and reported', async () => {
