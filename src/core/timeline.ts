@@ -44,6 +44,8 @@ export interface TimelineStore {
   close?(): Promise<void>;
 }
 
+/** Whole milliseconds: the clock is fractional (performance.now). */
+const ms = (x: number) => `${Math.round(x)} ms`;
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /**
@@ -61,15 +63,15 @@ export function timelineEntry(event: QueueEvent): TimelineEntry | null {
     case QueueEventType.Flushed:
       return { at, type: 'sealed', batchId: event.batchId, reason: event.reason, detail: plural(event.size, 'message') };
     case QueueEventType.Started:
-      return { at, type: 'started', batchId: event.batchId, messageIds: event.messageIds, detail: `${plural(event.size, 'message')}, waited ${event.waitMs} ms` };
+      return { at, type: 'started', batchId: event.batchId, messageIds: event.messageIds, detail: `${plural(event.size, 'message')}, waited ${ms(event.waitMs)}` };
     case QueueEventType.Completed:
-      return { at, type: 'completed', batchId: event.batchId, detail: `${plural(event.replies, 'reply', 'replies')} in ${event.durationMs} ms` };
+      return { at, type: 'completed', batchId: event.batchId, detail: `${plural(event.replies, 'reply', 'replies')} in ${ms(event.durationMs)}` };
     case QueueEventType.Failed:
       // A run that hit processingTimeoutMs was aborted: the timeline calls it what the operator sees, a cancel.
-      if (event.timeout) return { at, type: 'cancelled', batchId: event.batchId, reason: 'timeout', detail: `after ${event.durationMs} ms` };
+      if (event.timeout) return { at, type: 'cancelled', batchId: event.batchId, reason: 'timeout', detail: `after ${ms(event.durationMs)}` };
       return { at, type: 'failed', batchId: event.batchId, detail: event.error };
     case QueueEventType.Cancelled:
-      return { at, type: 'cancelled', batchId: event.batchId, reason: event.reason === 'cancel' || event.reason === 'stop' ? 'operator' : event.reason, detail: `${event.reason} after ${event.durationMs} ms` };
+      return { at, type: 'cancelled', batchId: event.batchId, reason: event.reason === 'cancel' || event.reason === 'stop' ? 'operator' : event.reason, detail: `${event.reason} after ${ms(event.durationMs)}` };
     case QueueEventType.Interrupted:
       return { at, type: 'cancelled', batchId: event.batchId, reason: 'interrupt', detail: `${plural(event.size, 'message')} run again with the newer ones` };
     case QueueEventType.Merged:
