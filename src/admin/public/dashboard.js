@@ -597,7 +597,7 @@
       state.proc.ms.push(e.durationMs);
     }
     // Per-batch start/completion lines would flood the log on a busy gateway; keep the ones people act on.
-    if (type !== 'batch.started') logLine(type, describe(e));
+    if (type !== 'batch.started' && type !== 'message.appended') logLine(type, describe(e));
     if (type === 'batch.failed') scheduleDeadLetters();
     scheduleCharts();
     scheduleTableRefresh();
