@@ -47,6 +47,8 @@ function details(e: QueueEvent): string {
     case 'queue.over-warn':
     case 'queue.under-warn':
       return `${e.queuedBatches}/${e.limit} batches queued`;
+    case 'message.appended':
+      return e.opened ? `${e.messageId} · opened a batch` : e.messageId;
     case 'channel.paused':
       return e.cancelled ? 'cancelled the batch in flight' : '';
     case 'reply.dropped':

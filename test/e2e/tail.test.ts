@@ -73,9 +73,9 @@ describe('batchgate tail, against a running gateway', { timeout: 120_000 }, () =
     await json.until('room-1 completed', () => json.out.some((l) => l.includes('"batch.completed"')));
     const events = json.out.map((l) => JSON.parse(l) as { type: string; channelKey: string; reason?: string; size?: number; replies?: number });
     expect(new Set(events.map((e) => e.channelKey))).toEqual(new Set(['webhook:room-1']));
-    expect(events.map((e) => e.type)).toEqual(['batch.flushed', 'batch.started', 'batch.completed']);
-    expect(events[0]).toMatchObject({ reason: 'size', size: 3 });
-    expect(events[2]).toMatchObject({ replies: 1 });
+    expect(events.map((e) => e.type)).toEqual(['message.appended', 'message.appended', 'message.appended', 'batch.flushed', 'batch.started', 'batch.completed']);
+    expect(events[3]).toMatchObject({ reason: 'size', size: 3 });
+    expect(events[5]).toMatchObject({ replies: 1 });
 
     // The gateway goes away: both exit 2 and say why on stderr.
     expect(await g.stop()).toBe(0);
