@@ -45,7 +45,9 @@ const finished = (r: FinishResult) => ({ current: r.current, next: r.nextSeq !==
 const texts = (b: MessageBatch) => b.messages.map((m) => m.text);
 const taken = (t: TakenBatch | null) => t && { texts: texts(t.batch), attempt: t.attempt, sealedAt: t.sealedAt, settings: t.settings };
 const stats = (s: ChannelStats | null) => s && { ...s, inFlight: s.inFlight && { ...s.inFlight, batchId: 'x' } };
-const canonical = (e: QueueEvent) => Object.fromEntries(Object.entries({ ...e, ...('batchId' in e ? { batchId: 'x' } : {}) }).sort(([a], [b]) => a.localeCompare(b)));
+// Ids differ between the two stores (each makes its own batch ids and gets its own message objects).
+const canonical = (e: QueueEvent) =>
+  Object.fromEntries(Object.entries({ ...e, ...('batchId' in e ? { batchId: 'x' } : {}), ...('messageId' in e ? { messageId: 'x' } : {}) }).sort(([a], [b]) => a.localeCompare(b)));
 const events = (list: QueueEvent[]) => list.map((e) => JSON.stringify(canonical(e))).sort();
 
 /** One store under test plus what a caller tracks: the id of each channel's batch in flight. */
