@@ -12,9 +12,11 @@ import type { TimeoutLinks, TimeoutList } from './shared-timeouts.js';
 
 /**
  * Why a running batch was aborted: an operator's `cancel` or `stop`, an `interrupt` (a newer batch of an
- * interrupt-mode channel sealed; the aborted messages re-run merged), its processing `timeout`, or `shutdown`.
+ * interrupt-mode channel sealed; the aborted messages re-run merged), an `edit` (a message of the batch was
+ * edited or deleted in an interrupt-mode channel; the batch re-runs as changed), its processing `timeout`,
+ * or `shutdown`.
  */
-export type AbortWhy = 'cancel' | 'stop' | 'interrupt' | 'timeout' | 'shutdown';
+export type AbortWhy = 'cancel' | 'stop' | 'interrupt' | 'edit' | 'timeout' | 'shutdown';
 
 /**
  * How a run ended, as {@link RunPort.onEnd} hears it. `processed`: the processor resolved. `failed`: it threw
@@ -32,6 +34,7 @@ const ABORTED: Readonly<Record<Exclude<AbortWhy, 'timeout'>, RunOutcome>> = Obje
   cancel: Object.freeze({ status: 'aborted', why: 'cancel' }),
   stop: Object.freeze({ status: 'aborted', why: 'stop' }),
   interrupt: Object.freeze({ status: 'aborted', why: 'interrupt' }),
+  edit: Object.freeze({ status: 'aborted', why: 'edit' }),
   shutdown: Object.freeze({ status: 'aborted', why: 'shutdown' }),
 });
 
@@ -263,7 +266,7 @@ export class BatchRun<Owner = unknown> implements TimeoutLinks<BatchRun<Owner>> 
     const why = this.abortedBy;
     // An operator's cancel or stop, or an interrupt: the batch was cancelled. A timeout, a shutdown, or a
     // refusal the run has not heard the cause of yet: aborted.
-    const reason: ReplyDropReason = why === 'cancel' || why === 'stop' || why === 'interrupt' ? 'cancelled' : 'aborted';
+    const reason: ReplyDropReason = why === 'cancel' || why === 'stop' || why === 'interrupt' || why === 'edit' ? 'cancelled' : 'aborted';
     this.port.emit({ type: QueueEventType.ReplyDropped, channelKey: this.key, at: this.port.clock.now(), batchId: this.batch.id, reason });
   }
 
@@ -380,6 +383,8 @@ export function abortReason(why: AbortWhy, timeoutMs: number): GatewayError {
       return new ShuttingDownError();
     case 'interrupt':
       return new GatewayError(ErrorCode.Cancelled, 'interrupted by a newer batch; its messages re-run merged', { details: { reason: why } });
+    case 'edit':
+      return new GatewayError(ErrorCode.Cancelled, 'a message of the batch was edited or deleted; the batch re-runs as changed', { details: { reason: why } });
     default:
       return new GatewayError(ErrorCode.Cancelled, `batch ${why === 'stop' ? 'stopped' : 'cancelled'} by an operator`, { details: { reason: why } });
   }

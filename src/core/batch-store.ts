@@ -1,4 +1,4 @@
-import type { HoldCause, QueueEvent } from './events.js';
+import type { ChangeApplied, HoldCause, QueueEvent } from './events.js';
 import type { FlushReason, MessageBatch, QueuedMessage } from './model.js';
 import type { ChannelSettings, SettingsOverride } from './policy.js';
 
@@ -78,6 +78,28 @@ export interface FinishResult {
   nextSeq: number | null;
 }
 
+/** A message's new text (an edit); `null` in its place is a delete. */
+export interface MessageEdit {
+  text: string;
+  /** Who wrote it, for a follow-up batch when the store no longer holds the original message. */
+  userId?: string;
+  userName?: string;
+}
+
+/** What an edit or delete step found and did. */
+export interface ChangeResult<S extends SealResult = SealResult> {
+  applied: ChangeApplied;
+  /** The batch holding the message (pending, in flight) or the answered batch that held it, when known. */
+  batchId?: string;
+  /**
+   * The in-flight batch was changed in place (`interrupt` mode): the engine aborts its run with reason
+   * `edit`, and the interrupt step re-queues it as changed.
+   */
+  abort?: boolean;
+  /** A batch sealed for the change (queue mode in flight, `editAfterReply: followUp`): the engine dispatches it. */
+  sealed?: S;
+}
+
 /**
  * Where batching state lives: open batches, deadlines, sealed queues, the in-flight marker, pause flags,
  * overrides and counters. Each method is one atomic step (one Lua script in the Redis store), so callers
@@ -139,6 +161,12 @@ export interface BatchStore {
    * open, `userId` wrote nothing in it, or `typingHoldMs` is 0.
    */
   typing(channelKey: string, userId: string, now: number): MaybePromise<number | null>;
+  /**
+   * Edits (`edit` given) or deletes (`null`) message `messageId` of the channel: in place in an open or
+   * queued batch (a batch left empty disappears); in the in-flight batch by the channel's mode; after its
+   * batch was answered by `editAfterReply`. Emits `message.edited` / `message.deleted`.
+   */
+  change(channelKey: string, messageId: string, edit: MessageEdit | null, now: number): MaybePromise<ChangeResult>;
   /** Discards everything waiting that is not in flight; returns the number of messages removed. */
   clear(channelKey: string, now: number): MaybePromise<number>;
   /** Removes every waiting batch of every channel (shutdown spool), in per-channel order. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ChannelStats } from './batch-store.js';
-import type { QueueEvent } from './events.js';
+import type { ChangeApplied, QueueEvent } from './events.js';
 import type { MessageBatch } from './model.js';
 import type { ChannelSettings, SettingsOverride } from './policy.js';
 
@@ -40,6 +40,17 @@ export interface SettingsView {
   override: SettingsOverride | null;
 }
 
+/** What an edit or delete of a message did: where the message was (see {@link BatchingEngine.edit}). */
+export interface ChangeOutcome {
+  applied: ChangeApplied;
+}
+
+/** Who wrote an edited message, as the platform reports it: used when a follow-up batch needs an author the gateway no longer holds. */
+export interface EditAuthor {
+  userId: string;
+  userName: string;
+}
+
 /** Why an open batch is kept open past its window: the items of a platform's media group (album) still arriving, or a typing signal. */
 export type HoldReason = 'mediaGroup' | 'typing';
 
@@ -75,6 +86,19 @@ export interface BatchingEngine {
    */
   typing(channelKey: string, userId: string): Promise<HoldResult>;
   clear(channelKey: string): Promise<number>;
+  /**
+   * A message changed on its platform. Waiting (open or queued batch): edited in place, order kept,
+   * `editedAt` set (`pending`). In the batch running (`in-flight`): `interrupt` mode cancels the run
+   * (reason `edit`) and re-runs it with the new text; `queue` mode runs the edited message as the next
+   * batch, marked `edited: true`. Already answered (`done`): ignored unless `editAfterReply: followUp`,
+   * which runs it as a new batch marked `edited: true`. Else `unknown`.
+   */
+  edit(channelKey: string, messageId: string, text: string, author?: EditAuthor): Promise<ChangeOutcome>;
+  /**
+   * A message was deleted on its platform: removed from its waiting batch (a batch left empty goes); in
+   * `interrupt` mode a running batch holding it is cancelled (reason `edit`) and re-runs without it.
+   */
+  remove(channelKey: string, messageId: string): Promise<ChangeOutcome>;
   getSettings(channelKey: string): Promise<SettingsView>;
   setSettings(channelKey: string, input: unknown): Promise<SettingsView>;
   deleteSettings(channelKey: string): Promise<SettingsView>;

@@ -50,6 +50,11 @@ export interface StoreJournal {
   /** The in-flight batch went back to the front of the queue unfinished (shutdown). */
   released(channelKey: string): void;
   paused(channelKey: string, paused: boolean): void;
+  /**
+   * A message of the open, a queued or the in-flight batch (searched in that order) got a new text
+   * (`edit`) or was removed (`null`; a waiting batch left empty goes).
+   */
+  changed(channelKey: string, messageId: string, edit: { text: string; editedAt: number } | null): void;
   /** The open batch and the queued batches were discarded. */
   cleared(channelKey: string): void;
   /** The channel's settings override is now this (null: removed). */

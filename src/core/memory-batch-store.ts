@@ -1,9 +1,10 @@
-import type { AppendResult, BatchStore, ChannelStats, EmitQueueEvent, FinishOutcome, FinishResult, SealResult, TakenBatch } from './batch-store.js';
+import type { AppendResult, BatchStore, ChangeResult, ChannelStats, EmitQueueEvent, FinishOutcome, FinishResult, MessageEdit, SealResult, TakenBatch } from './batch-store.js';
 import { ChannelState, durableBatch, liveBatch, queuedEntry } from './channel-state.js';
 import { ChannelTable } from './channel-table.js';
 import type { DurableChannel, StoreJournal } from './journal.js';
 import { QueueEventType, type HoldCause } from './events.js';
 import { OpenWindows } from './open-windows.js';
+import { AnsweredBatches, changeMessage, changeWaiting, type AppliedChange } from './message-change.js';
 import { QueueBounds } from './queue-bounds.js';
 import { MessageBatch, channelKeyOf, type FlushReason, type QueuedMessage } from './model.js';
 import type { ChannelSettings, SettingsOverride, SettingsPolicy } from './policy.js';
@@ -13,6 +14,8 @@ import type { ChannelSlot } from './ready-queue.js';
 export type LocalSealResult = SealResult & { slot: ChannelSlot };
 /** {@link AppendResult} whose seal carries the channel's record. */
 export type LocalAppendResult = AppendResult<LocalSealResult>;
+/** {@link ChangeResult} whose seal carries the channel's record. */
+export type LocalChangeResult = ChangeResult<LocalSealResult>;
 
 /** Frozen answers for the common finish outcomes: nothing per batch to allocate. */
 const NOT_CURRENT: FinishResult = Object.freeze({ current: false, nextSeq: null });
@@ -33,6 +36,8 @@ export interface InMemoryBatchStoreOptions {
   listening?: () => boolean;
   /** Told every durable step as it happens (embedded mode's crash journal). @defaultValue none */
   journal?: StoreJournal;
+  /** Answered batches remembered, so an edit of their messages is told `done`. @defaultValue 1000 */
+  rememberAnswered?: number;
 }
 
 /**
@@ -50,6 +55,7 @@ export class InMemoryBatchStore implements BatchStore {
   private readonly bounds: QueueBounds;
   private readonly listening: () => boolean;
   private readonly journal: StoreJournal | undefined;
+  private readonly answered: AnsweredBatches;
   private seq = 0;
 
   constructor(options: InMemoryBatchStoreOptions) {
@@ -60,6 +66,7 @@ export class InMemoryBatchStore implements BatchStore {
     this.journal = options.journal;
     this.bounds = new QueueBounds(options.emit, options.journal, options.queueWarnRatio ?? 0.75);
     this.channels = new ChannelTable(options.policy, options.rememberIdle ?? 1_000);
+    this.answered = new AnsweredBatches(options.rememberAnswered ?? 1_000);
   }
 
   append(msg: QueuedMessage, now: number, channelKey: string = channelKeyOf(msg)): LocalAppendResult {
@@ -233,6 +240,7 @@ export class InMemoryBatchStore implements BatchStore {
   finish(channelKey: string, batchId: string, outcome: FinishOutcome, _now?: number, slot?: ChannelSlot): FinishResult {
     const ch = this.stateOf(channelKey, slot);
     if (!ch || ch.inFlight?.batch.id !== batchId) return NOT_CURRENT;
+    this.answered.add(ch.inFlight.batch);
     ch.inFlight = null;
     this.journal?.finished(ch.key);
     ch.counters[outcome]++;
@@ -249,11 +257,14 @@ export class InMemoryBatchStore implements BatchStore {
     const messages = [...interrupted.batch.messages, ...ch.queued.flatMap((e) => e.batch.messages)];
     const merged = new MessageBatch(channelKey, { at: now, messages });
     merged.flushReason = ch.queued.at(-1)?.batch.flushReason ?? interrupted.batch.flushReason;
-    ch.queued = [queuedEntry(merged, interrupted.sealedAt, interrupted.seq, interrupted.attempt + 1, ch.settings)];
+    // A batch whose every message was deleted while it ran leaves nothing to re-run.
+    ch.queued = merged.size > 0 ? [queuedEntry(merged, interrupted.sealedAt, interrupted.seq, interrupted.attempt + 1, ch.settings)] : [];
     this.journal?.interrupted(channelKey, merged.id);
     this.bounds.check(ch, now);
     this.emit({ type: QueueEventType.Interrupted, channelKey, at: now, batchId, size: interrupted.batch.size });
-    return finished(this.next(ch));
+    const nextSeq = this.next(ch);
+    this.channels.evictIfIdle(ch);
+    return finished(nextSeq);
   }
 
   steer(channelKey: string, batchId: string, now: number): QueuedMessage[] {
@@ -324,6 +335,71 @@ export class InMemoryBatchStore implements BatchStore {
 
   typing(channelKey: string, userId: string, now: number): number | null {
     return this.windows.typing(this.channels.get(channelKey), userId, now);
+  }
+
+  change(channelKey: string, messageId: string, edit: MessageEdit | null, now: number): LocalChangeResult {
+    const applied: AppliedChange = edit === null ? null : { text: edit.text, editedAt: now };
+    const result = this.applyChange(channelKey, messageId, edit, applied, now);
+    const type = edit === null ? QueueEventType.Deleted : QueueEventType.Edited;
+    this.emit({ type, channelKey, at: now, messageId, applied: result.applied, ...(result.batchId !== undefined ? { batchId: result.batchId } : {}) });
+    return result;
+  }
+
+  private applyChange(channelKey: string, messageId: string, edit: MessageEdit | null, applied: AppliedChange, now: number): LocalChangeResult {
+    const ch = this.channels.get(channelKey);
+    if (ch !== undefined && ch.idleSlot < 0) {
+      const hit = changeWaiting(ch.open, ch.queued.map((e) => e.batch), messageId, applied);
+      if (hit !== null) {
+        this.journal?.changed(channelKey, messageId, applied);
+        let batchId: string;
+        if (hit.where === 'open') {
+          const open = ch.open!;
+          batchId = open.id;
+          if (open.size === 0) {
+            ch.open = null;
+            ch.deadline = Infinity;
+            ch.heapAt = Infinity;
+          }
+        } else {
+          batchId = ch.queued[hit.index]!.batch.id;
+          if (ch.queued[hit.index]!.batch.size === 0) {
+            ch.queued.splice(hit.index, 1);
+            this.bounds.check(ch, now);
+          }
+        }
+        this.channels.evictIfIdle(ch);
+        return { applied: 'pending', batchId };
+      }
+      const flight = ch.inFlight;
+      const index = flight?.batch.messages.findIndex((m) => m.id === messageId) ?? -1;
+      if (flight !== null && index >= 0) {
+        const batchId = flight.batch.id;
+        if (ch.settings.mode === 'interrupt') {
+          changeMessage(flight.batch.messages, messageId, applied);
+          this.journal?.changed(channelKey, messageId, applied);
+          return { applied: 'in-flight', batchId, abort: true };
+        }
+        // Queue mode: the run keeps the text it has; an edited message runs again as the next batch.
+        if (applied === null) return { applied: 'in-flight', batchId };
+        const sealed = this.pushFront(channelKey, this.followUp(channelKey, flight.batch.messages[index]!, applied, now), now);
+        return { applied: 'in-flight', batchId, sealed };
+      }
+    }
+    const done = this.answered.find(channelKey, messageId);
+    if (done === null) return { applied: 'unknown' };
+    const settings = ch?.settings ?? this.policy.resolve(channelKey);
+    if (applied === null || settings.editAfterReply !== 'followUp') return { applied: 'done', batchId: done.batch.id };
+    const [sealed] = this.restore([this.followUp(channelKey, done.batch.messages[done.index]!, applied, now)], now);
+    return { applied: 'done', batchId: done.batch.id, ...(sealed !== undefined ? { sealed } : {}) };
+  }
+
+  /** A one-message batch that runs an edited message again (`edited: true`). */
+  private followUp(channelKey: string, original: QueuedMessage, change: NonNullable<AppliedChange>, now: number): MessageBatch {
+    const batch = new MessageBatch(channelKey, { at: now });
+    const { raw: _raw, ...json } = original;
+    batch.add({ ...json, text: change.text, editedAt: change.editedAt, edited: true, queuedAt: now }, now);
+    batch.flushReason = 'admin';
+    return batch;
   }
 
   clear(channelKey: string, now: number): number {

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { Processor } from '../processors/processor.js';
 import { BatchRun, type RunOutcome, type RunPort } from './batch-run.js';
-import type { ChannelStats, FinishResult, TakenBatch } from './batch-store.js';
+import type { ChannelStats, FinishResult, MessageEdit, TakenBatch } from './batch-store.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler, type TimerHandle } from './clock.js';
-import { QueueEventHub, type BatchingEngine, type DrainResult, type EnqueueResult, type HoldReason, type HoldResult, type QueueTotals, type SettingsView } from './engine.js';
+import { QueueEventHub, type BatchingEngine, type ChangeOutcome, type DrainResult, type EditAuthor, type EnqueueResult, type HoldReason, type HoldResult, type QueueTotals, type SettingsView } from './engine.js';
 import { runCloseSteps } from './close-steps.js';
 import { Intake } from './intake.js';
 import { QueueEventType, type QueueEvent } from './events.js';
@@ -235,7 +235,8 @@ export class MessageQueue implements BatchingEngine {
       case 'failed':
         return this.store.finish(key, batch.id, 'failed', now, owner);
       case 'aborted':
-        if (outcome.why === 'interrupt') return this.store.interrupt(key, batch.id, now);
+        // An edit re-runs the batch as changed, like an interrupt (the store changed it in place).
+        if (outcome.why === 'interrupt' || outcome.why === 'edit') return this.store.interrupt(key, batch.id, now);
         if (outcome.why === 'shutdown') return this.store.release(key, batch.id, now);
         return this.store.finish(key, batch.id, 'cancelled', now, owner);
     }
@@ -327,6 +328,25 @@ export class MessageQueue implements BatchingEngine {
     const removed = this.store.clear(channelKey, this.clock.now());
     this.sealTimer.disarmIfNoDeadline();
     return this.intake.durable(removed);
+  }
+
+  /** A message changed on its platform (see {@link BatchingEngine.edit}). */
+  edit(channelKey: string, messageId: string, text: string, author?: EditAuthor): Promise<ChangeOutcome> {
+    return this.change(channelKey, messageId, { text, ...author });
+  }
+
+  /** A message was deleted on its platform (see {@link BatchingEngine.remove}). */
+  remove(channelKey: string, messageId: string): Promise<ChangeOutcome> {
+    return this.change(channelKey, messageId, null);
+  }
+
+  private change(channelKey: string, messageId: string, edit: MessageEdit | null): Promise<ChangeOutcome> {
+    const result = this.store.change(channelKey, messageId, edit, this.clock.now());
+    if (result.abort === true) this.runOf(channelKey)?.abort('edit');
+    if (result.sealed !== undefined) this.pool.markReadyUnlessRunning(result.sealed.slot, result.sealed.headSeq);
+    // A delete that emptied the open batch leaves no deadline to wake up for.
+    if (result.applied === 'pending' && edit === null) this.sealTimer.disarmIfNoDeadline();
+    return this.intake.durable({ applied: result.applied });
   }
 
   // ── settings ────────────────────────────────────────────────────────────

@@ -19,6 +19,13 @@ export interface QueuedMessage {
   extra: Record<string, unknown>;
   /** The original platform payload; kept in memory only, never serialized. */
   raw?: unknown;
+  /** Epoch ms of the latest edit the gateway applied to this message (its `text` is the edited one). */
+  editedAt?: number;
+  /**
+   * Set on a message that runs again because it changed after its batch was taken or answered (queue
+   * mode, `editAfterReply: followUp`): the processor already saw an earlier text of it.
+   */
+  edited?: true;
 }
 
 /** The key every per-channel structure is indexed by. */
@@ -163,6 +170,9 @@ export function messageToJSON(m: QueuedMessage): QueuedMessageJSON {
     userId: m.userId,
     userName: m.userName,
     text: m.text,
+    // After text and before queuedAt: the distributed store's edit script finds the text's end by it.
+    ...(m.editedAt !== undefined ? { editedAt: m.editedAt } : {}),
+    ...(m.edited === true ? { edited: true as const } : {}),
     queuedAt: m.queuedAt,
     extra: m.extra,
   };

@@ -71,6 +71,11 @@ export const channelSettingsSchema = z.strictObject({
   hold: holdSettingsSchema(),
   /** Strings (whole words or phrases, case-insensitive) or `/regex/flags`: a matching message seals its batch at once. @defaultValue [] */
   flushOn: z.array(flushOnEntrySchema).max(100),
+  /**
+   * An edit of a message whose batch was already answered: `ignore` it, or run the edited message as a
+   * new batch (`followUp`, the message marked `edited: true`). @defaultValue 'ignore'
+   */
+  editAfterReply: z.enum(['ignore', 'followUp']),
 });
 
 export type ChannelSettings = z.infer<typeof channelSettingsSchema>;
@@ -88,6 +93,7 @@ export const DEFAULT_SETTINGS: Readonly<ChannelSettings> = Object.freeze({
   typingHoldMs: 10_000,
   hold: DEFAULT_HOLD,
   flushOn: Object.freeze([]) as unknown as string[],
+  editAfterReply: 'ignore',
 });
 
 /** A partial override, as the admin API and config patterns take it. */

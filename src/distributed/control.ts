@@ -4,8 +4,8 @@ import type { QueueEvent } from '../core/events.js';
 
 /** What travels between gateways and workers on the control channel. */
 export type ControlMessage =
-  /** Abort the holding worker's signal for this batch (cancel, stop, interrupt at any gateway). */
-  | { type: 'cancel'; channelKey: string; batchId: string; reason: 'cancel' | 'stop' | 'interrupt' }
+  /** Abort the holding worker's signal for this batch (cancel, stop, interrupt, an edit in interrupt mode, at any gateway). */
+  | { type: 'cancel'; channelKey: string; batchId: string; reason: 'cancel' | 'stop' | 'interrupt' | 'edit' }
   /**
    * A worker's `ctx.typing()`: the gateway that sends the channel's replies shows the typing indicator
    * (`gatewayId` set: only that gateway, for platforms whose connection one gateway holds).

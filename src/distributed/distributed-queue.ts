@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { ChannelStats, SealResult } from '../core/batch-store.js';
+import type { ChannelStats, MessageEdit, SealResult } from '../core/batch-store.js';
 import { systemClock } from '../core/clock.js';
 import { runCloseSteps } from '../core/close-steps.js';
-import { QueueEventHub, type BatchingEngine, type DrainResult, type EnqueueResult, type HoldReason, type HoldResult, type QueueTotals, type SettingsView } from '../core/engine.js';
+import { QueueEventHub, type BatchingEngine, type ChangeOutcome, type DrainResult, type EditAuthor, type EnqueueResult, type HoldReason, type HoldResult, type QueueTotals, type SettingsView } from '../core/engine.js';
 import { QueueEventType, type QueueEvent } from '../core/events.js';
 import { Intake } from '../core/intake.js';
 import { MessageBatch, type QueuedMessage } from '../core/model.js';
@@ -291,6 +291,40 @@ export class DistributedQueue implements BatchingEngine {
 
   async clear(channelKey: string): Promise<number> {
     return this.store.clear(channelKey);
+  }
+
+  edit(channelKey: string, messageId: string, text: string, author?: EditAuthor): Promise<ChangeOutcome> {
+    return this.change(channelKey, messageId, { text, ...author });
+  }
+
+  remove(channelKey: string, messageId: string): Promise<ChangeOutcome> {
+    return this.change(channelKey, messageId, null);
+  }
+
+  /**
+   * The change script decides; an in-flight batch it changed (interrupt mode) is then interrupted like a
+   * newer batch would, and its worker told to abort with reason `edit`.
+   */
+  private async change(channelKey: string, messageId: string, edit: MessageEdit | null): Promise<ChangeOutcome> {
+    const result = await this.store.change(channelKey, messageId, edit);
+    if (result.abort === true && result.batchId !== undefined) {
+      try {
+        const batchId = result.batchId;
+        const stats = await this.store.stats(channelKey);
+        const ended = await this.store.interrupt(channelKey, batchId);
+        if (ended.current) {
+          await this.control.publish({ type: 'cancel', channelKey, batchId, reason: 'edit' });
+          // As cancelInFlight: the gateway that ended the batch reports it (the worker's abort reports nothing).
+          const startedAt = stats?.inFlight?.startedAt ?? Date.now();
+          this.emit({ type: QueueEventType.Cancelled, channelKey, at: Date.now(), batchId, size: stats?.inFlight?.size ?? 0, durationMs: Math.max(0, Date.now() - startedAt), reason: 'edit' });
+        }
+      } catch (err) {
+        this.logger.warn({ err, channelKey }, 're-running an edited batch failed; the batch in flight runs on');
+      }
+      this.kick(channelKey);
+    }
+    if (result.sealed !== undefined) this.onSealed([result.sealed]);
+    return { applied: result.applied };
   }
 
   // ── settings and reading ──────────────────────────────────────────────────

@@ -31,6 +31,7 @@ const STEP_SCRIPTS = [
   'ack',
   'fail-finally',
   'in-flight-before',
+  'change',
 ] as const;
 
 export type StepScript = (typeof STEP_SCRIPTS)[number] | 'generation';

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { AppendResult, ChannelStats, EmitQueueEvent, FinishOutcome, FinishResult, SealResult, TakenBatch } from '../core/batch-store.js';
-import { MessageBatch, channelKeyOf, type FlushReason, type OutboundMessage, type QueuedMessage } from '../core/model.js';
 import type { HoldCause } from '../core/events.js';
+import type { AppendResult, ChangeResult, ChannelStats, EmitQueueEvent, FinishOutcome, FinishResult, MessageEdit, SealResult, TakenBatch } from '../core/batch-store.js';
+import type { ChangeApplied } from '../core/events.js';
+import { MessageBatch, channelKeyOf, messageToJSON, parseChannelKey, type FlushReason, type OutboundMessage, type QueuedMessage } from '../core/model.js';
 import type { ChannelSettings, SettingsOverride, SettingsPolicy } from '../core/policy.js';
 import { messageTurn } from '../core/turn-rules.js';
 import { KeyLayout } from './keys.js';
@@ -281,6 +282,29 @@ export class RedisBatchStore implements DistributedBatchStore {
   async typing(channelKey: string, userId: string, now?: number): Promise<number | null> {
     const { meta } = await this.step('typing', channelKey, [userId], { now });
     return meta.ok === true ? (meta.deadline as number) : null;
+  }
+
+  /**
+   * One script (change.lua) finds the message in the open, queued or in-flight batch and applies the
+   * change; an answered message is known by its dedupe key (kept `dedupeTtlMs`). A follow-up of an answered
+   * message is built here from the edit's author, since Redis keeps no answered batch.
+   */
+  async change(channelKey: string, messageId: string, edit: MessageEdit | null, now?: number): Promise<ChangeResult> {
+    const base = this.policy.base(channelKey);
+    let followUp = '';
+    if (edit !== null && edit.userId !== undefined) {
+      const { platform, channelId } = parseChannelKey(channelKey);
+      const at = now ?? Date.now();
+      const msg = { id: messageId, platform, channelId, userId: edit.userId, userName: edit.userName ?? edit.userId, text: edit.text, editedAt: at, edited: true as const, queuedAt: at, extra: {} };
+      followUp = JSON.stringify(messageToJSON(msg));
+    }
+    const args = [messageId, JSON.stringify(messageId), edit === null ? 'delete' : 'edit', edit === null ? '' : JSON.stringify(edit.text), base.editAfterReply, followUp];
+    const { meta } = await this.step('change', channelKey, args, { now, keys: [this.keys.dedupe(channelKey, messageId)] });
+    const result: ChangeResult = { applied: meta.applied as ChangeApplied };
+    if (typeof meta.batchId === 'string') result.batchId = meta.batchId;
+    if (meta.abort === true) result.abort = true;
+    if (meta.sealed !== undefined) result.sealed = decodeSeal(meta.sealed as RawSeal);
+    return result;
   }
 
   async clear(channelKey: string, now?: number): Promise<number> {

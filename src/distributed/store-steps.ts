@@ -1,4 +1,4 @@
-import type { AppendResult, BatchStore, FinishOutcome, FinishResult, SealResult, TakenBatch } from '../core/batch-store.js';
+import type { AppendResult, BatchStore, ChangeResult, FinishOutcome, FinishResult, MessageEdit, SealResult, TakenBatch } from '../core/batch-store.js';
 import type { DeadLetter } from '../core/failed-batches.js';
 import type { HoldCause } from '../core/events.js';
 import type { FlushReason, MessageBatch, OutboundMessage, QueuedMessage } from '../core/model.js';
@@ -59,6 +59,7 @@ export interface DistributedBatchStore extends BatchStore {
   finish(channelKey: string, batchId: string, outcome: FinishOutcome, now?: number): Promise<FinishResult>;
   interrupt(channelKey: string, batchId: string, now?: number): Promise<FinishResult>;
   steer(channelKey: string, batchId: string, now?: number): Promise<QueuedMessage[]>;
+  change(channelKey: string, messageId: string, edit: MessageEdit | null, now?: number): Promise<ChangeResult>;
   pause(channelKey: string, now?: number): Promise<boolean>;
   resume(channelKey: string, now?: number): Promise<{ nextSeq: number | null } | undefined>;
   hold(channelKey: string, holdMs: number, now?: number, reason?: HoldCause): Promise<number | null>;

@@ -28,6 +28,7 @@ export const LOG_HEADER_BYTES = 8;
 const K_CHANNEL = 0x4b; // 'K'
 const KIND: Record<JournalRecord[0], number> = {
   a: 0x61, s: 0x73, d: 0x64, m: 0x6d, F: 0x46, R: 0x52, t: 0x74, f: 0x66, i: 0x69, r: 0x72, p: 0x70, c: 0x63, o: 0x6f,
+  e: 0x65, x: 0x78,
 };
 const A_OPENED = 1;
 const A_SAME_NAME = 2;
@@ -223,10 +224,12 @@ export class RecordEncoder {
         break;
       case 'm':
       case 'i':
+      case 'x':
         text = rec[2];
         break;
       case 'F':
       case 'R':
+      case 'e':
         text = JSON.stringify(rec[2]);
         break;
       case 'o':
@@ -344,7 +347,10 @@ function decodeRecord(kind: number, r: Reader, channels: ChannelRef[], keys: str
     }
     case 'm':
     case 'i':
+    case 'x':
       return [name, key, r.str()];
+    case 'e':
+      return ['e', key, r.json() as { id: string; text: string; editedAt: number }];
     case 'F':
     case 'R':
       return [name, key, r.json() as DurableBatch];

@@ -1,6 +1,7 @@
 import type { DurableBatch, DurableChannel } from '../core/journal.js';
 import type { FlushReason, QueuedMessageJSON } from '../core/model.js';
 import type { SettingsOverride } from '../core/policy.js';
+import { changeMessage, changeWaiting, type AppliedChange } from '../core/message-change.js';
 
 /**
  * One journal record: a store step, as a JSON array (short to write, cheap to parse). The first element
@@ -19,6 +20,8 @@ export type JournalRecord =
   | ['r', string] // released to the front
   | ['p', string, 0 | 1] // paused / resumed
   | ['c', string] // cleared
+  | ['e', string, { id: string; text: string; editedAt: number }] // a message edited (open, queued, then in flight)
+  | ['x', string, string] // a message deleted (open, queued, then in flight)
   | ['o', string, SettingsOverride | null]; // override set / removed
 
 function emptyChannel(key: string): DurableChannel {
@@ -32,6 +35,18 @@ function isIdle(ch: DurableChannel): boolean {
 function mergeBatches(id: string, batches: DurableBatch[], reason: FlushReason | null, attempt: number): DurableBatch {
   const messages = batches.flatMap((b) => b.messages);
   return { id, reason, attempt, firstAt: messages[0]?.queuedAt ?? 0, lastAt: messages.at(-1)?.queuedAt ?? 0, messages };
+}
+
+/** As the in-memory store's change step: the waiting batches first (one left empty goes), then the one in flight. */
+function changeIn(ch: DurableChannel, id: string, change: AppliedChange): void {
+  const hit = changeWaiting(ch.open, ch.queued, id, change);
+  if (hit === null) {
+    if (ch.inFlight !== null) changeMessage(ch.inFlight.messages, id, change);
+    return;
+  }
+  if (hit.where === 'open') {
+    if (ch.open!.messages.length === 0) ch.open = null;
+  } else if (ch.queued[hit.index]!.messages.length === 0) ch.queued.splice(hit.index, 1);
 }
 
 /**
@@ -116,7 +131,8 @@ export class JournalState {
         const run = ch.inFlight;
         if (run === null) break;
         ch.inFlight = null;
-        ch.queued = [mergeBatches(rec[2], [run, ...ch.queued], ch.queued.at(-1)?.reason ?? run.reason, run.attempt + 1)];
+        const merged = mergeBatches(rec[2], [run, ...ch.queued], ch.queued.at(-1)?.reason ?? run.reason, run.attempt + 1);
+        ch.queued = merged.messages.length > 0 ? [merged] : [];
         break;
       }
       case 'r':
@@ -132,6 +148,12 @@ export class JournalState {
         break;
       case 'o':
         ch.override = rec[2];
+        break;
+      case 'e':
+        changeIn(ch, rec[2].id, { text: rec[2].text, editedAt: rec[2].editedAt });
+        break;
+      case 'x':
+        changeIn(ch, rec[2], null);
         break;
     }
     if (isIdle(ch)) this.channels.delete(ch.key);

@@ -174,6 +174,9 @@ export class FileJournal implements Journal {
   cleared(channelKey: string): void {
     this.record(['c', channelKey]);
   }
+  changed(channelKey: string, messageId: string, edit: { text: string; editedAt: number } | null): void {
+    this.record(edit === null ? ['x', channelKey, messageId] : ['e', channelKey, { id: messageId, ...edit }]);
+  }
   override(channelKey: string, override: SettingsOverride | null): void {
     this.record(['o', channelKey, override]);
   }

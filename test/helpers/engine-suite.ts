@@ -6,6 +6,7 @@ import type { EnqueueResult } from '../../src/core/message-queue.js';
 import { MessageBatch, type OutboundMessage } from '../../src/core/model.js';
 import type { ChannelSettings } from '../../src/core/policy.js';
 import type { ProcessContext } from '../../src/processors/processor.js';
+import { describeEditCases } from './engine-suite-edits.js';
 
 export type EngineKind = 'embedded' | 'distributed';
 
@@ -1075,5 +1076,6 @@ export function describeEngineContract(name: string, setup: EngineSetup): void {
         expect(h.runs).toHaveLength(0);
       });
     });
+    describeEditCases(make);
   });
 }

@@ -15,7 +15,10 @@ end
 local merged = { id = new_id(), seq = ih.seq, sealedAt = ih.sealedAt, attempt = ih.attempt + 1, size = size,
   firstAt = ih.firstAt, lastAt = last.lastAt, reason = last.reason }
 redis.call('DEL', c.q)
-redis.call('RPUSH', c.q, entry(merged, join(bodies)))
+-- A batch whose every message was deleted while it ran (change.lua) leaves nothing to re-run.
+if size > 0 then redis.call('RPUSH', c.q, entry(merged, join(bodies))) end
 check_warn(c, s)
 emit({ t = 'batch.interrupted', k = c.key, batchId = ARGV[9], size = ih.size })
-return finish_reply(true, sync_ready(c))
+local nxt = sync_ready(c)
+if size == 0 then evict_if_idle(c) end
+return finish_reply(true, nxt)
