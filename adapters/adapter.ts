@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { HoldReason, HoldResult } from '../src/core/engine.js';
+import type { ChangeOutcome, EditAuthor, HoldReason, HoldResult } from '../src/core/engine.js';
 import type { RefusalCode } from '../src/errors.js';
 import type { QueueEvent } from '../src/core/events.js';
 import type { OutboundMessage, QueuedMessage } from '../src/core/model.js';
@@ -38,6 +38,11 @@ export interface AdapterContext {
    * never rejects (a failure answers `held: false`). Optional so that hand-built contexts may leave it out.
    */
   hold?(channelId: string, holdMs: number, reason: HoldReason): Promise<HoldResult>;
+  /**
+   * A message of `channelId` (this adapter's platform) was edited (`text`) or deleted (`null`) on the
+   * platform. Never rejects: a failure answers `unknown`. Optional so that hand-built contexts may leave it out.
+   */
+  change?(channelId: string, messageId: string, text: string | null, author?: EditAuthor): Promise<ChangeOutcome>;
   logger: Logger;
   /** Aborts when the gateway begins shutting down. */
   signal: AbortSignal;

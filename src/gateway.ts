@@ -9,7 +9,7 @@ import { runCloseSteps, type CloseStep } from './core/close-steps.js';
 import type { Clock, Scheduler } from './core/clock.js';
 import { ErrorCode, GatewayError, InvalidMessageError, LifecycleError, asGatewayError, EngineRefusalCode } from './errors.js';
 import { QueueEventType, type QueueEvent } from './core/events.js';
-import type { BatchingEngine, HoldReason, HoldResult } from './core/engine.js';
+import type { BatchingEngine, ChangeOutcome, EditAuthor, HoldReason, HoldResult } from './core/engine.js';
 import { MessageQueue } from './core/message-queue.js';
 import { MemoryTimeline, type TimelineStore } from './core/timeline.js';
 import type { GatewayCluster } from './distributed/cluster.js';
@@ -183,6 +183,7 @@ export class Gateway implements AdminHost {
         await adapter.start({
           accept: (msg) => this.accept(msg),
           hold: (channelId, holdMs, reason) => this.hold(`${adapter.platform}:${channelId}`, holdMs, reason),
+          change: (channelId, messageId, text, author) => this.change(`${adapter.platform}:${channelId}`, messageId, text, author),
           logger: this.logger.child({ component: 'adapter', platform: adapter.platform }),
           signal: this.shutdown.signal,
         });
@@ -370,6 +371,15 @@ export class Gateway implements AdminHost {
       },
       (err: unknown) => this.refusal(err, msg),
     );
+  }
+
+  /** The adapters' edits and deletes (see AdapterContext.change): never rejects. */
+  change(channelKey: string, messageId: string, text: string | null, author?: EditAuthor): Promise<ChangeOutcome> {
+    const changed = text === null ? this.queue.remove(channelKey, messageId) : this.queue.edit(channelKey, messageId, text, author);
+    return changed.catch((err: unknown) => {
+      this.logger.warn({ err, channelKey }, 'applying a message edit or delete failed');
+      return { applied: 'unknown' as const };
+    });
   }
 
   /** The adapters' hold (see AdapterContext.hold): never rejects. */

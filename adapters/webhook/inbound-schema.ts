@@ -38,7 +38,7 @@ const attachmentSchema = z.strictObject({
 
 export type Attachment = z.output<typeof attachmentSchema>;
 
-const id = (what: string) =>
+export const id = (what: string) =>
   z
     .string({ error: (iss) => (iss.input === undefined ? `${what} is required` : `${what} must be a string`) })
     .trim()

@@ -9,6 +9,7 @@ import { httpErrorHandler, sendError } from '../../src/http/error-reply.js';
 import { SIGNATURE_HEADER, SignatureReplayGuard, TIMESTAMP_HEADER, verifySignature } from '../../src/delivery/signature.js';
 import { RecentKeys } from '../../src/core/recent-keys.js';
 import { isHttpUrl, parseInbound } from './inbound-schema.js';
+import { parseMessageChange } from './change-schema.js';
 import { ReplySender, type ReplyStats } from './reply-sender.js';
 
 /** The `adapters.webhook` config section plus `http.bodyLimitBytes`; every key has the config's default. */
@@ -92,6 +93,9 @@ export class WebhookAdapter implements PlatformAdapter {
         httpErrorHandler({ logger: () => this.logger, failure: 'webhook request failed', payloadTooLarge: `body is larger than ${this.bodyLimitBytes} bytes (http.bodyLimitBytes)` }),
       );
       scope.post(ROUTE, { bodyLimit: this.bodyLimitBytes }, (req, reply) => this.handle(req, reply));
+      // Edits and deletes of a message sent before: `PATCH { channelId, text }`, `DELETE ?channelId=…`.
+      scope.patch(`${ROUTE}/:id`, { bodyLimit: this.bodyLimitBytes }, (req, reply) => this.handleChange(req, reply, 'edit'));
+      scope.delete(`${ROUTE}/:id`, { bodyLimit: this.bodyLimitBytes }, (req, reply) => this.handleChange(req, reply, 'delete'));
     });
   }
 
@@ -150,27 +154,58 @@ export class WebhookAdapter implements PlatformAdapter {
     return this.closing;
   }
 
-  private async handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  /** The checks every route makes first: open, signed (with a secret), valid UTF-8. */
+  private admit(req: FastifyRequest): { error: GatewayError } | { ctx: AdapterContext; raw: Buffer; signature: string | undefined } {
     const ctx = this.ctx;
-    if (!ctx || this.closing || ctx.signal.aborted) return sendError(reply, new ShuttingDownError());
-
+    if (!ctx || this.closing || ctx.signal.aborted) return { error: new ShuttingDownError() };
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let signature: string | undefined;
     if (this.secret) {
       const check = verifySignature(this.secret, raw, { signature: req.headers[SIGNATURE_HEADER], timestamp: req.headers[TIMESTAMP_HEADER] }, this.options.now?.());
-      if (!check.ok) return sendError(reply, new GatewayError(ErrorCode.BadSignature, check.message, { details: { reason: check.reason } }));
+      if (!check.ok) return { error: new GatewayError(ErrorCode.BadSignature, check.message, { details: { reason: check.reason } }) };
       signature = check.signature;
     }
-
     // Decoding with replacement characters would let U+FFFD into channel keys and texts.
-    if (!isUtf8(raw)) return sendError(reply, new GatewayError(ErrorCode.BadRequest, 'body is not valid UTF-8'));
-    let json: unknown;
+    if (!isUtf8(raw)) return { error: new GatewayError(ErrorCode.BadRequest, 'body is not valid UTF-8') };
+    return { ctx, raw, signature };
+  }
+
+  /** A JSON body, or the 400 that says why not. */
+  private static json(raw: Buffer): { ok: true; value: unknown } | { ok: false; error: GatewayError } {
     try {
       if (raw.length === 0) throw new Error('the body is empty');
-      json = JSON.parse(raw.toString('utf8'));
+      return { ok: true, value: JSON.parse(raw.toString('utf8')) };
     } catch (err) {
-      return sendError(reply, new GatewayError(ErrorCode.BadRequest, `body is not valid JSON (${(err as Error).message})`));
+      return { ok: false, error: new GatewayError(ErrorCode.BadRequest, `body is not valid JSON (${(err as Error).message})`) };
     }
+  }
+
+  /** `PATCH /v1/messages/:id` and `DELETE /v1/messages/:id?channelId=…` → `200 { applied }`. */
+  private async handleChange(req: FastifyRequest, reply: FastifyReply, kind: 'edit' | 'delete'): Promise<FastifyReply> {
+    const admitted = this.admit(req);
+    if ('error' in admitted) return sendError(reply, admitted.error);
+    let body: unknown = {};
+    if (kind === 'edit') {
+      const json = WebhookAdapter.json(admitted.raw);
+      if (!json.ok) return sendError(reply, json.error);
+      body = json.value;
+    }
+    const { id } = req.params as { id: string };
+    const parsed = parseMessageChange(kind, id, body, req.query);
+    if (!parsed.ok) return sendError(reply, new InvalidMessageError(parsed.issues));
+    const { channelId, text } = parsed.value;
+    const change = admitted.ctx.change;
+    const outcome = change ? await change(channelId, id, text) : { applied: 'unknown' as const };
+    return reply.code(200).send({ applied: outcome.applied });
+  }
+
+  private async handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const admitted = this.admit(req);
+    if ('error' in admitted) return sendError(reply, admitted.error);
+    const { ctx, raw, signature } = admitted;
+    const json0 = WebhookAdapter.json(raw);
+    if (!json0.ok) return sendError(reply, json0.error);
+    const json = json0.value;
     const parsed = parseInbound(json);
     if (!parsed.ok) return sendError(reply, new InvalidMessageError(parsed.issues));
     const body = parsed.value;

@@ -55,6 +55,8 @@ export class AdminMetrics {
   private readonly processingCancelled: HistogramSeries;
   private readonly cancelled: Counter<'reason'>;
   private readonly dropped: Counter<'reason'>;
+  /** Edits and deletes of messages, by where the message was (`applied`). */
+  private readonly changes: Counter<'kind' | 'applied'>;
   /** Replies a distributed gateway itself dropped (its reply router, for a cancelled batch); embedded mode counts them in `runs`. */
   private readonly gatewayRepliesDropped: Counter<'reason'> | null;
   /** Holds, typing signals and the turn classifier. */
@@ -89,13 +91,20 @@ export class AdminMetrics {
     this.runs = distributed ? null : new RunMetrics(registers);
     // Cancels run at a gateway (which ends the batch in the store), whichever process ran the batch.
     this.processingCancelled = (this.runs?.processing ?? processingHistogram(registers)).series('cancelled');
-    this.cancelled = new Counter({ name: 'batchgate_cancelled_total', help: 'In-flight batches aborted, by reason (cancel, stop, shutdown).', labelNames: ['reason'], registers });
+    this.cancelled = new Counter({ name: 'batchgate_cancelled_total', help: 'In-flight batches aborted, by reason (cancel, stop, shutdown, edit).', labelNames: ['reason'], registers });
     this.dropped = new Counter({ name: 'batchgate_dropped_total', help: 'Messages dropped, by reason (overflow, rejected, cleared, shutdown).', labelNames: ['reason'], registers });
+    this.changes = new Counter({
+      name: 'batchgate_message_changes_total',
+      help: 'Edits and deletes of messages, by kind (edit, delete) and where the message was (pending, in-flight, done, unknown).',
+      labelNames: ['kind', 'applied'],
+      registers,
+    });
     this.gatewayRepliesDropped = this.runs === null ? repliesDroppedCounter(registers) : null;
     this.registerScrapeTimeSeries(registers, distributed);
     this.turns = new TurnMetrics(registers, () => host.queue.totals());
     // Known label values start at 0, so `rate()` and `increase()` see a series before its first event.
-    for (const reason of ['cancel', 'stop', 'shutdown']) this.cancelled.inc({ reason }, 0);
+    for (const reason of ['cancel', 'stop', 'shutdown', 'edit']) this.cancelled.inc({ reason }, 0);
+    for (const kind of ['edit', 'delete']) for (const applied of ['pending', 'in-flight', 'done', 'unknown']) this.changes.inc({ kind, applied }, 0);
     for (const reason of ['overflow', 'rejected', 'cleared', 'shutdown']) this.dropped.inc({ reason }, 0);
   }
 
@@ -153,6 +162,10 @@ export class AdminMetrics {
         break;
       case QueueEventType.Held:
         if (event.relayed !== true) this.turns.held(event.reason);
+        break;
+      case QueueEventType.Edited:
+      case QueueEventType.Deleted:
+        this.changes.inc({ kind: event.type === QueueEventType.Edited ? 'edit' : 'delete', applied: event.applied });
         break;
       default:
         break;

@@ -22,6 +22,7 @@ const looseSettings = z.strictObject({
   typingHoldMs: numeric(settingsFields.typingHoldMs),
   hold: settingsFields.hold,
   flushOn: settingsFields.flushOn,
+  editAfterReply: settingsFields.editAfterReply,
 });
 
 const httpSchema = z.strictObject({
