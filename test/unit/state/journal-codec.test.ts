@@ -58,6 +58,8 @@ const EVERY: JournalRecord[] = [
   ['c', 'web:room'],
   ['o', 'web:room', { maxBatchSize: 3, overflow: 'merge', windowMs: 250 }],
   ['o', 'web:room', null],
+  ['e', 'web:room', { id: 'm2', text: 'edited ✓', editedAt: 1_765_000_000_456 }],
+  ['x', 'web:room', 'm3'],
 ];
 
 function encode(records: JournalRecord[]): Buffer {
