@@ -1,4 +1,4 @@
-import { Client, Events, Options, Partials, Routes, type GatewayIntentBits, type Message } from 'discord.js';
+import { Client, Events, Options, Partials, Routes, type GatewayIntentBits, type Message, type PartialMessage } from 'discord.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../../src/config/schema.js';
 import { AdapterError } from '../../src/errors.js';
@@ -96,7 +96,9 @@ export class DiscordAdapter implements PlatformAdapter {
     const client = new Client({
       intents: this.#intents,
       // DMs arrive for channels the cache has never seen; Partials.Channel lets discord.js build them.
-      partials: [Partials.Channel],
+      // Partials.Message: edits and deletes of messages no longer (or never) in the small message cache
+      // still reach us (discord.js drops MESSAGE_UPDATE / MESSAGE_DELETE of uncached messages otherwise).
+      partials: [Partials.Channel, Partials.Message],
       rest: {
         api: this.apiBase,
         retries: this.#options.restRetries ?? 3,
@@ -243,6 +245,11 @@ export class DiscordAdapter implements PlatformAdapter {
 
   #wire(client: Client, log: Logger, onCloseCode: (code: number) => void): void {
     client.on(Events.MessageCreate, (message) => this.#onMessage(message));
+    client.on(Events.MessageUpdate, (before, after) => this.#onEdit(before, after));
+    client.on(Events.MessageDelete, (message) => this.#onChange(message.channelId, message.id, null));
+    client.on(Events.MessageBulkDelete, (messages) => {
+      for (const message of messages.values()) this.#onChange(message.channelId, message.id, null);
+    });
     client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
     client.on(Events.Warn, (warning) => log.warn({ warning }, 'discord client warning'));
     client.on(Events.ShardError, (err) => log.warn({ err }, 'discord gateway connection error'));
@@ -308,5 +315,23 @@ export class DiscordAdapter implements PlatformAdapter {
         log.info({ messageId: message.id, channelId: inbound.channelId, reason: result.reason, detail: result.detail, notice }, 'discord message not accepted');
       })
       .catch((err: unknown) => log.error({ err, messageId: message.id }, 'discord message hand-off failed'));
+  }
+
+  /** MESSAGE_UPDATE: a changed text reaches the engine; embed unfurls and pins (same text) do not. */
+  #onEdit(before: Message | PartialMessage, after: Message | PartialMessage): void {
+    const bot = this.#botUserId;
+    if (!bot || typeof after.content !== 'string' || after.author === null || after.author.id === bot) return;
+    if (!before.partial && before.content === after.content) return;
+    const text = normalizeMessage(after as Message, bot).text;
+    this.#onChange(after.channelId, after.id, text, { userId: after.author.id, userName: after.author.username });
+  }
+
+  #onChange(channelId: string, messageId: string, text: string | null, author?: { userId: string; userName: string }): void {
+    const ctx = this.#ctx;
+    if (!ctx?.change || this.#closing || ctx.signal.aborted) return;
+    ctx
+      .change(channelId, messageId, text, author)
+      .then((outcome) => this.#log?.debug({ channelId, messageId, edit: text !== null, applied: outcome.applied }, 'discord message changed'))
+      .catch((err: unknown) => this.#log?.error({ err, messageId }, 'discord message change hand-off failed'));
   }
 }

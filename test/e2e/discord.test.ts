@@ -146,6 +146,47 @@ describe('Discord through the real gateway, discord.js and the fake', () => {
     expect(await counters(fake.channelId)).toEqual({ received: 4, batches: 2 });
   });
 
+  it('an edit before the flush gives the batch the edited text; deletes (one, and in bulk) leave the batch without them', async () => {
+    const running = await startGateway({ batchingDefaults: LONG_WINDOW });
+    const { fake } = running;
+    const typo = fake.sendUserMessage({ channelId: fake.channelId, content: 'deploy to prdo' });
+    const regret = fake.sendUserMessage({ channelId: fake.channelId, content: 'never mind this' });
+    const bulkA = fake.sendUserMessage({ channelId: fake.channelId, content: 'spam one' });
+    const bulkB = fake.sendUserMessage({ channelId: fake.channelId, content: 'spam two' });
+    fake.sendUserMessage({ channelId: fake.channelId, content: 'thanks' });
+    await pending(running, fake.channelId, 5);
+    fake.editUserMessage(typo, 'deploy to prod');
+    fake.deleteUserMessages(fake.channelId, [regret]);
+    fake.deleteUserMessages(fake.channelId, [bulkA, bulkB]);
+    await pending(running, fake.channelId, 2);
+    await expect.poll(() => running.events.filter((e) => e.type === 'message.edited').length, { timeout: 10_000, interval: 20 }).toBe(1);
+    await closeWindow(running, fake.channelId);
+    expect(await posts(fake, 1)).toEqual(['2 messages from Alice: deploy to prod / thanks']);
+    expect(running.events.flatMap((e) => (e.type === 'message.edited' || e.type === 'message.deleted' ? [[e.type, e.messageId, e.applied]] : []))).toEqual([
+      ['message.edited', typo, 'pending'],
+      ['message.deleted', regret, 'pending'],
+      ['message.deleted', bulkA, 'pending'],
+      ['message.deleted', bulkB, 'pending'],
+    ]);
+  });
+
+  it('interrupt mode: an edit of the message in flight re-runs the batch with the new text', async () => {
+    const held = heldProcessor();
+    const running = await startGateway({ processor: held.processor, batchingDefaults: { ...LONG_WINDOW, mode: 'interrupt' } });
+    onTestFinished(() => held.release());
+    const { fake } = running;
+    const id = fake.sendUserMessage({ channelId: fake.channelId, content: 'check prod' });
+    await pending(running, fake.channelId, 1);
+    await closeWindow(running, fake.channelId);
+    await fake.waitFor(() => held.started.length === 1, 'the first run');
+    fake.editUserMessage(id, 'check staging');
+    await fake.waitFor(() => held.started.length === 2, 'the re-run');
+    expect(held.started).toEqual(['check prod', 'check staging']);
+    expect(running.events.some((e) => e.type === 'batch.cancelled' && e.reason === 'edit')).toBe(true);
+    held.release();
+    expect(await posts(fake, 1)).toEqual(['done: check staging']);
+  });
+
   it("the bot's own echoed post and another bot's message never start a batch", async () => {
     const { fake, flushed, counters } = await startGateway();
     fake.sendUserMessage({ channelId: fake.channelId, content: 'hello bot' });

@@ -95,6 +95,10 @@ export interface FakeDiscord extends Omit<WorldIds, 'bot' | 'ownerId'> {
   sendUserMessage(input: UserMessageInput): string;
   sendBotMessage(input: Omit<UserMessageInput, 'author'> & { author?: UserMessageInput['author'] }): string;
   dispatch(t: string, d: unknown): void;
+  /** A user edited a message sent with `sendUserMessage`: MESSAGE_UPDATE with the whole message, as Discord sends it. */
+  editUserMessage(messageId: string, content: string): void;
+  /** A user deleted messages: MESSAGE_DELETE for one id, MESSAGE_DELETE_BULK for several (one channel). */
+  deleteUserMessages(channelId: string, messageIds: string[]): void;
   dropConnection(): void;
   failNextPost(status: number, retryAfterSeconds?: number): void;
   waitFor<T>(probe: () => T | undefined | null | false, what: string, timeoutMs?: number): Promise<T>;
@@ -283,9 +287,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     const id = ids.next();
     knownMessages.add(id);
     const mentions = (input.mentions ?? []).map((uid) => knownUsers.get(uid) ?? user(uid, `user-${uid.slice(-4)}`));
-    gateway.dispatch(
-      'MESSAGE_CREATE',
-      messagePayload({
+    const payload = messagePayload({
         id,
         channelId: input.channelId,
         channelType: info.type,
@@ -300,9 +302,27 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
         attachments: input.attachments?.map((att) => ({ ...att, id: ids.next() })),
         webhookId: input.webhookId,
         referenceMessageId: input.referenceMessageId,
-      }),
-    );
+      });
+    userMessages.set(id, { payload, guildId: info.guildId });
+    gateway.dispatch('MESSAGE_CREATE', payload);
     return id;
+  }
+
+  /** What `sendUserMessage` dispatched, for the edits and deletes that name those messages later. */
+  const userMessages = new Map<string, { payload: Record<string, unknown>; guildId: string | null }>();
+
+  function editUserMessage(messageId: string, content: string): void {
+    const sent = userMessages.get(messageId);
+    if (!sent) throw new Error(`fake discord: no message ${messageId} to edit`);
+    sent.payload = { ...sent.payload, content, edited_timestamp: new Date().toISOString() };
+    gateway.dispatch('MESSAGE_UPDATE', sent.payload);
+  }
+
+  function deleteUserMessages(channelId: string, messageIds: string[]): void {
+    const guildId = userMessages.get(messageIds[0] ?? '')?.guildId;
+    const where = { channel_id: channelId, ...(guildId ? { guild_id: guildId } : {}) };
+    if (messageIds.length === 1) gateway.dispatch('MESSAGE_DELETE', { id: messageIds[0], ...where });
+    else gateway.dispatch('MESSAGE_DELETE_BULK', { ids: messageIds, ...where });
   }
 
   async function waitFor<T>(probe: () => T | undefined | null | false, what: string, timeoutMs = 10_000): Promise<T> {
@@ -358,6 +378,8 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     sendBotMessage: (input) =>
       sendUserMessage({ ...input, author: input.author ? { ...input.author, bot: true } : { id: otherBotUser.id } }),
     dispatch: (t, d) => gateway.dispatch(t, d),
+    editUserMessage,
+    deleteUserMessages,
     dropConnection: () => gateway.dropConnections(),
     failNextPost: (status, retryAfter) => {
       failures.push({ status, retryAfter });
