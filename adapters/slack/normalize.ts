@@ -102,3 +102,36 @@ export function normalizeSlackEvent(
     },
   };
 }
+
+/** An edit or delete of a Slack message, as the engine takes it: `text: null` is a delete. */
+export interface SlackMessageChange {
+  channelId: string;
+  messageId: string;
+  text: string | null;
+  author?: { userId: string; userName: string };
+}
+
+/**
+ * Turns a `message_changed` or `message_deleted` event into the change of the message it names, in the
+ * ids {@link normalizeSlackEvent} gave that message; null for other events, bots' and the app's own
+ * messages, and `message_changed` events that leave the text as it was (link unfurls, reactions' previews).
+ */
+export function normalizeSlackChange(event: SlackMessageEvent, self: SlackIdentity): SlackMessageChange | null {
+  if (event.type !== 'message' || !event.channel) return null;
+  const previous = event.previous_message as SlackMessageEvent | undefined;
+  if (event.subtype === 'message_changed') {
+    const inner = event.message as SlackMessageEvent | undefined;
+    if (!inner || (previous && previous.text === inner.text)) return null;
+    const result = normalizeSlackEvent({ ...inner, type: 'message', subtype: undefined, channel: event.channel }, self);
+    if ('ignored' in result) return null;
+    const { message } = result;
+    return { channelId: message.channelId, messageId: message.id, text: message.text, author: { userId: message.userId, userName: message.userName } };
+  }
+  if (event.subtype === 'message_deleted') {
+    const ts = typeof event.deleted_ts === 'string' ? event.deleted_ts : previous?.ts;
+    if (!ts) return null;
+    const threadTs = previous?.thread_ts && previous.thread_ts !== ts ? previous.thread_ts : undefined;
+    return { channelId: threadTs ? `${event.channel}/${threadTs}` : event.channel, messageId: slackMessageId(event.channel, ts), text: null };
+  }
+  return null;
+}

@@ -8,7 +8,7 @@ import type { OutboundMessage } from '../../src/core/model.js';
 import type { AdapterContext, InboundMessage, MessageEditor, PlatformAdapter } from '../adapter.js';
 import { RefusalNotices } from '../refusal-notice.js';
 import { FastifyReceiver } from './fastify-receiver.js';
-import { normalizeSlackEvent, parseSlackChannelId, type SlackMessageEvent } from './normalize.js';
+import { normalizeSlackChange, normalizeSlackEvent, parseSlackChannelId, type SlackMessageChange, type SlackMessageEvent } from './normalize.js';
 import { callHonouringRateLimit, platformErrorOf } from './rate-limited-call.js';
 import { SlackReceipts } from './receipts.js';
 import { RecentKeys } from '../../src/core/recent-keys.js';
@@ -304,6 +304,11 @@ export class SlackAdapter implements PlatformAdapter {
     if (!this.#receiving || !log) return;
     const event = args.event as unknown as SlackMessageEvent;
     const eventId = (args.body as { event_id?: unknown }).event_id;
+    if (event.subtype === 'message_changed' || event.subtype === 'message_deleted') {
+      const change = normalizeSlackChange(event, { botUserId: args.context.botUserId ?? this.#botUserId, botId: args.context.botId ?? this.#botId });
+      if (change !== null) await this.#change(change, ctx, log);
+      return;
+    }
     const result = normalizeSlackEvent(event, { botUserId: args.context.botUserId ?? this.#botUserId, botId: args.context.botId ?? this.#botId });
     if ('ignored' in result) {
       log.debug({ reason: result.ignored, type: event.type, subtype: event.subtype }, 'slack event ignored');
@@ -327,6 +332,22 @@ export class SlackAdapter implements PlatformAdapter {
     await turn;
     if (this.#turns.get(msg.channelId) === turn) this.#turns.delete(msg.channelId);
     await accepting;
+  }
+
+  /** An edit or delete waits behind the channel's messages still being named, so it never overtakes the message it changes. */
+  async #change(change: SlackMessageChange, ctx: AdapterContext, log: Logger): Promise<void> {
+    if (!ctx.change) return;
+    const turn = (this.#turns.get(change.channelId) ?? Promise.resolve()).then(async () => {
+      try {
+        const outcome = await ctx.change!(change.channelId, change.messageId, change.text, change.author);
+        log.debug({ id: change.messageId, edit: change.text !== null, applied: outcome.applied }, 'slack message changed');
+      } catch (err) {
+        log.error({ err: describe(err), id: change.messageId }, 'change failed for a slack message');
+      }
+    });
+    this.#turns.set(change.channelId, turn);
+    await turn;
+    if (this.#turns.get(change.channelId) === turn) this.#turns.delete(change.channelId);
   }
 
   async #accept(msg: InboundMessage, ctx: AdapterContext, log: Logger): Promise<void> {

@@ -8,6 +8,7 @@ import type { QueueEvent } from '../../src/core/events.js';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Processor } from '../../src/processors/processor.js';
+import { messageChangedEvent, messageDeletedEvent } from '../fakes/slack/events.js';
 import { eventCallback, messageEvent, nextTs, nowSec, startFakeSlack, type FakeSlack, type FakeSlackCall, type FakeSlackOptions } from '../fakes/slack/index.js';
 import { heldProcessor } from '../helpers/held-processor.js';
 import { watchUnhandledRejections } from '../helpers/unhandled.js';
@@ -193,6 +194,25 @@ describe('Slack HTTP mode through the real gateway (Bolt on the gateway fastify,
 
     await sentinel(s, channel, httpDeliver(s), { longWindow: true });
     expect(postsIn(s.fake, channel).map((p) => p.text)).toEqual(['3 messages from alice: a / b / c', '1 message from alice: sentinel']);
+  });
+
+  it('a message_changed before the flush gives the batch the edited text; a message_deleted leaves the batch without it', async () => {
+    const s = await startSlackGateway({ channels: [{ match: 'slack:C0EDITS01', ...LONG_WINDOW }] });
+    const channel = 'C0EDITS01';
+    const typo = aliceSays(channel, 'restart teh db');
+    const regret = aliceSays(channel, 'actually drop it');
+    const last = aliceSays(channel, 'thanks');
+    for (const e of [typo, regret, last]) expect((await s.fake.postEvent(s.eventsUrl, eventCallback(e))).status).toBe(200);
+    expect((await s.fake.postEvent(s.eventsUrl, eventCallback(messageChangedEvent(typo, 'restart the db')))).status).toBe(200);
+    expect((await s.fake.postEvent(s.eventsUrl, eventCallback(messageDeletedEvent(regret)))).status).toBe(200);
+    await vi.waitFor(() => expect(s.events.filter((e) => e.type === 'message.edited' || e.type === 'message.deleted')).toHaveLength(2), WAIT);
+    await closeWindow(s, `slack:${channel}`);
+    await vi.waitFor(() => expect(postsIn(s.fake, channel)).toHaveLength(1), WAIT);
+    expect(postsIn(s.fake, channel)[0]).toMatchObject({ text: '2 messages from alice: restart the db / thanks' });
+    expect(s.events.flatMap((e) => (e.type === 'message.edited' || e.type === 'message.deleted' ? [[e.type, e.applied]] : []))).toEqual([
+      ['message.edited', 'pending'],
+      ['message.deleted', 'pending'],
+    ]);
   });
 
   it('a wrong signature and a stale timestamp → 401 and nothing enqueued', async () => {

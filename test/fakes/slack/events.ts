@@ -80,3 +80,30 @@ export function eventCallback(event: Record<string, unknown>, options: { eventId
     event_context: `4-fake-${String(options.eventId ?? eventCounter)}`,
   };
 }
+
+/**
+ * The `message` event Slack sends when a user edits `original` (subtype `message_changed`): the new
+ * message under `message`, the old one under `previous_message`.
+ */
+export function messageChangedEvent(original: Record<string, unknown>, text: string): Record<string, unknown> {
+  const ts = nextTs();
+  const { channel, channel_type: channelType, ...message } = original;
+  return {
+    type: 'message',
+    subtype: 'message_changed',
+    channel,
+    channel_type: channelType,
+    hidden: true,
+    message: { ...message, type: 'message', text, edited: { user: message.user, ts } },
+    previous_message: { ...message, type: 'message' },
+    ts,
+    event_ts: ts,
+  };
+}
+
+/** The `message` event Slack sends when `original` is deleted (subtype `message_deleted`). */
+export function messageDeletedEvent(original: Record<string, unknown>): Record<string, unknown> {
+  const ts = nextTs();
+  const { channel, channel_type: channelType, ...message } = original;
+  return { type: 'message', subtype: 'message_deleted', channel, channel_type: channelType, hidden: true, deleted_ts: message.ts, previous_message: { ...message, type: 'message' }, ts, event_ts: ts };
+}
