@@ -8,7 +8,7 @@ import type { OutboundMessage } from '../../src/core/model.js';
 import type { AdapterContext, InboundMessage, MessageEditor, PlatformAdapter } from '../adapter.js';
 import { RefusalNotices } from '../refusal-notice.js';
 import { FastifyReceiver } from './fastify-receiver.js';
-import { normalizeSlackChange, normalizeSlackEvent, parseSlackChannelId, type SlackMessageChange, type SlackMessageEvent } from './normalize.js';
+import { normalizeSlackChange, normalizeSlackEvent, parseSlackChannelId, parseSlackMessageId, type SlackMessageChange, type SlackMessageEvent } from './normalize.js';
 import { callHonouringRateLimit, platformErrorOf } from './rate-limited-call.js';
 import { SlackReceipts } from './receipts.js';
 import { RecentKeys } from '../../src/core/recent-keys.js';
@@ -188,7 +188,7 @@ export class SlackAdapter implements PlatformAdapter {
       throw new AdapterError('slack', `cannot send: the adapter is ${this.#state}`);
     }
     const { channel, threadTs } = parseSlackChannelId(reply.channelId);
-    const threadTsToUse = reply.threadId ?? threadTs;
+    const threadTsToUse = reply.threadId ?? threadTs ?? replyThread(reply);
     const parts = splitText(reply.text, this.#opts.textLimit ?? SLACK_TEXT_LIMIT).filter((p) => p.trim() !== '');
     if (parts.length === 0) {
       // Nothing to show, and nothing left to wait for: the batch's other replies decide its receipt.
@@ -216,7 +216,7 @@ export class SlackAdapter implements PlatformAdapter {
     minEditIntervalMs: 1_200,
     post: async (reply) => {
       const { channel, threadTs } = parseSlackChannelId(reply.channelId);
-      const posted = await this.#call('chat.postMessage', { channel, text: reply.text, thread_ts: reply.threadId ?? threadTs });
+      const posted = await this.#call('chat.postMessage', { channel, text: reply.text, thread_ts: reply.threadId ?? threadTs ?? replyThread(reply) });
       if (reply.stream?.final && !reply.stream.stopped) this.#receipts?.onDelivered(reply.batchId);
       return String((posted as { ts?: unknown }).ts);
     },
@@ -394,4 +394,9 @@ function describe(err: unknown): string {
   const code = platformErrorOf(err);
   if (code) return code;
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A reply to one message (`replyTo`, as an author's batch gets it) starts a thread on that message in Slack. */
+function replyThread(reply: OutboundMessage): string | undefined {
+  return reply.replyTo === undefined ? undefined : (parseSlackMessageId(reply.replyTo)?.ts ?? reply.replyTo);
 }

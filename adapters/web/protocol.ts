@@ -22,7 +22,8 @@
  *   { type: 'queued', batchId, size }                             the batch closed and waits to be processed
  *   { type: 'processing', batchId, size }                         the bot is working on it (typing indicator)
  *   { type: 'idle', batchId?, outcome }                           that work ended: completed|failed|cancelled|cleared
- *   { type: 'reply', id, text, batchId, inReplyTo, at, streaming? } the bot's answer. A streamed answer is
+ *   { type: 'reply', id, text, batchId, inReplyTo, replyTo?, at, streaming? } the bot's answer (`replyTo`: the
+ *   message it answers, set for an author's batch in a channel grouped by author). A streamed answer is
  *                                                  several frames with one `id`, each with the whole text so
  *                                                  far; `streaming: true` on all but the last (the page
  *                                                  replaces the bubble's text with each)
@@ -110,7 +111,7 @@ export const ServerFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('queued'), batchId: z.string(), size: z.number() }),
   z.object({ type: z.literal('processing'), batchId: z.string(), size: z.number() }),
   z.object({ type: z.literal('idle'), batchId: z.string().optional(), outcome: z.enum(['completed', 'failed', 'cancelled', 'cleared']) }),
-  z.object({ type: z.literal('reply'), id: z.string(), text: z.string(), batchId: z.string(), inReplyTo: z.array(z.string()), at: z.number(), streaming: z.boolean().optional() }),
+  z.object({ type: z.literal('reply'), id: z.string(), text: z.string(), batchId: z.string(), inReplyTo: z.array(z.string()), replyTo: z.string().optional(), at: z.number(), streaming: z.boolean().optional() }),
   ErrorFrame,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrame>;

@@ -155,6 +155,7 @@ export class WebAdapter implements PlatformAdapter {
       text: reply.text,
       batchId: reply.batchId,
       inReplyTo: reply.inReplyTo,
+      ...(reply.replyTo === undefined ? {} : { replyTo: reply.replyTo }),
       at: Date.now(),
       ...(reply.stream === undefined ? {} : { streaming }),
     };

@@ -148,6 +148,7 @@ export class ReplySender {
     const { attempts, backoffMs, backoffMaxMs, secret } = this.options;
     const stop = cancel ? AbortSignal.any([this.stopper.signal, cancel]) : this.stopper.signal;
     const payload: Record<string, unknown> = { channelId: reply.channelId, text: reply.text, batchId: reply.batchId, inReplyTo: reply.inReplyTo };
+    if (reply.replyTo !== undefined) payload.replyTo = reply.replyTo;
     if (reply.extra !== undefined) payload.extra = reply.extra;
     const body = JSON.stringify(payload);
     const headers: Record<string, string> = {

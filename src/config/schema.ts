@@ -23,6 +23,7 @@ const looseSettings = z.strictObject({
   hold: settingsFields.hold,
   flushOn: settingsFields.flushOn,
   editAfterReply: settingsFields.editAfterReply,
+  groupBy: settingsFields.groupBy,
 });
 
 const httpSchema = z.strictObject({

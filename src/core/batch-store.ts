@@ -57,7 +57,12 @@ export type AppendResult<S extends SealResult = SealResult> =
   | { status: 'sealed'; sealed: S; settings: ChannelSettings }
   | { status: 'rejected'; reason: 'queue full'; settings: ChannelSettings }
   /** The same (channel, message id) was appended within the dedupe TTL: nothing changed (Redis store only). */
-  | { status: 'duplicate'; settings: ChannelSettings };
+  | { status: 'duplicate'; settings: ChannelSettings }
+  /**
+   * The channel groups by author (`groupBy: author`): nothing changed; append again to the author's key
+   * with these (the channel's) settings.
+   */
+  | { status: 'regroup'; settings: ChannelSettings };
 
 /** A batch handed out to run. */
 export interface TakenBatch {
@@ -114,8 +119,12 @@ export interface ChangeResult<S extends SealResult = SealResult> {
  * reported by whichever process performed the step.
  */
 export interface BatchStore {
-  /** Adds a message to its channel's open batch, sealing it when a cap is reached. `channelKey`, when the caller has it, saves rebuilding it. */
-  append(msg: QueuedMessage, now: number, channelKey?: string): MaybePromise<AppendResult>;
+  /**
+   * Adds a message to its channel's open batch, sealing it when a cap is reached. `channelKey`, when the
+   * caller has it, saves rebuilding it. Without `group`, a channel grouped by author answers `regroup`;
+   * with it, `channelKey` is an author's key and `group` the channel's settings its batches use.
+   */
+  append(msg: QueuedMessage, now: number, channelKey?: string, group?: ChannelSettings): MaybePromise<AppendResult>;
   /** Seals the open batch of every channel whose deadline passed; at most `limit` per call. */
   sealDue(now: number, limit: number): MaybePromise<SealResult[]>;
   /** The earliest deadline of an open batch, or null. */

@@ -33,6 +33,8 @@ export class ChannelState extends ChannelSlot {
   inFlight: QueuedEntry | null = null;
   paused = false;
   override: SettingsOverride | null = null;
+  /** An author's key (`groupBy: author`): its channel's settings as of the author's latest message, else null. */
+  base: ChannelSettings | null = null;
   overWarn = false;
   /** Slot in the idle ring while remembered after eviction, else -1. */
   idleSlot = -1;

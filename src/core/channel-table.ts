@@ -59,7 +59,7 @@ export class ChannelTable {
   private wake(ch: ChannelState): void {
     ch.idleSlot = -1;
     this.idleCount--;
-    ch.settings = this.policy.resolve(ch.key, ch.override);
+    ch.settings = ch.base === null ? this.policy.resolve(ch.key, ch.override) : Object.freeze({ ...ch.base, ...ch.override });
   }
 
   /** An idle channel holds no timer and leaves memory once `rememberIdle` newer channels went idle after it. */

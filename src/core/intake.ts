@@ -3,14 +3,14 @@ import type { AppendResult, MaybePromise, SealResult } from './batch-store.js';
 import type { Clock } from './clock.js';
 import type { EnqueueResult, SettingsView } from './engine.js';
 import { ErrorCode, GatewayError, UnknownChannelError } from '../errors.js';
-import { MessageBatch, type QueuedMessage } from './model.js';
+import { MessageBatch, authorKeyOf, type QueuedMessage } from './model.js';
 import { parseSettingsOverride, type ChannelSettings, type SettingsOverride } from './policy.js';
 import { validateMessage } from './validate.js';
 
 /** The store steps intake and settings use; each may answer synchronously (memory) or not (Redis). */
 export interface IntakeStore<S extends SealResult> {
   // `now` is undefined for a store that keeps its own time (see IntakeOptions.storeKeepsTime).
-  append(msg: QueuedMessage, now: number | undefined, channelKey: string): MaybePromise<AppendResult<S>>;
+  append(msg: QueuedMessage, now: number | undefined, channelKey: string, group?: ChannelSettings): MaybePromise<AppendResult<S>>;
   pushFront(channelKey: string, item: QueuedMessage | MessageBatch, now: number | undefined): MaybePromise<S>;
   pause(channelKey: string, now: number | undefined): MaybePromise<boolean>;
   resume(channelKey: string, now: number | undefined): MaybePromise<{ nextSeq: number | null } | undefined>;
@@ -103,15 +103,35 @@ export class Intake<S extends SealResult> {
       return Promise.reject(err);
     }
     // A synchronous store: no promise hop per message (unless the journal must first write).
-    if (!(result instanceof Promise)) return this.durable(this.answer(result, channelKey, id));
+    if (!(result instanceof Promise)) {
+      if (result.status === 'regroup') return this.appendByAuthor(msg, now, channelKey, result.settings);
+      return this.durable(this.answer(result, channelKey, id));
+    }
     return result.then(
-      (r) => this.durable(this.answer(r, channelKey, id)),
+      (r) => (r.status === 'regroup' ? this.appendByAuthor(msg, now, channelKey, r.settings) : this.durable(this.answer(r, channelKey, id))),
       (err: unknown) => {
         if (options.refuseFailedAppend !== true) throw err;
         options.logger?.warn({ err, channelKey }, 'append failed; message refused');
         return { accepted: false, reason: 'unavailable', channelKey, id } satisfies EnqueueResult;
       },
     );
+  }
+
+  /**
+   * A channel grouped by author: the message joins its author's batch, key `platform:channelId/userId`
+   * (the one place that key is made), with the channel's settings. The answer names the author's key.
+   */
+  private async appendByAuthor(msg: QueuedMessage, now: number, channelKey: string, settings: ChannelSettings): Promise<EnqueueResult> {
+    const key = authorKeyOf(channelKey, msg.userId);
+    let result: AppendResult<S>;
+    try {
+      result = await this.store.append(msg, this.storeKeepsTime ? undefined : now, key, settings);
+    } catch (err) {
+      if (this.options.refuseFailedAppend !== true) throw err;
+      this.options.logger?.warn({ err, channelKey: key }, 'append failed; message refused');
+      return { accepted: false, reason: 'unavailable', channelKey: key, id: msg.id };
+    }
+    return this.durable(this.answer(result, key, msg.id));
   }
 
   /** `shutting down` or `unavailable` when the message cannot be taken now, else null. */
@@ -128,6 +148,9 @@ export class Intake<S extends SealResult> {
         return { accepted: false, reason: 'queue full', channelKey, id };
       case 'duplicate':
         return { accepted: false, reason: 'duplicate', channelKey, id };
+      case 'regroup':
+        // Only an append without `group` answers this; appendByAuthor passes one.
+        throw new Error(`store answered regroup for the author key ${channelKey}`);
       case 'sealed':
         this.options.sealed(result.sealed);
         return { accepted: true, channelKey, id, pending: 0, typing: result.settings.typing };

@@ -69,8 +69,18 @@ export class InMemoryBatchStore implements BatchStore {
     this.answered = new AnsweredBatches(options.rememberAnswered ?? 1_000);
   }
 
-  append(msg: QueuedMessage, now: number, channelKey: string = channelKeyOf(msg)): LocalAppendResult {
+  append(msg: QueuedMessage, now: number, channelKey: string = channelKeyOf(msg), group?: ChannelSettings): LocalAppendResult {
     const ch = this.channels.state(channelKey);
+    if (group === undefined) {
+      if (ch.settings.groupBy === 'author') {
+        this.channels.evictIfIdle(ch);
+        return { status: 'regroup', settings: ch.settings };
+      }
+    } else {
+      // An author's batches follow the channel's settings as of its latest message (plus any override of the author's key).
+      ch.base = group;
+      ch.settings = ch.override === null ? group : Object.freeze({ ...group, ...ch.override });
+    }
     const s = ch.settings;
     ch.counters.received++;
     if (s.overflow === 'reject' && ch.open === null && ch.queued.length >= s.maxQueuedBatches) {
@@ -454,7 +464,7 @@ export class InMemoryBatchStore implements BatchStore {
 
   /** New settings apply at once: an open window is re-timed (a shorter window flushes sooner). */
   private applySettings(ch: ChannelState, now: number): { deadline: number | null; settings: ChannelSettings } {
-    ch.settings = this.policy.resolve(ch.key, ch.override);
+    ch.settings = ch.base === null ? this.policy.resolve(ch.key, ch.override) : Object.freeze({ ...ch.base, ...ch.override });
     this.bounds.check(ch, now);
     if (ch.open === null || ch.deadline === Infinity) return { deadline: null, settings: ch.settings };
     return { deadline: this.windows.arm(ch), settings: ch.settings };

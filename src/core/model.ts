@@ -33,6 +33,15 @@ export function channelKeyOf(msg: Pick<QueuedMessage, 'platform' | 'channelId'>)
   return `${msg.platform}:${msg.channelId}`;
 }
 
+/**
+ * The key of one author's batches in a channel grouped by author (`groupBy: author`):
+ * `platform:channelId/userId`. The user id is the part after the last `/`: a `/` or `%` in it is written
+ * `%2F` / `%25`, so a thread channel's id (which may hold `/`) stays whole in front of it.
+ */
+export function authorKeyOf(channelKey: string, userId: string): string {
+  return `${channelKey}/${userId.replace(/%/g, '%25').replace(/\//g, '%2F')}`;
+}
+
 /** Splits `platform:channelId` at the first colon (channel ids may contain more colons). */
 export function parseChannelKey(key: string): { platform: string; channelId: string } {
   const at = key.indexOf(':');

@@ -76,6 +76,11 @@ export const channelSettingsSchema = z.strictObject({
    * new batch (`followUp`, the message marked `edited: true`). @defaultValue 'ignore'
    */
   editAfterReply: z.enum(['ignore', 'followUp']),
+  /**
+   * `author`: in a group channel each author's burst is its own batch, key `platform:channelId/userId`.
+   * Resolved on the channel key; the author's batches use the channel's settings. @defaultValue 'channel'
+   */
+  groupBy: z.enum(['channel', 'author']),
 });
 
 export type ChannelSettings = z.infer<typeof channelSettingsSchema>;
@@ -94,6 +99,7 @@ export const DEFAULT_SETTINGS: Readonly<ChannelSettings> = Object.freeze({
   hold: DEFAULT_HOLD,
   flushOn: Object.freeze([]) as unknown as string[],
   editAfterReply: 'ignore',
+  groupBy: 'channel',
 });
 
 /** A partial override, as the admin API and config patterns take it. */

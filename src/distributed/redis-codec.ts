@@ -60,7 +60,7 @@ const settingsText = new WeakMap<ChannelSettings, string>();
 export function encodeSettings(s: ChannelSettings): string {
   let text = settingsText.get(s);
   if (text === undefined) {
-    text = [s.windowMs, s.maxWaitMs, s.maxBatchSize, s.disabled ? 1 : 0, s.maxQueuedBatches, s.overflow, s.mode, s.typingHoldMs, s.hold.holdMs].join('|');
+    text = [s.windowMs, s.maxWaitMs, s.maxBatchSize, s.disabled ? 1 : 0, s.maxQueuedBatches, s.overflow, s.mode, s.typingHoldMs, s.hold.holdMs, s.groupBy].join('|');
     settingsText.set(s, text);
   }
   return text;

@@ -64,6 +64,12 @@ const OVERRIDE_CACHE_MAX = 1_000;
 export class RedisBatchStore implements DistributedBatchStore {
   private readonly overrides = new Map<string, SettingsOverride>();
   private readonly lastOverride = new Map<string, string>();
+  /**
+   * Author keys this process appended to, with their channel's settings (the scripts keep them in the
+   * key's hash too). Another process (a worker) resolves an author key through the policy, which matches
+   * the key itself: globs such as `discord:*` cover it, an exact channel pattern does not.
+   */
+  private readonly authorBases = new Map<string, ChannelSettings>();
   private sealRotor = 0;
 
   private constructor(
@@ -105,6 +111,8 @@ export class RedisBatchStore implements DistributedBatchStore {
 
   /** Effective settings from the override a step read; parsed overrides are cached by their text. */
   private settingsFrom(channelKey: string, ov: unknown): ChannelSettings {
+    const authorBase = this.authorBases.get(channelKey);
+    if (authorBase !== undefined) return typeof ov === 'string' ? Object.freeze({ ...authorBase, ...(JSON.parse(ov) as SettingsOverride) }) : authorBase;
     if (typeof ov !== 'string') return this.policy.base(channelKey);
     let override = this.overrides.get(ov);
     if (override === undefined) {
@@ -129,6 +137,11 @@ export class RedisBatchStore implements DistributedBatchStore {
     this.lastOverride.set(channelKey, ov);
   }
 
+  private rememberAuthorBase(key: string, settings: ChannelSettings): void {
+    if (this.authorBases.size >= OVERRIDE_CACHE_MAX && !this.authorBases.has(key)) this.authorBases.clear();
+    this.authorBases.set(key, settings);
+  }
+
   private sealResults(replies: StepReply[]): SealResult[] {
     return replies.flatMap((r) => asList<RawSeal>(r.meta.sealed).map(decodeSeal));
   }
@@ -139,15 +152,18 @@ export class RedisBatchStore implements DistributedBatchStore {
 
   // ── BatchStore ────────────────────────────────────────────────────────────
 
-  async append(msg: QueuedMessage, now?: number, channelKey: string = channelKeyOf(msg)): Promise<AppendResult> {
+  async append(msg: QueuedMessage, now?: number, channelKey: string = channelKeyOf(msg), group?: ChannelSettings): Promise<AppendResult> {
     const dedupeKey = this.keys.dedupe(channelKey, msg.id);
     const turn = messageTurn(msg.text, this.settingsFrom(channelKey, this.lastOverride.get(channelKey)));
     const appendedId = this.listening() ? msg.id : '';
-    const turnArgs = [turn.fenceOdd ? '1' : '0', turn.rule ?? '', turn.flush ? '1' : '', appendedId];
-    const { meta } = await this.step('append', channelKey, [encodeMessage(msg), this.limits.dedupeTtl, ...turnArgs], { now, keys: [dedupeKey] });
+    const turnArgs = [turn.fenceOdd ? '1' : '0', turn.rule ?? '', turn.flush ? '1' : '', appendedId, group === undefined ? '' : '1'];
+    if (group !== undefined) this.rememberAuthorBase(channelKey, group);
+    const { meta } = await this.step('append', channelKey, [encodeMessage(msg), this.limits.dedupeTtl, ...turnArgs], { now, keys: [dedupeKey], ...(group === undefined ? {} : { base: group }) });
     this.rememberOverride(channelKey, meta.ov);
     const settings = this.settingsFrom(channelKey, meta.ov);
     switch (meta.s) {
+      case 'regroup':
+        return { status: 'regroup', settings };
       case 'open':
         return { status: 'open', pending: meta.pending as number, deadline: meta.deadline as number, settings };
       case 'sealed':

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { EmitQueueEvent } from '../core/batch-store.js';
 import type { QueueEvent } from '../core/events.js';
 import { createBatchId } from '../core/model.js';
-import type { SettingsPolicy } from '../core/policy.js';
+import type { ChannelSettings, SettingsPolicy } from '../core/policy.js';
 import type { KeyLayout, ShardKeys } from './keys.js';
 import { asList, encodeSettings, type ScriptMeta } from './redis-codec.js';
 import { StoreScripts, type StepScript } from './redis-scripts.js';
@@ -26,6 +26,8 @@ export interface StepOptions {
   now?: number | undefined;
   /** Keys the script declares after the channel's own. */
   keys?: string[];
+  /** The channel's configured settings, when not the policy's for its key (an author's key: its channel's). */
+  base?: ChannelSettings;
 }
 
 /** A script's answer: its meta and the entry strings after it. */
@@ -108,8 +110,8 @@ export class StepRunner {
     return this.callerClock && now !== undefined ? String(Math.floor(now)) : REDIS_TIME;
   }
 
-  private common(now: number | undefined, shard: ShardKeys, channelKey: string): string[] {
-    const base = encodeSettings(this.policy.base(channelKey));
+  private common(now: number | undefined, shard: ShardKeys, channelKey: string, settings?: ChannelSettings): string[] {
+    const base = encodeSettings(settings ?? this.policy.base(channelKey));
     return [this.nowArg(now), this.warnRatioText, String(this.gen), createBatchId(), this.idleCapText, shard.base, channelKey, base];
   }
 
@@ -117,7 +119,7 @@ export class StepRunner {
   async step(name: StepScript, channelKey: string, extraArgs: string[] = [], options: StepOptions = {}): Promise<StepReply> {
     const k = this.keys.channel(channelKey);
     const keys = [...this.shardKeyLists[k.shard.index]!, k.hash, k.open, k.queue, k.flight, ...(options.keys ?? [])];
-    return this.settle(k.shard, await this.scripts.run(name, keys, [...this.common(options.now, k.shard, channelKey), ...extraArgs]));
+    return this.settle(k.shard, await this.scripts.run(name, keys, [...this.common(options.now, k.shard, channelKey, options.base), ...extraArgs]));
   }
 
   /** A shard's step on every shard at once (one round trip), each shard atomic on its own. */

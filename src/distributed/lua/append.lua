@@ -6,7 +6,14 @@
 -- matches ('' none), '1' when it matches flushOn. The batch's fence parity ('fp') and the hold cause of
 -- its latest message ('hr') live in the channel hash, so the hold and the seal are decided here, in one step.
 -- ARGV[14]: the message id when the caller wants `message.appended`, else ''.
+-- ARGV[15]: '1' when the channel is an author's key (`groupBy: author`) whose base settings (ARGV[8])
+-- are its channel's; else a channel grouped by author answers 'regroup' and changes nothing, so the
+-- caller appends again to the author's key.
 local c = chan(ARGV[7])
+if ARGV[15] ~= '1' then
+  local ov0 = redis.call('HGET', c.h, 'ov') or nil
+  if settings(BASE_SETTINGS, ov0).groupBy == 'author' then return reply({ s = 'regroup', ov = ov0 }) end
+end
 if not redis.call('SET', KEYS[11], '1', 'NX', 'PX', ARGV[10]) then
   return reply({ s = 'duplicate', ov = redis.call('HGET', c.h, 'ov') or nil })
 end

@@ -6,7 +6,7 @@
 -- ARGV[1..8]: now ('' = Redis TIME), queueWarnRatio, generation, id seed (a fresh batch id from the
 --             caller), idle channels remembered per shard, shard base ("bg:{3}"), channel key ('' in
 --             shard scripts), base settings of that channel ("windowMs|maxWaitMs|maxBatchSize|disabled|
---             maxQueuedBatches|overflow|mode|typingHoldMs|hold.holdMs", the defaults in shard scripts).
+--             maxQueuedBatches|overflow|mode|typingHoldMs|hold.holdMs|groupBy", the defaults in shard scripts).
 --
 -- A channel's own keys are built from the shard base (same hash tag, so same Cluster slot): channel
 -- scripts also declare them as KEYS[7..10]; shard scripts reach the channels they find in the shard's sets.
@@ -87,7 +87,7 @@ local function settings(base, ov_json)
   local s = {
     windowMs = tonumber(v[1]), maxWaitMs = tonumber(v[2]), maxBatchSize = tonumber(v[3]), disabled = v[4] == '1',
     maxQueuedBatches = tonumber(v[5]), overflow = v[6], mode = v[7],
-    typingHoldMs = tonumber(v[8] or '0'), holdMs = tonumber(v[9] or '0'),
+    typingHoldMs = tonumber(v[8] or '0'), holdMs = tonumber(v[9] or '0'), groupBy = v[10] or 'channel',
   }
   if ov_json then
     for k, x in pairs(cjson.decode(ov_json)) do s[k] = x end
