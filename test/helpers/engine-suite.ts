@@ -1077,5 +1077,64 @@ export function describeEngineContract(name: string, setup: EngineSetup): void {
       });
     });
     describeEditCases(make);
+
+    describe('groupBy: author', () => {
+      const byAuthor = (h: EngineHarness, user: string, text: string) => h.engine.enqueue({ ...h.message('group', text, text), userId: user, userName: user });
+
+      it('two authors interleaving in one channel get one batch each, keyed platform:channelId/userId, in order, replies threaded to each author', async () => {
+        const h = await make({ settings: { ...LONG, groupBy: 'author' } });
+        h.hold(true);
+        const answers = [];
+        for (const [user, text] of [['ana', 'a1'], ['bo', 'b1'], ['ana', 'a2'], ['bo', 'b2'], ['ana', 'a3']] as const) answers.push(await byAuthor(h, user, text));
+        const ana = `${h.key('group')}/ana`;
+        const bo = `${h.key('group')}/bo`;
+        expect(answers.map((a) => a.channelKey)).toEqual([ana, bo, ana, bo, ana]);
+        expect(await h.engine.stats(ana)).toMatchObject({ key: ana, pending: 3, processing: false });
+        expect(await h.engine.stats(bo)).toMatchObject({ key: bo, pending: 2 });
+        expect(await h.engine.flush(ana)).toBe(true);
+        expect(await h.engine.flush(bo)).toBe(true);
+        // One batch in flight per author key, both at once.
+        const runs = [await h.run(0), await h.run(1)];
+        const byKey = new Map(runs.map((r) => [r.batch.channelKey, r]));
+        expect(byKey.get(ana)!.texts).toEqual(['a1', 'a2', 'a3']);
+        expect(byKey.get(bo)!.texts).toEqual(['b1', 'b2']);
+        for (const r of runs) r.finish();
+        const replies = await h.waitReplies(2);
+        const replyOf = (last: string) => replies.find((r) => r.replyTo === last);
+        expect(replyOf('a3')).toMatchObject({ channelId: 'group', text: 'a1+a2+a3', inReplyTo: ['a1', 'a2', 'a3'] });
+        expect(replyOf('b2')).toMatchObject({ channelId: 'group', text: 'b1+b2', inReplyTo: ['b1', 'b2'] });
+        // The channel key itself holds no batch of its own.
+        expect((await h.engine.stats(h.key('group')))?.counters.received ?? 0).toBe(0);
+      });
+
+      it('an author key takes the channel’s settings, and its own admin actions: a second burst queues behind the first', async () => {
+        const h = await make({ settings: { ...LONG, groupBy: 'author' } });
+        h.hold(true);
+        const ana = `${h.key('group')}/ana`;
+        await byAuthor(h, 'ana', 'a1');
+        expect((await h.engine.getSettings(ana)).effective).toMatchObject({ ...LONG, groupBy: 'author' });
+        await h.engine.flush(ana);
+        const first = await h.run(0);
+        await byAuthor(h, 'ana', 'a2');
+        await h.engine.flush(ana);
+        await h.until('second batch queued', async () => (await h.engine.stats(ana))?.queuedBatches === 1);
+        expect(h.runs).toHaveLength(1);
+        first.finish();
+        const second = await h.run(1);
+        expect(second.texts).toEqual(['a2']);
+        second.finish();
+        await h.waitReplies(2);
+        expect(h.replies.map((r) => r.text)).toEqual(['a1', 'a2']);
+      });
+
+      it('an override of groupBy on the channel key groups the messages that follow', async () => {
+        const h = await make({ settings: LONG });
+        await byAuthor(h, 'ana', 'a1');
+        await h.engine.setSettings(h.key('group'), { groupBy: 'author' });
+        const next = await byAuthor(h, 'ana', 'a2');
+        expect(next).toMatchObject({ accepted: true, channelKey: `${h.key('group')}/ana`, pending: 1 });
+        expect(await h.engine.stats(h.key('group'))).toMatchObject({ pending: 1 });
+      });
+    });
   });
 }
