@@ -250,3 +250,112 @@ describe('MessageQueue invariants under random interleavings', () => {
     );
   });
 });
+
+// groupBy: author — kept apart from the cases above so other operations can join those without touching this.
+const AUTHORS = ['Ana', 'Bo', 'Cy'] as const;
+const author = fc.constantFrom(...AUTHORS);
+const authorKey = (a: string) => `test:g/u-${a}`;
+const groupCommand = fc.oneof(
+  { weight: 6, arbitrary: author.map((a) => ({ op: 'enqueue' as const, a })) },
+  { weight: 1, arbitrary: author.map((a) => ({ op: 'cancel' as const, a })) },
+  { weight: 1, arbitrary: author.map((a) => ({ op: 'stop' as const, a })) },
+  { weight: 2, arbitrary: author.map((a) => ({ op: 'resume' as const, a })) },
+  { weight: 1, arbitrary: author.map((a) => ({ op: 'clear' as const, a })) },
+  { weight: 3, arbitrary: fc.integer({ min: 1, max: 3_000 }).map((ms) => ({ op: 'advance' as const, ms })) },
+  { weight: 3, arbitrary: fc.boolean().map((ok) => ({ op: 'finish' as const, ok })) },
+);
+
+describe('MessageQueue invariants with groupBy: author', () => {
+  it('each author’s messages run in their own batches, once or accounted for, in order, one batch in flight per author key', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(groupCommand, { minLength: 20, maxLength: 150 }), async (commands) => {
+        const h = createHarness({
+          settings: { windowMs: 1_000, maxBatchSize: 3, maxWaitMs: 5_000, maxQueuedBatches: 3, overflow: 'drop-oldest', groupBy: 'author' },
+          maxConcurrentBatches: 2,
+        });
+        const arrival = new Map<string, number>();
+        const authorOf = new Map<string, string>();
+        const inFlight = new Map<string, number>();
+        let violations = 0;
+        let cleared = 0;
+        let seq = 0;
+        h.queue.on((e) => {
+          if (e.type === QueueEventType.Started) {
+            const n = (inFlight.get(e.channelKey) ?? 0) + 1;
+            if (n > 1) violations++;
+            inFlight.set(e.channelKey, n);
+            // A batch holds one author's messages, under that author's key.
+            if (e.messageIds.some((id) => authorKey(authorOf.get(id)!) !== e.channelKey)) violations++;
+          }
+          if (e.type === QueueEventType.Completed || e.type === QueueEventType.Cancelled || e.type === QueueEventType.Failed) {
+            inFlight.set(e.channelKey, (inFlight.get(e.channelKey) ?? 1) - 1);
+          }
+        });
+        const settled = new Set<unknown>();
+        const open = () => h.runs.filter((r) => !r.ctx.signal.aborted && !settled.has(r));
+        const settle = (r: (typeof h.runs)[number], ok: boolean) => {
+          settled.add(r);
+          if (ok) r.resolve();
+          else r.reject(new Error('processor failed'));
+        };
+        for (const cmd of commands) {
+          switch (cmd.op) {
+            case 'enqueue': {
+              const m = h.msg('g', 'x', cmd.a);
+              arrival.set(m.id, seq++);
+              authorOf.set(m.id, cmd.a);
+              const answer = await h.queue.enqueue(m);
+              expect(answer.channelKey).toBe(authorKey(cmd.a));
+              break;
+            }
+            case 'cancel':
+              await h.queue.cancelCurrent(authorKey(cmd.a));
+              break;
+            case 'stop':
+              await h.queue.stop(authorKey(cmd.a)).catch(() => undefined);
+              break;
+            case 'resume':
+              await h.queue.resume(authorKey(cmd.a)).catch(() => undefined);
+              break;
+            case 'clear':
+              cleared += await h.queue.clear(authorKey(cmd.a));
+              break;
+            case 'advance':
+              await h.time.advance(cmd.ms);
+              break;
+            case 'finish': {
+              const r = open()[0];
+              if (r) settle(r, cmd.ok);
+              await h.time.settle();
+              break;
+            }
+          }
+        }
+        for (let round = 0; round < 50; round++) {
+          for (const a of AUTHORS) await h.queue.resume(authorKey(a)).catch(() => undefined);
+          await h.time.advance(6_000);
+          const running = open();
+          if (running.length === 0 && h.queue.totals().running === 0) break;
+          for (const r of running) settle(r, true);
+          await h.time.settle();
+        }
+        expect(violations).toBe(0);
+        const started = h.eventsOf(QueueEventType.Started);
+        const startCount = new Map<string, number>();
+        for (const e of started) for (const id of e.messageIds) startCount.set(id, (startCount.get(id) ?? 0) + 1);
+        for (const n of startCount.values()) expect(n).toBe(1);
+        const dropped = h.eventsOf(QueueEventType.Dropped).reduce((sum, e) => sum + e.count, 0);
+        expect([...arrival.keys()].filter((id) => !startCount.has(id)).length).toBe(cleared + dropped);
+        const order = started.flatMap((e) => e.messageIds);
+        for (const a of AUTHORS) {
+          const seen = order.filter((id) => authorOf.get(id) === a).map((id) => arrival.get(id)!);
+          expect(seen).toEqual([...seen].sort((x, y) => x - y));
+        }
+        // The channel key itself never ran a batch.
+        expect(started.some((e) => e.channelKey === 'test:g')).toBe(false);
+        await h.queue.close();
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
