@@ -468,3 +468,32 @@ describe('Discord shutdown through the real gateway', () => {
     expect(fake.postAttempts).toHaveLength(1);
   });
 });
+
+describe('Discord group channel with groupBy: author', () => {
+  it('two authors interleaving → one batch per author burst, each in order, each reply a Discord reply to that author’s message', async () => {
+    const running = await startGateway({ batchingDefaults: { ...LONG_WINDOW, groupBy: 'author' } });
+    const { fake, gateway } = running;
+    const ana = { id: '210000000000000001', username: 'ana', globalName: 'Ana' };
+    const bo = { id: '210000000000000002', username: 'bo', globalName: 'Bo' };
+    const sent: Record<string, string[]> = { ana: [], bo: [] };
+    for (const [who, text] of [['ana', 'a1'], ['bo', 'b1'], ['ana', 'a2'], ['bo', 'b2'], ['ana', 'a3']] as const) {
+      sent[who]!.push(fake.sendUserMessage({ channelId: fake.channelId, content: text, author: who === 'ana' ? ana : bo }));
+    }
+    const anaKey = `discord:${fake.channelId}/${ana.id}`;
+    const boKey = `discord:${fake.channelId}/${bo.id}`;
+    await expect.poll(async () => [(await gateway.queue.stats(anaKey))?.pending, (await gateway.queue.stats(boKey))?.pending], { timeout: 10_000, interval: 20 }).toEqual([3, 2]);
+    expect(await gateway.queue.flush(anaKey)).toBe(true);
+    expect(await gateway.queue.flush(boKey)).toBe(true);
+
+    await posts(fake, 2);
+    const byContent = new Map(fake.postedMessages.map((p) => [p.content, p]));
+    const anaPost = byContent.get('3 messages from Ana: a1 / a2 / a3');
+    const boPost = byContent.get('2 messages from Bo: b1 / b2');
+    expect(anaPost?.channelId).toBe(fake.channelId);
+    expect(boPost?.channelId).toBe(fake.channelId);
+    // Threaded: each answer is a Discord reply to its author's latest message.
+    expect((anaPost?.body.message_reference as { message_id?: string } | undefined)?.message_id).toBe(sent.ana!.at(-1));
+    expect((boPost?.body.message_reference as { message_id?: string } | undefined)?.message_id).toBe(sent.bo!.at(-1));
+    expect(running.events.filter((e) => e.type === 'batch.flushed').map((e) => e.channelKey).sort()).toEqual([anaKey, boKey].sort());
+  });
+});
