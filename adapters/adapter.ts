@@ -43,6 +43,13 @@ export interface AdapterContext {
    * platform. Never rejects: a failure answers `unknown`. Optional so that hand-built contexts may leave it out.
    */
   change?(channelId: string, messageId: string, text: string | null, author?: EditAuthor): Promise<ChangeOutcome>;
+  /**
+   * Says that `userId` is typing in `channelId` (this adapter's platform): an open batch with that user
+   * among its authors stays open for the channel's `typingHoldMs` more, capped by its maxWaitMs. Typing
+   * never opens a batch. Never rejects (a failure answers `held: false`). Optional so that hand-built
+   * contexts may leave it out.
+   */
+  typing?(channelId: string, userId: string): Promise<HoldResult>;
   logger: Logger;
   /** Aborts when the gateway begins shutting down. */
   signal: AbortSignal;

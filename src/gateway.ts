@@ -184,6 +184,7 @@ export class Gateway implements AdminHost {
           accept: (msg) => this.accept(msg),
           hold: (channelId, holdMs, reason) => this.hold(`${adapter.platform}:${channelId}`, holdMs, reason),
           change: (channelId, messageId, text, author) => this.change(`${adapter.platform}:${channelId}`, messageId, text, author),
+          typing: (channelId, userId) => this.typingSignal(`${adapter.platform}:${channelId}`, userId),
           logger: this.logger.child({ component: 'adapter', platform: adapter.platform }),
           signal: this.shutdown.signal,
         });
@@ -386,6 +387,15 @@ export class Gateway implements AdminHost {
   private hold(channelKey: string, holdMs: number, reason: HoldReason): Promise<HoldResult> {
     return this.queue.hold(channelKey, holdMs, reason).catch((err: unknown) => {
       this.logger.warn({ err, channelKey, reason }, 'holding the open batch failed; it flushes on its window');
+      return { held: false } as const;
+    });
+  }
+
+  /** The adapters' typing signal (see AdapterContext.typing): never rejects; the engine counts the signals. */
+  private typingSignal(channelKey: string, userId: string): Promise<HoldResult> {
+    if (this.isShuttingDown) return Promise.resolve({ held: false });
+    return this.queue.typing(channelKey, userId).catch((err: unknown) => {
+      this.logger.warn({ err, channelKey }, 'a typing signal could not hold the open batch; it flushes on its window');
       return { held: false } as const;
     });
   }

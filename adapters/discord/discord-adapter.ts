@@ -1,4 +1,4 @@
-import { Client, Events, Options, Partials, Routes, type GatewayIntentBits, type Message, type PartialMessage } from 'discord.js';
+import { Client, Events, Options, Partials, Routes, type GatewayIntentBits, type Message, type PartialMessage, type Typing } from 'discord.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../../src/config/schema.js';
 import { AdapterError } from '../../src/errors.js';
@@ -250,6 +250,7 @@ export class DiscordAdapter implements PlatformAdapter {
     client.on(Events.MessageBulkDelete, (messages) => {
       for (const message of messages.values()) this.#onChange(message.channelId, message.id, null);
     });
+    client.on(Events.TypingStart, (typing) => this.#onTyping(typing));
     client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
     client.on(Events.Warn, (warning) => log.warn({ warning }, 'discord client warning'));
     client.on(Events.ShardError, (err) => log.warn({ err }, 'discord gateway connection error'));
@@ -285,6 +286,23 @@ export class DiscordAdapter implements PlatformAdapter {
     if (!client || this.#closing) return Promise.resolve();
     const body = { content: text, allowed_mentions: NO_MENTIONS, message_reference: { message_id: message.id, fail_if_not_exists: false } };
     return client.rest.post(Routes.channelMessages(message.channelId), { body, signal: this.#stop.signal });
+  }
+
+  /**
+   * TYPING_START: Discord sends it when a person starts typing and again about every 9 s while they keep
+   * going (the indicator lasts 10 s). The bot's own typing comes back too and must never hold a window;
+   * other bots' typing could not hold one (their messages are never taken), so it is dropped here. No
+   * channel filter: typing only holds a batch the person already has open, and only allowed messages open one.
+   */
+  #onTyping(typing: Typing): void {
+    const ctx = this.#ctx;
+    if (!ctx?.typing || this.#closing || !this.#botUserId || ctx.signal.aborted) return;
+    if (typing.user.id === this.#botUserId || typing.user.bot) return;
+    const channelId = typing.channel.id;
+    ctx
+      .typing(channelId, typing.user.id)
+      .then((result) => this.#log?.debug({ channelId, userId: typing.user.id, held: result.held }, 'discord typing signal'))
+      .catch((err: unknown) => this.#log?.warn({ err, channelId }, 'discord typing hand-off failed'));
   }
 
   #onMessage(message: Message): void {

@@ -8,7 +8,15 @@ import { GatewayIntentBits, PermissionFlagsBits } from 'discord.js';
 
 /** The intents the adapter needs for a config. */
 export function discordIntents(options: { mentionOnly: boolean }): GatewayIntentBits[] {
-  const intents = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.DirectMessages];
+  // The two typing intents bring TYPING_START, which holds a person's open batch while they are still
+  // typing (`typingHoldMs`); neither is privileged.
+  const intents = [
+    GatewayIntentBits.Guilds,
+    GatewayIntentBits.GuildMessages,
+    GatewayIntentBits.DirectMessages,
+    GatewayIntentBits.GuildMessageTyping,
+    GatewayIntentBits.DirectMessageTyping,
+  ];
   // Discord sends the text of DMs and of messages that mention the bot without Message Content, so a
   // mention-only bot does not need the privileged intent (nor Discord's review once it grows).
   if (!options.mentionOnly) intents.push(GatewayIntentBits.MessageContent);

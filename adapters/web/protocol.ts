@@ -12,6 +12,10 @@
  *                                                  `attachment: { name, type, size, dataUrl }` is one file as a
  *                                                  base64 `data:` URL, at most `maxAttachmentBytes` decoded;
  *                                                  with one, `text` may be empty.
+ *   { type: 'typing' }                             the person is typing (after `hello`); the page sends it at
+ *                                                  most every 2 s while they type. It holds the channel's open
+ *                                                  batch for `typingHoldMs` more; nothing is answered (a
+ *                                                  `typing` before `hello` answers an `error`)
  *
  * Server → client
  *   { type: 'welcome', channelId, maxTextChars, maxFrameBytes, maxAttachmentBytes }
@@ -80,12 +84,17 @@ export const MessageFrame = z.object({
   attachment: AttachmentFrame.optional(),
 });
 
+export const TypingFrame = z.object({
+  type: z.literal('typing'),
+});
+
 export type AttachmentFrame = z.infer<typeof AttachmentFrame>;
 export type HelloFrame = z.infer<typeof HelloFrame>;
 export type MessageFrame = z.infer<typeof MessageFrame>;
-export type ClientFrame = HelloFrame | MessageFrame;
+export type TypingFrame = z.infer<typeof TypingFrame>;
+export type ClientFrame = HelloFrame | MessageFrame | TypingFrame;
 
-const clientFrames = { hello: HelloFrame, message: MessageFrame } as const;
+const clientFrames = { hello: HelloFrame, message: MessageFrame, typing: TypingFrame } as const;
 
 export const ErrorFrame = z.object({
   type: z.literal('error'),
@@ -147,7 +156,7 @@ export function parseClientFrame(data: string, maxTextChars: number = DEFAULT_MA
   const type = (json as { type?: unknown }).type;
   if (typeof type !== 'string') return refuse(ErrorCode.BadRequest, 'frame has no string "type"');
   if (!Object.hasOwn(clientFrames, type)) {
-    return refuse(ErrorCode.BadRequest, `unknown message type ${JSON.stringify(type.slice(0, 40))}: expected "hello" or "message"`);
+    return refuse(ErrorCode.BadRequest, `unknown message type ${JSON.stringify(type.slice(0, 40))}: expected "hello", "message" or "typing"`);
   }
   const schema = clientFrames[type as keyof typeof clientFrames];
   const parsed = schema.safeParse(json);

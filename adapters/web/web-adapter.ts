@@ -174,6 +174,13 @@ export class WebAdapter implements PlatformAdapter {
     const view = this.#views.get(channelId);
     const typing = view?.typing ?? true;
     switch (event.type) {
+      case QueueEventType.Held:
+        // A hold (the person typing, an unfinished line) moved the deadline: tabs count down to the new one.
+        if (view?.collecting && event.deadline > view.collecting.deadline) {
+          view.collecting.deadline = event.deadline;
+          if (typing) this.#broadcast(channelId, { type: 'collecting', ...view.collecting, now: Date.now() });
+        }
+        break;
       case QueueEventType.Flushed:
         if (view) view.collecting = undefined;
         if (typing) this.#broadcast(channelId, { type: 'queued', batchId: event.batchId, size: event.size });
@@ -283,6 +290,10 @@ export class WebAdapter implements PlatformAdapter {
       this.#hello(conn, parsed.frame.channelId);
       return;
     }
+    if (parsed.frame.type === 'typing') {
+      this.#typing(conn);
+      return;
+    }
     const frame = parsed.frame;
     this.#accept(conn, frame).catch((err: unknown) => {
       this.#log.error({ err }, 'accepting a web message failed');
@@ -308,6 +319,21 @@ export class WebAdapter implements PlatformAdapter {
       if (view?.processing) this.#sendTo(conn, { type: 'processing', ...view.processing });
     }
     for (const reply of this.#replies.take(channelId)) this.#sendTo(conn, reply);
+  }
+
+  /**
+   * The person is typing: the channel's open batch (the channel is its only author) stays open for its
+   * `typingHoldMs` more. No answer; the `collecting` frame the hold brings shows the new deadline.
+   */
+  #typing(conn: Connection): void {
+    const { channelId } = conn;
+    if (channelId === undefined) {
+      this.#sendTo(conn, { type: 'error', code: ErrorCode.BadRequest, reason: 'send {"type":"hello"} before typing' });
+      return;
+    }
+    const ctx = this.#ctx;
+    if (!ctx?.typing || this.#closing || ctx.signal.aborted) return;
+    ctx.typing(channelId, channelId).catch((err: unknown) => this.#log.warn({ err, channelId }, 'web typing hand-off failed'));
   }
 
   async #accept(conn: Connection, frame: MessageFrame): Promise<void> {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AcceptResult, AdapterContext, PlatformAdapter, SendOptions } from '../adapter.js';
-import { AdapterError, asGatewayError, ErrorCode, GatewayError, InvalidMessageError, LifecycleError, refusalError, RefusalWord, ShuttingDownError } from '../../src/errors.js';
+import { AdapterError, asGatewayError, ErrorCode, GatewayError, InvalidMessageError, LifecycleError, refusalError, RefusalWord, ShuttingDownError, ValidationError } from '../../src/errors.js';
 import type { OutboundMessage } from '../../src/core/model.js';
 import { httpErrorHandler, sendError } from '../../src/http/error-reply.js';
 import { SIGNATURE_HEADER, SignatureReplayGuard, TIMESTAMP_HEADER, verifySignature } from '../../src/delivery/signature.js';
@@ -11,6 +11,7 @@ import { RecentKeys } from '../../src/core/recent-keys.js';
 import { isHttpUrl, parseInbound } from './inbound-schema.js';
 import { parseMessageChange } from './change-schema.js';
 import { ReplySender, type ReplyStats } from './reply-sender.js';
+import { parseTyping, TYPING_ROUTE } from './typing-route.js';
 
 /** The `adapters.webhook` config section plus `http.bodyLimitBytes`; every key has the config's default. */
 export interface WebhookAdapterOptions {
@@ -96,6 +97,7 @@ export class WebhookAdapter implements PlatformAdapter {
       // Edits and deletes of a message sent before: `PATCH { channelId, text }`, `DELETE ?channelId=…`.
       scope.patch(`${ROUTE}/:id`, { bodyLimit: this.bodyLimitBytes }, (req, reply) => this.handleChange(req, reply, 'edit'));
       scope.delete(`${ROUTE}/:id`, { bodyLimit: this.bodyLimitBytes }, (req, reply) => this.handleChange(req, reply, 'delete'));
+      scope.post(TYPING_ROUTE, { bodyLimit: this.bodyLimitBytes }, (req, reply) => this.handleTyping(req, reply));
     });
   }
 
@@ -199,6 +201,35 @@ export class WebhookAdapter implements PlatformAdapter {
     return reply.code(200).send({ applied: outcome.applied });
   }
 
+  /** A refusal of a replayed capture: the signature of a body without an id was already taken. */
+  private replayed(reply: FastifyReply): FastifyReply {
+    return sendError(
+      reply,
+      new GatewayError(ErrorCode.BadSignature, `replayed request: this ${SIGNATURE_HEADER} was already accepted; sign each request anew, or give the message an id to have repeats answered "duplicate"`, {
+        details: { reason: 'replay' },
+      }),
+    );
+  }
+
+  /**
+   * `POST /v1/typing` `{ channelId, userId }` → 202 `{ held }`: the person is typing, so their open batch
+   * waits `typingHoldMs` more. Signed and replay-checked like a message (the body has no id to dedupe by).
+   */
+  private async handleTyping(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const admitted = this.admit(req);
+    if ('error' in admitted) return sendError(reply, admitted.error);
+    const json = WebhookAdapter.json(admitted.raw);
+    if (!json.ok) return sendError(reply, json.error);
+    const parsed = parseTyping(json.value);
+    if (!parsed.ok) {
+      const said = parsed.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
+      return sendError(reply, new ValidationError(ErrorCode.BadRequest, `invalid typing signal: ${said}`, parsed.issues));
+    }
+    if (admitted.signature !== undefined && !this.replays.claim(admitted.signature)) return this.replayed(reply);
+    const result = (await admitted.ctx.typing?.(parsed.value.channelId, parsed.value.userId)) ?? { held: false };
+    return reply.code(202).send({ held: result.held });
+  }
+
   private async handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const admitted = this.admit(req);
     if ('error' in admitted) return sendError(reply, admitted.error);
@@ -213,14 +244,7 @@ export class WebhookAdapter implements PlatformAdapter {
     // A body with an id is deduplicated by it below (a repeat answers "duplicate"); without one, the
     // signature is what a replayed capture repeats.
     const replayKey = body.id === undefined ? signature : undefined;
-    if (replayKey !== undefined && !this.replays.claim(replayKey)) {
-      return sendError(
-        reply,
-        new GatewayError(ErrorCode.BadSignature, `replayed request: this ${SIGNATURE_HEADER} was already accepted; sign each request anew, or give the message an id to have repeats answered "duplicate"`, {
-          details: { reason: 'replay' },
-        }),
-      );
-    }
+    if (replayKey !== undefined && !this.replays.claim(replayKey)) return this.replayed(reply);
     const turnedAway = () => {
       if (body.id !== undefined) this.recent.delete(body.id);
       if (replayKey !== undefined) this.replays.release(replayKey);

@@ -8,6 +8,8 @@
   const MAX_TRANSCRIPT = 200;
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 10_000;
+  /** Least time between two typing frames: the server holds the open batch for its typingHoldMs on each. */
+  const TYPING_EVERY_MS = 2_000;
 
   const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
   const log = $('log');
@@ -413,8 +415,22 @@
     bubbles.set(clientId, el);
     outbox.set(clientId, frame);
     composer.value = '';
+    // Typing sent before this message could hold nothing (the person was not yet an author of the open
+    // batch); the next keystroke may signal at once.
+    lastTypingAt = 0;
     autosize();
     if (connected && socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+  }
+
+  let lastTypingAt = 0;
+
+  /** Tells the server the person is typing, at most every TYPING_EVERY_MS, so the bot waits for the next line. */
+  function typingSignal() {
+    if (!composer.value.trim() || !connected || !socket || socket.readyState !== WebSocket.OPEN) return;
+    const now = Date.now();
+    if (now - lastTypingAt < TYPING_EVERY_MS) return;
+    lastTypingAt = now;
+    socket.send(JSON.stringify({ type: 'typing' }));
   }
 
   function autosize() {
@@ -429,7 +445,10 @@
       submit();
     }
   });
-  composer.addEventListener('input', autosize);
+  composer.addEventListener('input', () => {
+    autosize();
+    typingSignal();
+  });
   attachInput.addEventListener('change', () => chooseFile(attachInput.files && attachInput.files[0]));
   $('attachment-remove').addEventListener('click', () => chooseFile(null));
   composerForm.addEventListener('submit', (ev) => {

@@ -7,6 +7,7 @@ import {
   SnowflakeGenerator,
   channelPayload,
   messagePayload,
+  typingStartPayload,
   user,
   type AttachmentInput,
   type FakeUser,
@@ -99,6 +100,11 @@ export interface FakeDiscord extends Omit<WorldIds, 'bot' | 'ownerId'> {
   editUserMessage(messageId: string, content: string): void;
   /** A user deleted messages: MESSAGE_DELETE for one id, MESSAGE_DELETE_BULK for several (one channel). */
   deleteUserMessages(channelId: string, messageIds: string[]): void;
+  /**
+   * Dispatches TYPING_START: `userId` (default the human alice; the bot's id for its own typing) starts
+   * typing in `channelId`. Sessions without the matching typing intent do not get it, like on Discord.
+   */
+  sendTyping(input: { channelId: string; userId?: string }): void;
   dropConnection(): void;
   failNextPost(status: number, retryAfterSeconds?: number): void;
   waitFor<T>(probe: () => T | undefined | null | false, what: string, timeoutMs?: number): Promise<T>;
@@ -325,6 +331,13 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     else gateway.dispatch('MESSAGE_DELETE_BULK', { ids: messageIds, ...where });
   }
 
+  function sendTyping(input: { channelId: string; userId?: string }): void {
+    const info = channelInfo(input.channelId);
+    if (!info) throw new Error(`fake discord: unknown channel ${input.channelId}`);
+    const typist = knownUsers.get(input.userId ?? humanUser.id) ?? user(input.userId ?? ids.next(), 'someone');
+    gateway.dispatch('TYPING_START', typingStartPayload({ channelId: input.channelId, guildId: info.guildId, user: typist }));
+  }
+
   async function waitFor<T>(probe: () => T | undefined | null | false, what: string, timeoutMs = 10_000): Promise<T> {
     const until = Date.now() + timeoutMs;
     for (;;) {
@@ -380,6 +393,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     dispatch: (t, d) => gateway.dispatch(t, d),
     editUserMessage,
     deleteUserMessages,
+    sendTyping,
     dropConnection: () => gateway.dropConnections(),
     failNextPost: (status, retryAfter) => {
       failures.push({ status, retryAfter });

@@ -37,6 +37,8 @@
  *   with the right `channel_type`/`guild_id`/`member` for the channel.
  * - `sendBotMessage(...)`: same, authored by `otherBotUser` (or the given author with `bot: true`).
  * - `dispatch(t, d)`: any raw dispatch.
+ * - `sendTyping({ channelId, userId? })`: TYPING_START by `userId` (default alice), with `member` in a
+ *   guild as Discord sends it; only sessions with GuildMessageTyping / DirectMessageTyping get it.
  * - `postedMessages` (`{ id, channelId, body, content, at }`, successful posts in order),
  *   `postAttempts` (every POST /messages with its status), `typingCalls` (`{ channelId, at }`),
  *   `requests` (every REST call with status).

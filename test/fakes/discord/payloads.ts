@@ -197,3 +197,16 @@ export function messagePayload(m: MessageInput): Record<string, unknown> {
   if (m.nonce) d.nonce = m.nonce;
   return d;
 }
+
+/**
+ * TYPING_START as Discord sends it: `timestamp` in unix seconds, and in a guild the typist's `member`
+ * (with its `user`), which is where discord.js takes the user from there; in a DM only `user_id`.
+ */
+export function typingStartPayload(t: { channelId: string; guildId: string | null; user: FakeUser; nick?: string | null }): Record<string, unknown> {
+  const d: Record<string, unknown> = { channel_id: t.channelId, user_id: t.user.id, timestamp: Math.floor(Date.now() / 1000) };
+  if (t.guildId) {
+    d.guild_id = t.guildId;
+    d.member = { user: t.user, roles: [], nick: t.nick ?? null, joined_at: '2024-01-01T00:00:00.000Z', deaf: false, mute: false, flags: 0 };
+  }
+  return d;
+}

@@ -9,6 +9,8 @@ export interface Harness {
   adapter: DiscordAdapter;
   /** Everything the adapter handed to `accept`, in order. */
   accepted: InboundMessage[];
+  /** Every typing signal the adapter handed to `typing`, in order. */
+  typingSignals: Array<{ channelId: string; userId: string }>;
   /** Every log record the adapter wrote (debug and up), parsed. */
   logs: Array<Record<string, unknown> & { msg: string; level: number }>;
   /** Aborts the context signal (the gateway's "shutting down"). */
@@ -59,13 +61,19 @@ export async function discordHarness(
     const windowMs = options.windowMs ?? 5_000;
     return { accepted: true, channelKey: `discord:${msg.channelId}`, id: msg.id, pending: count, deadline: Date.now() + windowMs, typing: typeof options.typing === 'function' ? options.typing(msg.channelId) : (options.typing ?? true) };
   };
+  const typingSignals: Harness['typingSignals'] = [];
+  const typing = async (channelId: string, userId: string) => {
+    typingSignals.push({ channelId, userId });
+    return { held: false } as const;
+  };
   return {
     fake,
     adapter,
     accepted,
+    typingSignals,
     logs,
     shutdown,
-    start: () => adapter.start({ accept, logger, signal: shutdown.signal }),
+    start: () => adapter.start({ accept, typing, logger, signal: shutdown.signal }),
   };
 }
 

@@ -19,6 +19,8 @@ export interface WebHarness {
   /** ws://127.0.0.1:PORT/chat/ws */
   wsUrl: string;
   accepted: InboundMessage[];
+  /** Every typing signal the adapter handed over, in order (answered `held: false`). */
+  typingSignals: Array<{ channelId: string; userId: string }>;
   /** What the next `accept` answers; defaults to accepted with a deadline `windowMs` ahead. */
   answer: (msg: InboundMessage, count: number) => AcceptResult;
   windowMs: number;
@@ -50,6 +52,7 @@ export async function startWebHarness(options: Partial<WebAdapterOptions> & { po
     baseUrl: `http://127.0.0.1:${address.port}`,
     wsUrl: `ws://127.0.0.1:${address.port}/chat/ws`,
     accepted: [],
+    typingSignals: [],
     windowMs: 5_000,
     shutdown,
     stop,
@@ -68,6 +71,10 @@ export async function startWebHarness(options: Partial<WebAdapterOptions> & { po
     accept: async (msg) => {
       h.accepted.push(msg);
       return h.answer(msg, h.accepted.filter((m) => m.channelId === msg.channelId).length);
+    },
+    typing: async (channelId, userId) => {
+      h.typingSignals.push({ channelId, userId });
+      return { held: false };
     },
   });
   return h;

@@ -114,6 +114,33 @@ describe('web adapter: hello and channels', () => {
     expect(await late.socket.next('processing')).toEqual({ type: 'processing', batchId: 'b0', size: 1 });
   });
 
+  it('hands a typing frame over as the channel typing, refuses one before hello, and shows a hold as a later deadline', async () => {
+    const h = await startWebHarness();
+    const early = await TestSocket.open(h.wsUrl);
+    early.send({ type: 'typing' });
+    expect(await early.next('error')).toMatchObject({ code: ErrorCode.BadRequest, reason: expect.stringContaining('hello') as string });
+
+    const { socket, channelId } = await TestSocket.hello(h.wsUrl);
+    const { socket: other } = await TestSocket.hello(h.wsUrl, channelId);
+    socket.send({ type: 'message', text: 'first line', clientId: 'm-1' });
+    const first = await socket.next('collecting');
+    await other.next('collecting');
+    socket.send({ type: 'typing' });
+    await until(() => h.typingSignals.length === 1, 'the typing signal');
+    // The web chat's author is the browser's channel.
+    expect(h.typingSignals).toEqual([{ channelId, userId: channelId }]);
+
+    const held = first.deadline + 7_000;
+    h.adapter.onQueueEvent(event(channelId, { type: 'batch.held', batchId: 'b1', reason: 'typing', deadline: held }));
+    expect(await socket.next('collecting')).toMatchObject({ deadline: held, pending: 1 });
+    expect(await other.next('collecting')).toMatchObject({ deadline: held, pending: 1 });
+    // A hold that would not move the deadline later shows nothing new; the next frame is the seal's.
+    h.adapter.onQueueEvent(event(channelId, { type: 'batch.held', batchId: 'b1', reason: 'typing', deadline: held - 1 }));
+    h.adapter.onQueueEvent(event(channelId, { type: 'batch.flushed', batchId: 'b1', size: 1, reason: 'window', deadline: held, latenessMs: 0 }));
+    await socket.next('queued');
+    expect(socket.frames.filter((f) => f.type === 'collecting')).toEqual([]);
+  });
+
   it('shows no collecting or typing state for a channel whose typing setting is off', async () => {
     const h = await startWebHarness();
     h.answer = (msg, count) => ({ accepted: true, channelKey: `web:${msg.channelId}`, id: msg.id, deadline: Date.now() + 5_000, pending: count, typing: false });

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { PermissionFlagsBits } from 'discord.js';
+import { GatewayIntentBits, PermissionFlagsBits } from 'discord.js';
 import { describe, expect, it } from 'vitest';
 import { DISCORD_PERMISSION_BITS, discordIntents } from '../../../adapters/discord/index.js';
 import { REPO_ROOT } from '../../helpers/spawn-gateway.js';
@@ -12,6 +12,16 @@ describe('docs/platforms/discord.md matches what the adapter asks of Discord', (
     expect(DISCORD_PERMISSION_BITS).toBe(expected);
     expect(shown.length).toBeGreaterThan(0);
     expect(new Set(shown)).toEqual(new Set([expected.toString()]));
+  });
+
+  it('the intents the docs name are the ones the adapter asks for, the typing intents among them', async () => {
+    const doc = await readFile(`${REPO_ROOT}/docs/platforms/discord.md`, 'utf8');
+    const paragraph = /\*\*Gateway intents\.\*\*([\s\S]*?)\n\n/.exec(doc)?.[1] ?? '';
+    const named = new Set([...paragraph.matchAll(/`(\w+)`/g)].map((m) => m[1]).filter((n) => n !== undefined && n in GatewayIntentBits));
+    const asked = new Set(discordIntents({ mentionOnly: false }).map((i) => GatewayIntentBits[i]));
+    expect(named).toEqual(asked);
+    expect(asked).toContain('GuildMessageTyping');
+    expect(asked).toContain('DirectMessageTyping');
   });
 
   it('mentionOnly drops the privileged Message Content intent and nothing else', () => {
