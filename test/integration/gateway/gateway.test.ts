@@ -44,7 +44,14 @@ describe('gateway wiring', () => {
     expect(room.text).toBe('3 messages from Ana: hey / quick question / the deploy failed');
     expect(room.inReplyTo).toHaveLength(3);
     await adapter.until(() => adapter.events.filter((e) => e.type === 'batch.completed').length === 2);
-    expect(adapter.events.filter((e) => e.channelKey === 'test:room').map((e) => e.type)).toEqual(['batch.flushed', 'batch.started', 'batch.completed']);
+    expect(adapter.events.filter((e) => e.channelKey === 'test:room').map((e) => e.type)).toEqual([
+      'message.appended',
+      'message.appended',
+      'message.appended',
+      'batch.flushed',
+      'batch.started',
+      'batch.completed',
+    ]);
   });
 
   it('bad input through accept is refused with a reason and never disturbs other messages', async () => {
