@@ -4,6 +4,7 @@ import type { QueueEvent } from '../../src/core/events.js';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/index.js';
 import { launchBrowser } from '../helpers/chromium.js';
+import { cli } from '../helpers/cli.js';
 import { FakeTime } from '../helpers/fake-time.js';
 import { tempState } from '../helpers/temp-state.js';
 
@@ -27,10 +28,22 @@ interface Running {
 }
 
 /**
- * Where the lead reads each scenario's decision timeline (`GET /api/v1/channels/:key/timeline` and
- * `batchgate timeline KEY`) once the timeline is merged: every test calls it with the channel it drove.
+ * The channel's decision timeline, read over HTTP (`GET /api/v1/channels/:key/timeline`) and through the
+ * real `batchgate timeline KEY --json`, says why each batch sealed when it did: one `held` entry per hold
+ * the engine reported, with its cause (typing or the content rule), and one `sealed` entry per batch,
+ * with its flush reason, in order.
  */
-async function expectTimelineExplains(_running: Running, _channelKey: string): Promise<void> {}
+async function expectTimelineExplains(running: Running, channelKey: string): Promise<void> {
+  const res = await fetch(`${running.gateway.url}/api/v1/channels/${encodeURIComponent(channelKey)}/timeline`);
+  expect(res.status).toBe(200);
+  const overHttp = (await res.json()) as { key: string; entries: Array<{ type: string; reason?: string }> };
+  const reasonsOf = (type: string) => overHttp.entries.filter((e) => e.type === type).map((e) => e.reason);
+  expect(reasonsOf('sealed')).toEqual(running.sealed(channelKey).map(([, reason]) => reason));
+  expect(reasonsOf('held')).toEqual(running.events.flatMap((e) => (e.type === 'batch.held' && e.channelKey === channelKey ? [e.reason] : [])));
+  const viaCli = await cli(['timeline', channelKey, '--json', '--url', running.gateway.url]);
+  expect(viaCli.code).toBe(0);
+  expect(JSON.parse(viaCli.stdout)).toEqual(overHttp);
+}
 
 async function startGateway(adapters: Record<string, unknown>, defaults: Record<string, unknown> = {}): Promise<Running> {
   const time = new FakeTime(Date.now());
