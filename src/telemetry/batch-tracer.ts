@@ -120,7 +120,9 @@ export class BatchTracer {
   wrap(processor: Processor): Processor {
     return (batch, ctx) => {
       const parent = this.open.get(batch.id)?.ctx ?? context.active();
-      const span = this.tracer.startSpan(SpanName.Process, { attributes: { ...batchAttributes(batch), [Attr.Attempt]: ctx.attempt, [Attr.BatchChars]: charsOf(batch) } }, parent);
+      // Wall-clock times like the batch span's (the engine's `at`): OpenTelemetry's own clock is monotonic
+      // and drifts from Date.now() over a long-lived process, which would put a child's end after its parent's.
+      const span = this.tracer.startSpan(SpanName.Process, { startTime: Date.now(), attributes: { ...batchAttributes(batch), [Attr.Attempt]: ctx.attempt, [Attr.BatchChars]: charsOf(batch) } }, parent);
       let ended = false;
       const end = (error?: unknown) => {
         if (ended) return;
@@ -129,7 +131,7 @@ export class BatchTracer {
           span.recordException(error instanceof Error ? error : String(error));
           span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
         }
-        span.end();
+        span.end(Date.now());
       };
       // An aborted run ends now: the engine does not wait for a processor that ignores its signal.
       const signal = ctx.signal;
@@ -174,17 +176,17 @@ export class BatchTracer {
     const reply = (input: ReplyInput): Promise<boolean> => {
       // A streamed reply (an async iterable) has no length up front.
       const text = typeof input === 'string' ? input : typeof input === 'object' && input !== null && 'text' in input ? input.text : undefined;
-      const span = tracer.startSpan(SpanName.Reply, { attributes: { ...batchAttributes(batch), [Attr.ReplyChars]: typeof text === 'string' ? text.length : 0 } }, parent);
+      const span = tracer.startSpan(SpanName.Reply, { startTime: Date.now(), attributes: { ...batchAttributes(batch), [Attr.ReplyChars]: typeof text === 'string' ? text.length : 0 } }, parent);
       return ctx.reply(input).then(
         (published) => {
           span.setAttribute(Attr.ReplyPublished, published);
-          span.end();
+          span.end(Date.now());
           return published;
         },
         (err: unknown) => {
           span.recordException(err instanceof Error ? err : String(err));
           span.setStatus({ code: SpanStatusCode.ERROR });
-          span.end();
+          span.end(Date.now());
           throw err;
         },
       );
