@@ -13,7 +13,7 @@ import type { BatchingEngine, ChangeOutcome, EditAuthor, HoldReason, HoldResult 
 import { MessageQueue } from './core/message-queue.js';
 import { MemoryTimeline, type TimelineStore } from './core/timeline.js';
 import type { GatewayCluster } from './distributed/cluster.js';
-import { parseChannelKey, type OutboundMessage } from './core/model.js';
+import { authorKeyOf, parseChannelKey, type OutboundMessage } from './core/model.js';
 import { SettingsPolicy } from './core/policy.js';
 import { createAdapters } from './adapters.js';
 import { ReplyRouter } from './reply-router.js';
@@ -376,11 +376,24 @@ export class Gateway implements AdminHost {
 
   /** The adapters' edits and deletes (see AdapterContext.change): never rejects. */
   change(channelKey: string, messageId: string, text: string | null, author?: EditAuthor): Promise<ChangeOutcome> {
-    const changed = text === null ? this.queue.remove(channelKey, messageId) : this.queue.edit(channelKey, messageId, text, author);
+    const changed = this.batchKeyOf(channelKey, author?.userId).then((key) =>
+      text === null ? this.queue.remove(key, messageId) : this.queue.edit(key, messageId, text, author),
+    );
     return changed.catch((err: unknown) => {
       this.logger.warn({ err, channelKey }, 'applying a message edit or delete failed');
       return { applied: 'unknown' as const };
     });
+  }
+
+  /**
+   * The key `userId`'s messages in `channelKey` batch under: the author key when the channel groups by
+   * author (as intake keys what `accept` takes), so typing and edits reach that author's batch. A delete
+   * names no author and addresses the channel key.
+   */
+  private async batchKeyOf(channelKey: string, userId: string | undefined): Promise<string> {
+    if (userId === undefined) return channelKey;
+    const { effective } = await this.queue.getSettings(channelKey);
+    return effective.groupBy === 'author' ? authorKeyOf(channelKey, userId) : channelKey;
   }
 
   /** The adapters' hold (see AdapterContext.hold): never rejects. */
@@ -394,7 +407,7 @@ export class Gateway implements AdminHost {
   /** The adapters' typing signal (see AdapterContext.typing): never rejects; the engine counts the signals. */
   private typingSignal(channelKey: string, userId: string): Promise<HoldResult> {
     if (this.isShuttingDown) return Promise.resolve({ held: false });
-    return this.queue.typing(channelKey, userId).catch((err: unknown) => {
+    return this.batchKeyOf(channelKey, userId).then((key) => this.queue.typing(key, userId)).catch((err: unknown) => {
       this.logger.warn({ err, channelKey }, 'a typing signal could not hold the open batch; it flushes on its window');
       return { held: false } as const;
     });
