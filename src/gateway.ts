@@ -376,9 +376,7 @@ export class Gateway implements AdminHost {
 
   /** The adapters' edits and deletes (see AdapterContext.change): never rejects. */
   change(channelKey: string, messageId: string, text: string | null, author?: EditAuthor): Promise<ChangeOutcome> {
-    const changed = this.batchKeyOf(channelKey, author?.userId).then((key) =>
-      text === null ? this.queue.remove(key, messageId) : this.queue.edit(key, messageId, text, author),
-    );
+    const changed = text === null ? this.queue.remove(channelKey, messageId) : this.queue.edit(channelKey, messageId, text, author);
     return changed.catch((err: unknown) => {
       this.logger.warn({ err, channelKey }, 'applying a message edit or delete failed');
       return { applied: 'unknown' as const };
@@ -387,8 +385,8 @@ export class Gateway implements AdminHost {
 
   /**
    * The key `userId`'s messages in `channelKey` batch under: the author key when the channel groups by
-   * author (as intake keys what `accept` takes), so typing and edits reach that author's batch. A delete
-   * names no author and addresses the channel key.
+   * author (as intake keys what `accept` takes), so a typing signal reaches the typist's batch. Edits and
+   * deletes do not come this way: the extra lookup would let a delete overtake an earlier edit.
    */
   private async batchKeyOf(channelKey: string, userId: string | undefined): Promise<string> {
     if (userId === undefined) return channelKey;

@@ -179,7 +179,7 @@ describe('the webhook', () => {
     await expectTimelineExplains(running, key);
   });
 
-  it('in a channel grouped by author, the typist\'s own author batch is held (and an edit by that author reaches it)', async () => {
+  it('in a channel grouped by author, the typist\'s own author batch is held', async () => {
     const running = await webhookGateway({ groupBy: 'author' });
     const key = 'webhook:room-3/ann';
     expect((await post(running, '/v1/messages', { channelId: 'room-3', userId: 'ann', text: 'first', id: 'g-1' })).status).toBe(202);
@@ -188,7 +188,6 @@ describe('the webhook', () => {
     expect(await post(running, '/v1/typing', { channelId: 'room-3', userId: 'ann' })).toEqual({ status: 202, body: { held: true } });
     await running.time.advance(4_000);
     expect(running.sealed(key)).toEqual([]);
-    expect(await running.gateway.change('webhook:room-3', 'g-1', 'first, edited', { userId: 'ann', userName: 'ann' })).toEqual({ applied: 'pending' });
     await running.time.advance(60_000);
     await running.event((e) => e.type === 'batch.completed', 'the batch completed');
     expect(running.sealed(key)).toEqual([[1, 'window']]);
